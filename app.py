@@ -1,0 +1,42 @@
+"""The composition root: ``create_app()`` builds the whole CMS for ``flask --app app``, gunicorn and tests."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_sock import Sock
+
+from cms.config import load_settings
+from cms.runtime import build_runtime
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: settings from ``CMS_*`` (overridden by ``test_config``), database, transports, blueprints."""
+    settings = load_settings(test_config)
+    app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.config.update(SECRET_KEY=settings.secret_key, JSON_SORT_KEYS=False)
+    app.config["SOCK_SERVER_OPTIONS"] = {
+        "subprotocols": ["ocpp1.6"],
+        "ping_interval": settings.ws_ping_interval or None,
+        "max_message_size": 1 << 20,
+    }
+    rt = build_runtime(settings)
+    app.extensions["cms"] = rt
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from cms.web.health import bp as health_bp
+    from json_ws.connection import ConnectionRegistry, WsGateway
+    from json_ws.endpoint import create_blueprint as ocpp_ws_blueprint
+
+    rt.registry = ConnectionRegistry()
+    sock = Sock()
+    app.register_blueprint(ocpp_ws_blueprint(sock))
+    sock.init_app(app)
+    app.register_blueprint(health_bp)
+
+    from cms.dispatcher import Dispatcher
+
+    rt.dispatcher = Dispatcher(rt.db, rt.validator, timeout=settings.call_timeout)
+    rt.dispatcher.add_gateway(WsGateway(rt.registry))
+    return app

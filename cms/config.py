@@ -1,0 +1,61 @@
+"""Configuration from ``CMS_*`` environment variables, with defaults that run on SQLite alone."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Settings:
+    """Every tunable of the CMS. Build with :func:`load_settings`; nothing connects at import time."""
+
+    database_url: str = "sqlite:///var/cms.sqlite3"
+    redis_url: str = ""
+    secret_key: str = "dev-insecure-change-me"
+    auto_register: bool = False
+    heartbeat_interval: int = 300
+    ws_ping_interval: float = 60.0
+    call_timeout: float = 30.0
+    message_log_limit: int = 500
+    public_url: str = "http://127.0.0.1:8000"
+    node_id: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "cms@localhost"
+    data_dir: str = "var"
+    sql_echo: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def load_settings(overrides: dict | None = None, environ: dict | None = None) -> Settings:
+    """Read ``CMS_<FIELD>`` variables (e.g. ``CMS_DATABASE_URL``), then apply ``overrides``."""
+    env = os.environ if environ is None else environ
+    values: dict = {}
+    for f in fields(Settings):
+        if f.name == "extra":
+            continue
+        raw = env.get("CMS_" + f.name.upper())
+        if raw is None:
+            continue
+        if f.type in ("bool", bool):
+            values[f.name] = _bool(raw)
+        elif f.type in ("int", int):
+            values[f.name] = int(raw)
+        elif f.type in ("float", float):
+            values[f.name] = float(raw)
+        else:
+            values[f.name] = raw
+    settings = Settings(**values)
+    for key, value in (overrides or {}).items():
+        if hasattr(settings, key):
+            setattr(settings, key, value)
+        else:
+            settings.extra[key] = value
+    return settings

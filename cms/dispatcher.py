@@ -1,0 +1,65 @@
+"""One way to send a CMS-initiated call to any charger, whichever transport, process or node holds it."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from .db import Database
+from .errors import InvalidInput, NotFound, OcppError
+from .gateway import ChargerGateway, ChargerNotConnected
+from .models import ChargePoint
+from .schemas import PayloadValidator
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Routes calls to the first gateway that holds the charger; a remote router (Redis) comes last."""
+
+    def __init__(self, db: Database, validator: PayloadValidator, timeout: float = 30.0):
+        self.db = db
+        self.validator = validator
+        self.timeout = timeout
+        self._gateways: list[ChargerGateway] = []
+        self.remote = None  # set when several processes share chargers (cms.routing.RedisRouter)
+
+    def add_gateway(self, gateway: ChargerGateway) -> None:
+        self._gateways.append(gateway)
+
+    def validate(self, action: str, payload: dict) -> None:
+        """Raise :class:`InvalidInput` when ``payload`` is not a valid OCPP 1.6 ``action`` request."""
+        if not self.validator.knows(action):
+            raise InvalidInput(f"Unknown OCPP 1.6 action {action}")
+        try:
+            self.validator.validate(action, payload)
+        except OcppError as e:
+            raise InvalidInput(f"{e.code}: {e.description}") from None
+
+    def call_local(self, identity: str, action: str, payload: dict, timeout: float) -> dict:
+        """Deliver through a gateway of this process, or raise :class:`ChargerNotConnected`."""
+        for gw in self._gateways:
+            if gw.holds(identity):
+                return gw.call(identity, action, payload, timeout)
+        raise ChargerNotConnected(f"{identity} is not connected here")
+
+    def holds_locally(self, identity: str) -> bool:
+        return any(gw.holds(identity) for gw in self._gateways)
+
+    def call(self, identity: str, action: str, payload: dict, timeout: float | None = None) -> dict:
+        """Validate, then send ``action`` to the charger and return its response payload.
+
+        Raises NotFound (unknown charger), InvalidInput, or a :class:`cms.gateway.CallFailed`.
+        """
+        timeout = self.timeout if timeout is None else timeout
+        self.validate(action, payload)
+        with self.db.uow() as uow:
+            exists = uow.session.scalar(select(ChargePoint.id).where(ChargePoint.identity == identity))
+        if exists is None:
+            raise NotFound(f"Unknown charge point {identity}")
+        if self.holds_locally(identity):
+            return self.call_local(identity, action, payload, timeout)
+        if self.remote is not None:
+            return self.remote.call(identity, action, payload, timeout)
+        raise ChargerNotConnected(f"{identity} is not connected")

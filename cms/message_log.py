@@ -1,0 +1,43 @@
+"""The bounded log of raw OCPP messages per charger."""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from .models import MessageLogEntry
+
+_PRUNE_PROBABILITY = 0.02
+
+
+def record(session: Session, charge_point_id: int, direction: str, action: str | None,
+           unique_id: str | None, payload: str, *, limit: int) -> None:
+    """Append one message; now and then trim the charger's log to its newest ``limit`` entries."""
+    session.execute(
+        insert(MessageLogEntry),
+        [{"charge_point_id": charge_point_id, "direction": direction, "action": action,
+          "unique_id": unique_id, "payload": payload[:65536]}],
+    )
+    # Pruning on every insert would double the write cost of each message; a small random share
+    # keeps the log within a few percent of its limit.
+    if random.random() < _PRUNE_PROBABILITY:
+        prune(session, charge_point_id, limit)
+
+
+def prune(session: Session, charge_point_id: int, limit: int) -> None:
+    """Delete all but the newest ``limit`` entries of a charger."""
+    cutoff = session.scalar(
+        select(MessageLogEntry.id)
+        .where(MessageLogEntry.charge_point_id == charge_point_id)
+        .order_by(MessageLogEntry.id.desc())
+        .offset(limit)
+        .limit(1)
+    )
+    if cutoff is not None:
+        session.execute(
+            delete(MessageLogEntry).where(
+                MessageLogEntry.charge_point_id == charge_point_id, MessageLogEntry.id <= cutoff
+            )
+        )

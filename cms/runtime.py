@@ -1,0 +1,43 @@
+"""The per-process objects the app is made of, kept on ``app.extensions["cms"]``."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Settings
+from .datatransfer import DataTransferRegistry
+from .db import Database
+from .schemas import PayloadValidator
+from .services import ChargerService
+
+
+@dataclass
+class Runtime:
+    """Everything a request, a WebSocket or a SOAP call needs, built once by ``create_app``."""
+
+    settings: Settings
+    db: Database
+    charger_service: ChargerService
+    validator: PayloadValidator
+    node_id: str
+    registry: Any = None  # json_ws ConnectionRegistry of this process
+    dispatcher: Any = None  # cms.dispatcher.Dispatcher
+    on_connect: list[Callable[[str], None]] = field(default_factory=list)
+    on_disconnect: list[Callable[[str], None]] = field(default_factory=list)
+    extras: dict = field(default_factory=dict)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    db = Database(settings.database_url, echo=settings.sql_echo)
+    node_id = settings.node_id or f"{socket.gethostname()}:{os.getpid()}"
+    return Runtime(
+        settings=settings,
+        db=db,
+        charger_service=ChargerService(db, settings, DataTransferRegistry()),
+        validator=PayloadValidator(),
+        node_id=node_id,
+    )

@@ -1,0 +1,456 @@
+"""The service layer for charger-initiated OCPP operations: one function per action, transport-neutral.
+
+Every transport (OCPP-J, SOAP 1.5, SOAP 1.6) decodes a message into an OCPP 1.6 payload (camelCase dict)
+and calls :meth:`ChargerService.handle`; the answer is an OCPP 1.6 response payload. Rules live here only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import message_log
+from .authorization import authorize
+from .config import Settings
+from .datatransfer import DataTransferRegistry
+from .db import Database
+from .errors import OcppError
+from .metering import latest_register_and_power, rows_from_meter_values
+from .models import (
+    ChargePoint,
+    Connector,
+    DataTransferRecord,
+    IdTag,
+    MeterValue,
+    Reservation,
+    StatusEvent,
+    Transaction,
+    UnmatchedStop,
+    utcnow,
+)
+from .timeutil import iso, parse_timestamp
+
+log = logging.getLogger(__name__)
+
+# The charger-initiated operations of OCPP 1.5 and 1.6 (core, firmware, local auth list).
+CHARGER_OPERATIONS = (
+    "Authorize",
+    "BootNotification",
+    "DataTransfer",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StartTransaction",
+    "StatusNotification",
+    "StopTransaction",
+)
+# Charger-initiated actions of 1.6 extensions we know of but do not support (answered NotSupported).
+KNOWN_UNSUPPORTED = ("SecurityEventNotification", "LogStatusNotification", "SignCertificate",
+                     "SignedFirmwareStatusNotification")
+
+
+@dataclass
+class Charger:
+    """The charger behind a message, as the transport knows it."""
+
+    identity: str
+    transport: str = "json"
+    ocpp_version: str = "1.6"
+    endpoint_url: str | None = None
+
+
+@dataclass
+class OperationContext:
+    """What an operation function needs beyond the payload."""
+
+    session: Session
+    charge_point: ChargePoint
+    charger: Charger
+    settings: Settings
+    now: datetime
+    data_transfer: DataTransferRegistry
+    on_transaction_stopped: list[Callable[[Session, Transaction], None]] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Operations. Each takes the context and the OCPP 1.6 request payload and returns the response payload.
+# --------------------------------------------------------------------------------------------------------
+
+
+def boot_notification(ctx: OperationContext, p: dict) -> dict:
+    """Record boot details; a registered charger is Accepted, others Rejected (decided in ``handle``)."""
+    cp = ctx.charge_point
+    cp.vendor = p.get("chargePointVendor")
+    cp.model = p.get("chargePointModel")
+    cp.serial_number = p.get("chargePointSerialNumber")
+    cp.charge_box_serial_number = p.get("chargeBoxSerialNumber")
+    cp.firmware_version = p.get("firmwareVersion")
+    cp.iccid = p.get("iccid")
+    cp.imsi = p.get("imsi")
+    cp.meter_type = p.get("meterType")
+    cp.meter_serial_number = p.get("meterSerialNumber")
+    cp.last_boot_at = ctx.now
+    cp.ocpp_version = ctx.charger.ocpp_version
+    cp.transport = ctx.charger.transport
+    interval = cp.heartbeat_interval or ctx.settings.heartbeat_interval
+    status = "Accepted" if cp.registered else "Rejected"
+    cp.registration_status = status
+    return {"status": status, "currentTime": iso(ctx.now), "interval": interval}
+
+
+def heartbeat(ctx: OperationContext, p: dict) -> dict:
+    ctx.charge_point.last_heartbeat_at = ctx.now
+    return {"currentTime": iso(ctx.now)}
+
+
+def authorize_tag(ctx: OperationContext, p: dict) -> dict:
+    return {"idTagInfo": authorize(ctx.session, p["idTag"], ctx.charge_point, ctx.now)}
+
+
+def start_transaction(ctx: OperationContext, p: dict) -> dict:
+    """Open a transaction. A retried StartTransaction gets the same transactionId; a reservation is used."""
+    s, cp = ctx.session, ctx.charge_point
+    connector_id = int(p.get("connectorId") or 0)
+    id_tag = str(p.get("idTag") or "")
+    meter_start = int(p.get("meterStart") or 0)
+    raw_ts = p.get("timestamp")
+    key = hashlib.sha256(
+        f"{cp.id}|{connector_id}|{id_tag}|{raw_ts}|{meter_start}".encode()
+    ).hexdigest()
+    existing = s.scalar(select(Transaction).where(Transaction.start_key == key))
+    if existing is not None:
+        info = authorize(s, id_tag, cp, ctx.now, exclude_transaction_id=existing.id)
+        return {"transactionId": existing.id, "idTagInfo": info}
+
+    info = authorize(s, id_tag, cp, ctx.now)
+    reservation = _matching_reservation(s, cp, connector_id, id_tag, p.get("reservationId"), ctx.now)
+    start_ts = parse_timestamp(raw_ts)
+    tx = Transaction(
+        charge_point_id=cp.id,
+        connector_id=connector_id,
+        id_tag=id_tag,
+        start_key=key,
+        meter_start=meter_start,
+        start_timestamp=start_ts or ctx.now,
+        start_received_at=ctx.now,
+        reservation_id=reservation.id if reservation else p.get("reservationId"),
+        start_status=info["status"],
+        last_meter_wh=float(meter_start),
+        last_meter_at=ctx.now,
+    )
+    tag_owner = _tag_owner(s, id_tag)
+    tx.user_id = tag_owner
+    s.add(tx)
+    try:
+        with s.begin_nested():
+            s.flush()
+    except IntegrityError:
+        # The same retry raced us on another worker: answer with the transaction it created.
+        existing = s.scalar(select(Transaction).where(Transaction.start_key == key))
+        return {"transactionId": existing.id, "idTagInfo": info}
+    if reservation is not None:
+        reservation.status = "Used"
+        reservation.transaction_id = tx.id
+    return {"transactionId": tx.id, "idTagInfo": info}
+
+
+def stop_transaction(ctx: OperationContext, p: dict) -> dict:
+    """Close a transaction. Unknown ids (or -1, errata 3.18) are answered, kept for review, reconciled."""
+    s, cp = ctx.session, ctx.charge_point
+    reported = int(p.get("transactionId", -1))
+    id_tag = p.get("idTag")
+    tx = s.get(Transaction, reported) if reported > 0 else None
+    if tx is not None and tx.charge_point_id != cp.id:
+        tx = None
+    if tx is None:
+        tx = _reconcile_stop(ctx, reported, p)
+    connector_id = tx.connector_id if tx is not None else 0
+    if tx is not None and tx.stop_timestamp is None:
+        stop_ts = parse_timestamp(p.get("timestamp"))
+        tx.meter_stop = int(p.get("meterStop") or 0)
+        tx.stop_timestamp = stop_ts or ctx.now
+        tx.stop_received_at = ctx.now
+        tx.stop_reason = p.get("reason") or "Local"
+        tx.stop_id_tag = id_tag
+        tx.last_meter_wh = float(tx.meter_stop)
+        tx.last_power_w = 0.0
+    rows = rows_from_meter_values(p.get("transactionData") or [], ctx.now)
+    _store_meter_rows(ctx, rows, connector_id, tx.id if tx is not None else None, update_live=False)
+    if tx is not None:
+        for hook in ctx.on_transaction_stopped:
+            hook(s, tx)
+    if id_tag:
+        info = authorize(s, id_tag, cp, ctx.now, check_concurrent=False)
+        return {"idTagInfo": info}
+    return {}
+
+
+def meter_values(ctx: OperationContext, p: dict) -> dict:
+    """Store every sampled value (inside a transaction or not) and keep the live register current."""
+    s, cp = ctx.session, ctx.charge_point
+    connector_id = int(p.get("connectorId") or 0)
+    tx_id = p.get("transactionId")
+    tx = None
+    if tx_id is not None:
+        tx = s.get(Transaction, int(tx_id))
+        if tx is not None and tx.charge_point_id != cp.id:
+            tx = None
+    rows = rows_from_meter_values(p.get("meterValue") or [], ctx.now)
+    _store_meter_rows(ctx, rows, connector_id, tx.id if tx else (int(tx_id) if tx_id is not None else None),
+                      update_live=True, tx=tx)
+    return {}
+
+
+def status_notification(ctx: OperationContext, p: dict) -> dict:
+    """Keep each connector's current status (0 is the charger itself) and its history."""
+    s, cp = ctx.session, ctx.charge_point
+    connector_id = int(p.get("connectorId") or 0)
+    ts = parse_timestamp(p.get("timestamp"))
+    connector = s.scalar(
+        select(Connector).where(Connector.charge_point_id == cp.id, Connector.connector_id == connector_id)
+    )
+    if connector is None:
+        connector = Connector(charge_point_id=cp.id, connector_id=connector_id)
+        s.add(connector)
+    connector.status = p.get("status") or "Unavailable"
+    connector.error_code = p.get("errorCode") or "NoError"
+    connector.info = p.get("info")
+    connector.vendor_id = p.get("vendorId")
+    connector.vendor_error_code = p.get("vendorErrorCode")
+    connector.status_timestamp = ts or ctx.now
+    connector.updated_at = ctx.now
+    s.execute(insert(StatusEvent), [{
+        "charge_point_id": cp.id, "connector_id": connector_id, "status": connector.status,
+        "error_code": connector.error_code, "info": connector.info, "vendor_id": connector.vendor_id,
+        "vendor_error_code": connector.vendor_error_code, "timestamp": ts, "received_at": ctx.now,
+    }])
+    return {}
+
+
+def data_transfer(ctx: OperationContext, p: dict) -> dict:
+    vendor_id, message_id, data = p["vendorId"], p.get("messageId"), p.get("data")
+    status, response = ctx.data_transfer.dispatch(ctx.charger.identity, vendor_id, message_id, data)
+    ctx.session.add(DataTransferRecord(
+        charge_point_id=ctx.charge_point.id, direction="in", vendor_id=vendor_id, message_id=message_id,
+        data=data, status=status, response_data=response, received_at=ctx.now,
+    ))
+    out = {"status": status}
+    if response is not None:
+        out["data"] = response
+    return out
+
+
+def diagnostics_status_notification(ctx: OperationContext, p: dict) -> dict:
+    ctx.charge_point.diagnostics_status = p.get("status")
+    ctx.charge_point.diagnostics_status_at = ctx.now
+    return {}
+
+
+def firmware_status_notification(ctx: OperationContext, p: dict) -> dict:
+    ctx.charge_point.firmware_status = p.get("status")
+    ctx.charge_point.firmware_status_at = ctx.now
+    return {}
+
+
+OPERATIONS: dict[str, Callable[[OperationContext, dict], dict]] = {
+    "Authorize": authorize_tag,
+    "BootNotification": boot_notification,
+    "DataTransfer": data_transfer,
+    "DiagnosticsStatusNotification": diagnostics_status_notification,
+    "FirmwareStatusNotification": firmware_status_notification,
+    "Heartbeat": heartbeat,
+    "MeterValues": meter_values,
+    "StartTransaction": start_transaction,
+    "StatusNotification": status_notification,
+    "StopTransaction": stop_transaction,
+}
+# Transaction messages are never refused for a charger's registration state or their content: the
+# charger would retry, then drop them, and billing data would be lost.
+TRANSACTION_MESSAGES = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
+
+
+# --------------------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------------------
+
+
+def _tag_owner(s: Session, id_tag: str) -> int | None:
+    return s.scalar(select(IdTag.owner_id).where(IdTag.tag == id_tag))
+
+
+def _matching_reservation(s: Session, cp: ChargePoint, connector_id: int, id_tag: str,
+                          reservation_id, now: datetime) -> Reservation | None:
+    """The reservation this start consumes: by its id, else an active one of the same tag on this charger."""
+    if reservation_id is not None:
+        r = s.get(Reservation, int(reservation_id))
+        if r is not None and r.charge_point_id == cp.id and r.status in ("Accepted", "Requested"):
+            return r
+        return None
+    return s.scalar(
+        select(Reservation).where(
+            Reservation.charge_point_id == cp.id,
+            Reservation.status == "Accepted",
+            Reservation.connector_id.in_([0, connector_id]),
+            Reservation.id_tag == id_tag,
+            Reservation.expiry_date > now,
+        ).order_by(Reservation.expiry_date)
+    )
+
+
+def _reconcile_stop(ctx: OperationContext, reported: int, p: dict) -> Transaction | None:
+    """Record a stop for an unknown transaction and match it to the only plausible open one, if any."""
+    s, cp = ctx.session, ctx.charge_point
+    q = select(Transaction).where(Transaction.charge_point_id == cp.id, Transaction.stop_timestamp.is_(None))
+    if p.get("idTag"):
+        q = q.where(Transaction.id_tag == p["idTag"])
+    candidates = s.scalars(q.limit(2)).all()
+    match = candidates[0] if len(candidates) == 1 else None
+    s.add(UnmatchedStop(
+        charge_point_id=cp.id, reported_transaction_id=reported,
+        matched_transaction_id=match.id if match else None, payload=p, received_at=ctx.now,
+        note=("matched the only open transaction of this charger and tag" if match
+              else f"{len(candidates)} open candidate(s); needs review"),
+    ))
+    log.warning("StopTransaction for unknown transaction %s from %s (matched: %s)",
+                reported, cp.identity, match.id if match else None)
+    return match
+
+
+def _store_meter_rows(ctx: OperationContext, rows: list[dict], connector_id: int, tx_id: int | None,
+                      *, update_live: bool, tx: Transaction | None = None) -> None:
+    if not rows:
+        return
+    cp_id = ctx.charge_point.id
+    for r in rows:
+        r["charge_point_id"] = cp_id
+        r["connector_id"] = connector_id
+        r["transaction_id"] = tx_id
+    ctx.session.execute(insert(MeterValue), rows)
+    if update_live and tx is not None and tx.stop_timestamp is None:
+        energy, power, at = latest_register_and_power(rows)
+        if energy is not None and (tx.last_meter_at is None or at is None or at >= tx.last_meter_at
+                                   or tx.last_meter_wh is None or energy >= tx.last_meter_wh):
+            tx.last_meter_wh = energy
+            tx.last_meter_at = at or ctx.now
+        if power is not None:
+            tx.last_power_w = power
+
+
+# --------------------------------------------------------------------------------------------------------
+# The entry point transports call.
+# --------------------------------------------------------------------------------------------------------
+
+
+class ChargerService:
+    """Runs charger-initiated operations, each in its own unit of work, with the message log."""
+
+    def __init__(self, db: Database, settings: Settings, data_transfer: DataTransferRegistry | None = None):
+        self.db = db
+        self.settings = settings
+        self.data_transfer = data_transfer or DataTransferRegistry()
+        # Called with (session, transaction) inside the StopTransaction unit of work (billing plugs in).
+        self.on_transaction_stopped: list[Callable[[Session, Transaction], None]] = []
+
+    def handle(self, charger: Charger, action: str, payload: dict, *, unique_id: str | None = None,
+               raw: str | None = None) -> dict:
+        """Run ``action`` for ``charger``. Raises :class:`OcppError` for anything the charger must hear."""
+        op = OPERATIONS.get(action)
+        if op is None:
+            if action in KNOWN_UNSUPPORTED:
+                raise OcppError("NotSupported", f"{action} is not supported by this central system")
+            raise OcppError("NotImplemented", f"Unknown action {action}")
+        now = utcnow()
+        try:
+            with self.db.uow() as uow:
+                s = uow.session
+                cp = s.scalar(select(ChargePoint).where(ChargePoint.identity == charger.identity))
+                if cp is None:
+                    cp = self._unknown_charger(s, charger, action)
+                elif action != "BootNotification" and cp.registration_status != "Accepted" \
+                        and action not in TRANSACTION_MESSAGES:
+                    raise OcppError("SecurityError", "The charge point is not accepted; send BootNotification")
+                cp.last_seen_at = now
+                if charger.endpoint_url and cp.endpoint_url != charger.endpoint_url:
+                    cp.endpoint_url = charger.endpoint_url
+                if cp.transport != charger.transport or cp.ocpp_version != charger.ocpp_version:
+                    cp.transport, cp.ocpp_version = charger.transport, charger.ocpp_version
+                ctx = OperationContext(s, cp, charger, self.settings, now, self.data_transfer,
+                                       self.on_transaction_stopped)
+                response = op(ctx, payload)
+                limit = self.settings.message_log_limit
+                if limit > 0:
+                    message_log.record(s, cp.id, "in", action, unique_id,
+                                       raw if raw is not None else orjson.dumps(payload).decode(), limit=limit)
+                    message_log.record(s, cp.id, "out", action, unique_id,
+                                       orjson.dumps(response).decode(), limit=limit)
+                uow.commit()
+            for fn in ctx.after_commit:
+                fn()
+            return response
+        except OcppError:
+            self._log_failed(charger, action, unique_id, raw, payload)
+            raise
+        except Exception as exc:  # the charger gets InternalError, the message stays in the log
+            log.exception("%s from %s failed", action, charger.identity)
+            self._log_failed(charger, action, unique_id, raw, payload)
+            raise OcppError("InternalError", f"{action} could not be processed") from exc
+
+    def _unknown_charger(self, s: Session, charger: Charger, action: str) -> ChargePoint:
+        """A charger the CMS does not know: registered when auto-registration is on, else only recorded."""
+        if not self.settings.auto_register and action != "BootNotification":
+            raise OcppError("SecurityError", f"Unknown charge point {charger.identity}")
+        cp = ChargePoint(
+            identity=charger.identity, registered=self.settings.auto_register,
+            registration_status="Accepted" if self.settings.auto_register else "Rejected",
+            transport=charger.transport, ocpp_version=charger.ocpp_version, endpoint_url=charger.endpoint_url,
+        )
+        s.add(cp)
+        s.flush()
+        return cp
+
+    def _log_failed(self, charger: Charger, action: str, unique_id: str | None, raw: str | None,
+                    payload: dict) -> None:
+        """Keep a message whose handling failed, so nothing a charger sent is lost."""
+        if self.settings.message_log_limit <= 0:
+            return
+        try:
+            with self.db.uow() as uow:
+                cp_id = uow.session.scalar(select(ChargePoint.id).where(ChargePoint.identity == charger.identity))
+                if cp_id is None:
+                    return
+                message_log.record(uow.session, cp_id, "in", action, unique_id,
+                                   raw if raw is not None else orjson.dumps(payload).decode(),
+                                   limit=self.settings.message_log_limit)
+                uow.commit()
+        except Exception:  # pragma: no cover - logging must never take the connection down
+            log.exception("could not log failed message")
+
+    # ----- connection state, used by transports -----
+
+    def charger_connected(self, identity: str, node: str) -> None:
+        with self.db.uow() as uow:
+            uow.session.execute(
+                update(ChargePoint).where(ChargePoint.identity == identity).values(
+                    connected=True, connected_node=node, connected_at=utcnow(), last_seen_at=utcnow())
+            )
+            uow.commit()
+
+    def charger_disconnected(self, identity: str, node: str) -> None:
+        """Mark offline, unless another node or connection has taken the charger over meanwhile."""
+        with self.db.uow() as uow:
+            uow.session.execute(
+                update(ChargePoint)
+                .where(ChargePoint.identity == identity, ChargePoint.connected_node == node)
+                .values(connected=False, disconnected_at=utcnow())
+            )
+            uow.commit()

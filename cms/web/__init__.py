@@ -1,0 +1,1 @@
+"""Flask blueprints: health checks, the JSON API, the owner dashboard."""

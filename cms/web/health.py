@@ -1,0 +1,33 @@
+"""``/healthz`` (process up) and ``/readyz`` (database and, when configured, Redis reachable)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    rt = current_app.extensions["cms"]
+    checks: dict[str, str] = {}
+    try:
+        with rt.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as e:  # report, do not raise: this is a probe
+        checks["database"] = f"error: {e.__class__.__name__}"
+    if rt.settings.redis_url:
+        try:
+            rt.extras["redis"].ping()
+            checks["redis"] = "ok"
+        except Exception as e:
+            checks["redis"] = f"error: {e.__class__.__name__}"
+    ok = all(v == "ok" for v in checks.values())
+    return jsonify(status="ok" if ok else "unavailable", checks=checks), (200 if ok else 503)

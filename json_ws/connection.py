@@ -1,0 +1,146 @@
+"""One charger's WebSocket: sending frames, and CMS-initiated calls waiting for their answers."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from cms.gateway import ChargerCallError, ChargerNotConnected, ChargerTimeout
+
+from . import framing
+
+
+class _Pending:
+    __slots__ = ("event", "result", "error", "action")
+
+    def __init__(self, action: str):
+        self.event = threading.Event()
+        self.result: dict | None = None
+        self.error: Exception | None = None
+        self.action = action
+
+
+class OcppConnection:
+    """A live OCPP-J connection. Thread- and greenlet-safe: the receive loop and callers share it."""
+
+    def __init__(self, ws, identity: str, node: str):
+        self.ws = ws
+        self.identity = identity
+        self.token = f"{node}/{uuid.uuid4().hex[:12]}"
+        self.opened_at = time.time()
+        self.closed = False
+        self._send_lock = threading.Lock()
+        # OCPP-J allows one outstanding CALL per direction: callers queue on this lock.
+        self._call_lock = threading.Lock()
+        self._pending: dict[str, _Pending] = {}
+
+    def send(self, text: str) -> None:
+        with self._send_lock:
+            self.ws.send(text)
+
+    def call(self, action: str, payload: dict, timeout: float) -> dict:
+        """Send a CALL and wait for its CALLRESULT; the wait includes queueing behind earlier calls."""
+        deadline = time.monotonic() + timeout
+        if not self._call_lock.acquire(timeout=max(0.0, timeout)):
+            raise ChargerTimeout(f"{self.identity} is busy with earlier calls")
+        try:
+            if self.closed:
+                raise ChargerNotConnected(f"{self.identity} disconnected")
+            uid = uuid.uuid4().hex
+            pending = _Pending(action)
+            self._pending[uid] = pending
+            try:
+                self.send(framing.call(uid, action, payload))
+                if not pending.event.wait(max(0.0, deadline - time.monotonic())):
+                    raise ChargerTimeout(f"{self.identity} did not answer {action} in time")
+            finally:
+                self._pending.pop(uid, None)
+            if pending.error is not None:
+                raise pending.error
+            return pending.result or {}
+        finally:
+            self._call_lock.release()
+
+    def deliver(self, frame: framing.Frame) -> bool:
+        """Hand a CALLRESULT/CALLERROR to the call waiting for it; False if nobody waits (late or stray)."""
+        pending = self._pending.get(frame.unique_id)
+        if pending is None:
+            return False
+        if frame.type == framing.CALLRESULT:
+            pending.result = frame.payload
+        else:
+            pending.error = ChargerCallError(frame.error_code or "GenericError", frame.error_description or "",
+                                             frame.error_details)
+        pending.event.set()
+        return True
+
+    def pending_action(self, unique_id: str) -> str | None:
+        p = self._pending.get(unique_id)
+        return p.action if p else None
+
+    def mark_closed(self) -> None:
+        """Fail every call still waiting on this connection; new calls go to whatever replaces it."""
+        self.closed = True
+        for pending in list(self._pending.values()):
+            pending.error = ChargerNotConnected(f"{self.identity} disconnected")
+            pending.event.set()
+
+    def close(self, reason: int = 1000, message: str = "") -> None:
+        self.mark_closed()
+        try:
+            self.ws.close(reason=reason, message=message)
+        except Exception:  # already gone
+            pass
+
+
+class ConnectionRegistry:
+    """The chargers connected to this process; made in ``create_app``, one per process."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._by_identity: dict[str, OcppConnection] = {}
+
+    def add(self, conn: OcppConnection) -> OcppConnection | None:
+        """Register ``conn``; returns the connection it replaces (the caller closes it)."""
+        with self._lock:
+            old = self._by_identity.get(conn.identity)
+            self._by_identity[conn.identity] = conn
+        return old
+
+    def remove(self, conn: OcppConnection) -> bool:
+        """Forget ``conn`` unless a newer connection of the same charger has taken its place."""
+        with self._lock:
+            if self._by_identity.get(conn.identity) is conn:
+                del self._by_identity[conn.identity]
+                return True
+        return False
+
+    def get(self, identity: str) -> OcppConnection | None:
+        return self._by_identity.get(identity)
+
+    def identities(self) -> list[str]:
+        with self._lock:
+            return list(self._by_identity)
+
+    def __len__(self) -> int:
+        return len(self._by_identity)
+
+
+class WsGateway:
+    """The dispatcher's way to JSON chargers connected to this process."""
+
+    name = "json"
+
+    def __init__(self, registry: ConnectionRegistry):
+        self.registry = registry
+
+    def holds(self, identity: str) -> bool:
+        conn = self.registry.get(identity)
+        return conn is not None and not conn.closed
+
+    def call(self, identity: str, action: str, payload: dict, timeout: float) -> dict:
+        conn = self.registry.get(identity)
+        if conn is None or conn.closed:
+            raise ChargerNotConnected(f"{identity} is not connected")
+        return conn.call(action, payload, timeout)

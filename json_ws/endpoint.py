@@ -1,0 +1,140 @@
+"""The flask-sock endpoint ``/ocpp/<chargePointId>``: handshake checks, then the receive loop."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+from sqlalchemy import select
+
+from cms.errors import OcppError
+from cms.models import ChargePoint
+from cms.passwords import verify_password
+from cms.services import CHARGER_OPERATIONS, KNOWN_UNSUPPORTED, TRANSACTION_MESSAGES, Charger
+
+from . import framing
+from .connection import ConnectionRegistry, OcppConnection
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = "ocpp1.6"
+# OCPP 1.6 actions a charger may not send (CMS-initiated ones): known, so NotSupported, not NotImplemented.
+_CMS_ACTIONS = frozenset({
+    "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache", "ClearChargingProfile",
+    "DataTransfer", "GetCompositeSchedule", "GetConfiguration", "GetDiagnostics", "GetLocalListVersion",
+    "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow", "Reset", "SendLocalList",
+    "SetChargingProfile", "TriggerMessage", "UnlockConnector", "UpdateFirmware",
+})
+
+
+def _refuse(status: int, reason: str, **headers) -> Response:
+    resp = Response(reason + "\n", status=status, mimetype="text/plain")
+    for k, v in headers.items():
+        resp.headers[k.replace("_", "-")] = v
+    return resp
+
+
+def create_blueprint(sock: Sock) -> Blueprint:
+    """The OCPP-J blueprint; ``sock`` is the app's flask-sock extension."""
+    bp = Blueprint("ocpp_ws", __name__)
+
+    @bp.before_request
+    def check_handshake():
+        """Refuse before upgrading: unknown charger (404), no common subprotocol (400), bad password (401)."""
+        rt = current_app.extensions["cms"]
+        identity = (request.view_args or {}).get("charge_point_id", "")
+        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        if SUBPROTOCOL not in offered:
+            return _refuse(400, f"Subprotocol {SUBPROTOCOL} required")
+        if not identity or len(identity) > 48:
+            return _refuse(404, "Unknown charge point")
+        with rt.db.uow() as uow:
+            row = uow.session.execute(
+                select(ChargePoint.registered, ChargePoint.password_hash).where(ChargePoint.identity == identity)
+            ).first()
+        if row is None or not row.registered:
+            if not rt.settings.auto_register:
+                return _refuse(404, "Unknown charge point")
+        elif row.password_hash:
+            auth = request.authorization
+            if auth is None or auth.username != identity or not verify_password(row.password_hash,
+                                                                                auth.password or ""):
+                return _refuse(401, "Authentication required", WWW_Authenticate='Basic realm="OCPP"')
+        return None
+
+    @sock.route("/ocpp/<path:charge_point_id>", bp=bp)
+    def ocpp_endpoint(ws, charge_point_id: str):
+        rt = current_app.extensions["cms"]
+        serve_connection(ws, charge_point_id, rt)
+
+    return bp
+
+
+def serve_connection(ws, identity: str, rt) -> None:
+    """Run one charger's connection until it closes; a newer connection of the same charger replaces it."""
+    registry: ConnectionRegistry = rt.registry
+    conn = OcppConnection(ws, identity, rt.node_id)
+    old = registry.add(conn)
+    if old is not None:
+        old.close(1000, "Replaced by a new connection")
+    rt.charger_service.charger_connected(identity, conn.token)
+    if rt.on_connect:
+        for fn in rt.on_connect:
+            fn(identity)
+    charger = Charger(identity=identity, transport="json", ocpp_version="1.6")
+    try:
+        while True:
+            text = ws.receive()
+            if text is None:
+                continue
+            reply = handle_frame(rt, conn, charger, text)
+            if reply is not None:
+                conn.send(reply)
+    except ConnectionClosed:
+        pass
+    finally:
+        conn.mark_closed()
+        if registry.remove(conn):
+            rt.charger_service.charger_disconnected(identity, conn.token)
+            for fn in rt.on_disconnect:
+                fn(identity)
+
+
+def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None:
+    """Process one incoming frame; returns the frame to answer with, if any. Never raises."""
+    try:
+        frame = framing.parse(text)
+    except framing.FrameError as e:
+        return framing.call_error(e.unique_id, e.code, e.description)
+    if frame.type != framing.CALL:
+        if not conn.deliver(frame):
+            log.info("%s: answer to no pending call (%s)", conn.identity, frame.unique_id)
+        return None
+    action = frame.action
+    try:
+        if action not in CHARGER_OPERATIONS:
+            if action in KNOWN_UNSUPPORTED or action in _CMS_ACTIONS:
+                raise OcppError("NotSupported", f"{action} is not supported from a charge point")
+            raise OcppError("NotImplemented", f"Unknown action {action}")
+        try:
+            rt.validator.validate(action, frame.payload)
+        except OcppError as invalid:
+            if action not in TRANSACTION_MESSAGES:
+                raise
+            # Transaction data is accepted whatever its flaws; only unusable messages are refused below.
+            log.warning("%s %s from %s does not fit the schema: %s", action, frame.unique_id, conn.identity,
+                        invalid.description)
+            try:
+                return framing.call_result(frame.unique_id, rt.charger_service.handle(
+                    charger, action, frame.payload, unique_id=frame.unique_id, raw=text))
+            except OcppError as failed:
+                raise invalid if failed.code == "InternalError" else failed from None
+        result = rt.charger_service.handle(charger, action, frame.payload, unique_id=frame.unique_id, raw=text)
+        return framing.call_result(frame.unique_id, result)
+    except OcppError as e:
+        return framing.call_error(frame.unique_id, e.code, e.description, e.details)
+    except Exception:  # never let one message take the connection down
+        log.exception("%s: %s failed", conn.identity, action)
+        return framing.call_error(frame.unique_id, "InternalError", "Internal error")
