@@ -35,6 +35,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     sock.init_app(app)
     app.register_blueprint(health_bp)
 
+    from cms.web import api
+
+    api.register(app)
+
     from cms.dispatcher import Dispatcher
 
     rt.dispatcher = Dispatcher(rt.db, rt.validator, timeout=settings.call_timeout)

@@ -24,8 +24,13 @@ def _db_template(tmp_path_factory, worker_id):
         reason = databases.postgres_available()
         if reason:
             pytest.skip(reason)
-        return databases.create_postgres_database(f"cms_test_{worker_id}")
-    return databases.sqlite_template(str(tmp_path_factory.mktemp("dbtemplate")))
+        # One database per pytest process: parallel runs (xdist workers, developers) never share one.
+        name = f"cms_test_{worker_id}_{os.getpid()}"
+        url = databases.create_postgres_database(name)
+        yield url
+        databases.drop_postgres_database(name)
+        return
+    yield databases.sqlite_template(str(tmp_path_factory.mktemp("dbtemplate")))
 
 
 @pytest.fixture

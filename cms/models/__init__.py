@@ -8,6 +8,7 @@ from .charging import (
     ChargingProfileRecord,
     Connector,
     DataTransferRecord,
+    LocalListEntry,
     MessageLogEntry,
     StatusEvent,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "Connector",
     "DataTransferRecord",
     "IdTag",
+    "LocalListEntry",
     "MessageLogEntry",
     "MeterValue",
     "Reservation",

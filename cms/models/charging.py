@@ -158,3 +158,18 @@ class ChargingProfileRecord(Base):
     purpose: Mapped[str] = mapped_column(String(32))
     profile: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LocalListEntry(Base):
+    """An id tag as the CMS last sent it in a charger's local authorisation list."""
+
+    __tablename__ = "local_list_entries"
+    __table_args__ = (UniqueConstraint("charge_point_id", "id_tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    charge_point_id: Mapped[int] = mapped_column(ForeignKey("charge_points.id", ondelete="CASCADE"))
+    id_tag: Mapped[str] = mapped_column(String(20))
+    # The idTagInfo sent (status, expiryDate, parentIdTag), to compute differential updates.
+    id_tag_info: Mapped[dict] = mapped_column(JSON)
+    list_version: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -36,6 +36,13 @@ def create_postgres_database(name: str) -> str:
     return url
 
 
+def drop_postgres_database(name: str) -> None:
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def truncate_all(url: str) -> None:
     """Empty every table between tests (much faster than migrating again)."""
     from cms.models import Base
