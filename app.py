@@ -35,8 +35,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     sock.init_app(app)
     app.register_blueprint(health_bp)
 
+    from cms.files import FileStore
     from cms.web import api
+    from cms.web.files import bp as files_bp
 
+    rt.extras["files"] = FileStore(settings)
+    app.register_blueprint(files_bp)
     api.register(app)
 
     from cms.dispatcher import Dispatcher
