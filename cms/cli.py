@@ -1,0 +1,298 @@
+"""The ``cms`` command line: database, owners, tokens, charge points, id tags, serving and simulation.
+
+Every command exits non-zero with a one-line reason on bad input.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import click
+
+from .config import load_settings
+from .db import Database
+from .errors import Conflict, InvalidInput, NotFound
+from .timeutil import parse_timestamp
+
+
+def _db() -> Database:
+    return Database(load_settings().database_url)
+
+
+class _Fail:
+    """Turns domain errors into a one-line message and exit status 1."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type in (InvalidInput, Conflict, NotFound):
+            raise click.ClickException(str(exc)) from None
+        return False
+
+
+@click.group()
+def main() -> None:
+    """Central Management System for EV charging stations (OCPP 1.5/1.6, JSON and SOAP)."""
+
+
+# ----------------------------------------------------------------------------------------------- db
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations (creates the SQLite file if needed)."""
+    from .migrate import upgrade
+
+    url = load_settings().database_url
+    upgrade(url, revision)
+    click.echo(f"database at {url.split('@')[-1]} is at {revision}")
+
+
+# ----------------------------------------------------------------------------------------------- people
+def _create_user(email: str, password: str, name: str, role: str) -> None:
+    from .accounts import create_user
+
+    with _Fail(), _db().uow() as uow:
+        user = create_user(uow.session, email, password, role=role, name=name, verified=True)
+        uow.commit()
+        click.echo(f"{role} {user.email} created (id {user.id})")
+
+
+@main.group()
+def owner() -> None:
+    """Station owners."""
+
+
+@owner.command("create")
+@click.argument("email")
+@click.option("--password", required=True, help="at least 8 characters")
+@click.option("--name", default="")
+@click.option("--admin", is_flag=True, help="an operator who reaches every charge point")
+def owner_create(email: str, password: str, name: str, admin: bool) -> None:
+    """Create an owner account (verified)."""
+    _create_user(email, password, name, "admin" if admin else "owner")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("email")
+@click.option("--name", default="cli")
+def token_create(email: str, name: str) -> None:
+    """Print a new Bearer token for EMAIL."""
+    from .accounts import issue_token, user_by_email
+
+    with _Fail(), _db().uow() as uow:
+        user = user_by_email(uow.session, email)
+        value = issue_token(uow.session, user, name=name)
+        uow.commit()
+    click.echo(value)
+
+
+# ----------------------------------------------------------------------------------------------- chargers
+@main.group()
+def chargepoint() -> None:
+    """Charge points."""
+
+
+@chargepoint.command("add")
+@click.argument("identity")
+@click.option("--owner", "owner_email", required=True)
+@click.option("--password", default=None, help="HTTP Basic password (16-40 characters)")
+@click.option("--station", default=None)
+def chargepoint_add(identity: str, owner_email: str, password: str | None, station: str | None) -> None:
+    """Register a charge point for an owner."""
+    from .accounts import user_by_email
+    from .chargepoints import add_charge_point
+
+    with _Fail(), _db().uow() as uow:
+        user = user_by_email(uow.session, owner_email)
+        cp = add_charge_point(uow.session, identity, user, password=password, station_name=station)
+        uow.commit()
+        click.echo(f"charge point {cp.identity} added for {user.email}")
+
+
+@chargepoint.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def chargepoint_import(path: str) -> None:
+    """Add charge points from a CSV file with columns id, owner, password, station (all or nothing)."""
+    from sqlalchemy import select
+
+    from .chargepoints import import_charge_points, read_csv
+    from .models import User
+
+    with _Fail(), _db().uow() as uow:
+        rows = read_csv(path)
+        emails = {(r.get("owner") or "").strip().lower() for r in rows}
+        owners = {u.email: u for u in uow.session.scalars(select(User).where(User.email.in_(emails)))}
+        count = import_charge_points(uow.session, rows, owners)
+        uow.commit()
+    click.echo(f"{count} charge points imported")
+
+
+# ----------------------------------------------------------------------------------------------- id tags
+@main.group()
+def idtag() -> None:
+    """Id tags."""
+
+
+@idtag.command("add")
+@click.argument("tag")
+@click.option("--owner", "owner_email", default=None)
+@click.option("--parent", default=None, help="group (parent) id tag")
+@click.option("--expiry", default=None, help="ISO 8601 date-time")
+@click.option("--blocked", is_flag=True)
+def idtag_add(tag: str, owner_email: str | None, parent: str | None, expiry: str | None, blocked: bool) -> None:
+    """Add an id tag."""
+    from .accounts import user_by_email
+    from .idtags import add_id_tag
+
+    expiry_dt = None
+    if expiry:
+        # A plain date means its start, in UTC.
+        expiry_dt = parse_timestamp(expiry if "T" in expiry or " " in expiry else expiry + "T00:00:00Z")
+        if expiry_dt is None:
+            raise click.ClickException(f"--expiry {expiry!r} is not an ISO 8601 date-time")
+    with _Fail(), _db().uow() as uow:
+        user = user_by_email(uow.session, owner_email) if owner_email else None
+        row = add_id_tag(uow.session, tag, owner=user, parent=parent, expiry=expiry_dt, blocked=blocked)
+        uow.commit()
+        click.echo(f"id tag {row.tag} added")
+
+
+# ----------------------------------------------------------------------------------------------- serving
+def gunicorn_command(host: str, port: int, workers: int) -> list[str]:
+    """The production server: gunicorn with gevent workers (a greenlet, not a thread, per WebSocket)."""
+    exe = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn") or "gunicorn"
+    return [exe, "--worker-class", "gevent", "--workers", str(workers), "--worker-connections", "20000",
+            "--bind", f"{host}:{port}", "--graceful-timeout", "10", "--keep-alive", "75",
+            "--access-logfile", "-", "app:create_app()"]
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the production server (gunicorn + gevent). Several workers need CMS_REDIS_URL."""
+    settings = load_settings()
+    if workers > 1 and not settings.redis_url:
+        raise click.ClickException("several workers share chargers through Redis: set CMS_REDIS_URL")
+    os.execv(gunicorn_command(host, port, workers)[0], gunicorn_command(host, port, workers))
+
+
+@main.command()
+@click.option("--url", default="ws://127.0.0.1:8000", show_default=True, help="the CMS's WebSocket base URL")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 20000))
+@click.option("--prefix", default="SIM-", show_default=True, help="identities are PREFIX1..PREFIXN")
+@click.option("--id", "identities", multiple=True, help="explicit identities (instead of --count/--prefix)")
+@click.option("--id-tag", default="DEMO", show_default=True)
+@click.option("--session-seconds", default=60.0, show_default=True, type=float)
+@click.option("--meter-interval", default=10.0, show_default=True, type=float)
+@click.option("--duration", default=None, type=float, help="stop after this many seconds")
+@click.option("--password", default=None)
+def simulate(url, count, prefix, identities, id_tag, session_seconds, meter_interval, duration, password) -> None:
+    """Simulated OCPP 1.6-J chargers running realistic sessions against a CMS."""
+    from json_ws.simulator import run
+
+    ids = list(identities) or [f"{prefix}{i}" for i in range(1, count + 1)]
+    run(url, ids, id_tag=id_tag, session_seconds=session_seconds, meter_interval=meter_interval,
+        duration=duration, password=password)
+
+
+# ----------------------------------------------------------------------------------------------- demo
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password"
+
+
+def seed_demo(database: Database, chargers: int) -> list[str]:
+    """Create the demo owner, station, chargers and id tag unless they exist; returns the charger ids."""
+    from sqlalchemy import select
+
+    from .accounts import create_user
+    from .chargepoints import add_charge_point, find_or_create_station
+    from .idtags import add_id_tag
+    from .models import ChargePoint, IdTag, User
+
+    ids = [f"DEMO-{i}" for i in range(1, chargers + 1)]
+    with database.uow() as uow:
+        s = uow.session
+        user = s.scalar(select(User).where(User.email == DEMO_EMAIL))
+        if user is None:
+            user = create_user(s, DEMO_EMAIL, DEMO_PASSWORD, name="Demo Owner", verified=True)
+        station = find_or_create_station(s, user, "Demo Station")
+        if station.latitude is None:
+            station.address, station.latitude, station.longitude = "1 Example Street, Pune", 18.5204, 73.8567
+            station.timezone = "Asia/Kolkata"
+        for identity in ids:
+            if s.scalar(select(ChargePoint.id).where(ChargePoint.identity == identity)) is None:
+                add_charge_point(s, identity, user, station_id=station.id)
+        if s.scalar(select(IdTag.id).where(IdTag.tag == "DEMO")) is None:
+            add_id_tag(s, "DEMO", owner=user, note="demo card")
+        uow.commit()
+    return ids
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--chargers", default=3, show_default=True, type=click.IntRange(0, 100))
+def demo(host: str, port: int, chargers: int) -> None:
+    """Migrate, seed a demo owner with chargers, run the server and simulated chargers until Ctrl-C."""
+    from .migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    ids = seed_demo(Database(settings.database_url), chargers)
+    env = {**os.environ, "CMS_PUBLIC_URL": os.environ.get("CMS_PUBLIC_URL", f"http://{host}:{port}")}
+    server = subprocess.Popen(gunicorn_command(host, port, 1), env=env)
+    sim = None
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise click.ClickException("the server did not start") from None
+                time.sleep(0.3)
+        click.echo(f"\nCMS running at http://{host}:{port}/  (log in as {DEMO_EMAIL} / {DEMO_PASSWORD})")
+        click.echo(f"API docs at http://{host}:{port}/api/v1/docs; chargers {', '.join(ids)} simulated.")
+        click.echo("Ctrl-C stops.\n")
+        if ids:
+            sim = subprocess.Popen([sys.executable, "-m", "cms.cli", "simulate", "--url", f"ws://{host}:{port}",
+                                    "--session-seconds", "90", "--meter-interval", "10",
+                                    *[a for i in ids for a in ("--id", i)]], env=env)
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc in (sim, server):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in (sim, server):
+            if proc is not None:
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
