@@ -110,3 +110,35 @@ def read_csv(path: str) -> list[dict]:
         if missing:
             raise InvalidInput(f"{path}: missing column(s) {', '.join(sorted(missing))}")
         return list(reader)
+
+
+def owned_charge_point(session: Session, owner: User, identity: str) -> ChargePoint:
+    """The owner's registered charge point ``identity``; NotFound for a missing one and for anybody else's."""
+    cp = session.scalar(select(ChargePoint).where(ChargePoint.identity == identity))
+    if cp is None or not cp.registered or (cp.owner_id != owner.id and owner.role != "admin"):
+        raise NotFound(f"Unknown charge point {identity}")
+    return cp
+
+
+def update_charge_point(session: Session, owner: User, identity: str, *, station_id: int | None,
+                        password: str | None = None, clear_password: bool = False) -> ChargePoint:
+    """Move a charge point to another of the owner's stations (or none) and set or clear its password."""
+    cp = owned_charge_point(session, owner, identity)
+    if station_id is not None:
+        station = session.get(Station, station_id)
+        if station is None or station.owner_id != cp.owner_id:
+            raise NotFound("No such station")
+    cp.station_id = station_id
+    if password:
+        check_charger_password(password)
+        cp.password_hash = hash_password(password)
+    elif clear_password:
+        cp.password_hash = None
+    session.flush()
+    return cp
+
+
+def remove_charge_point(session: Session, owner: User, identity: str) -> None:
+    """Delete a charge point with its history (transactions, meter values, log)."""
+    session.delete(owned_charge_point(session, owner, identity))
+    session.flush()

@@ -29,6 +29,19 @@ class Settings:
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_from: str = "cms@localhost"
+    smtp_starttls: bool = False
+    email_token_max_age: int = 86400  # seconds a verification or password-reset link stays valid
+    login_max_failures: int = 5  # failed logins per account (x4 per client address) within the window
+    login_window_seconds: int = 900
+    # Driver API: money, tokens, reservations, payments (issue 6).
+    currency: str = "EUR"
+    min_balance_to_charge: float = 5.0  # a driver's wallet needs at least this to start charging
+    driver_access_token_ttl: int = 3600
+    driver_refresh_token_ttl: int = 30 * 86400
+    reservation_max_minutes: int = 120
+    payment_provider: str = "sandbox"  # sandbox | hosted | "package.module:ClassName"
+    payment_webhook_secret: str = ""  # HMAC-SHA256 key that signs the provider's webhook calls
+    payment_checkout_url: str = ""  # hosted provider: where a driver completes a payment ({ref} is replaced)
     data_dir: str = "var"
     sql_echo: bool = False
     extra: dict = field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from .accounts import ApiToken, Station, User
 from .base import Base, utcnow
+from .billing import HelpEntry, LedgerEntry, Payment, SessionCharge, TariffBand, Vehicle, Wallet
 from .charging import (
     ChargePoint,
     ChargerConfigurationKey,
@@ -14,8 +15,16 @@ from .charging import (
 )
 from .idtags import IdTag, Reservation
 from .transactions import MeterValue, Transaction, UnmatchedStop
+from .web import EnergyDaily, LoginAttempt, OutboxMail, RollupWatermark
 
 __all__ = [
+    "HelpEntry",
+    "LedgerEntry",
+    "Payment",
+    "SessionCharge",
+    "TariffBand",
+    "Vehicle",
+    "Wallet",
     "ApiToken",
     "Base",
     "ChargePoint",
@@ -23,11 +32,15 @@ __all__ = [
     "ChargingProfileRecord",
     "Connector",
     "DataTransferRecord",
+    "EnergyDaily",
     "IdTag",
     "LocalListEntry",
+    "LoginAttempt",
     "MessageLogEntry",
     "MeterValue",
+    "OutboxMail",
     "Reservation",
+    "RollupWatermark",
     "Station",
     "StatusEvent",
     "Transaction",
