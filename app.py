@@ -47,4 +47,22 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     rt.dispatcher = Dispatcher(rt.db, rt.validator, timeout=settings.call_timeout)
     rt.dispatcher.add_gateway(WsGateway(rt.registry))
+    if settings.redis_url:
+        _connect_redis(rt)
     return app
+
+
+def _connect_redis(rt) -> None:
+    """Several processes or nodes: share who holds which charger, and route commands, over Redis."""
+    import redis
+
+    from cms.routing import RedisRouter
+
+    client = redis.Redis.from_url(rt.settings.redis_url, socket_timeout=None, health_check_interval=30)
+    rt.extras["redis"] = client
+    router = RedisRouter(client, rt.node_id, rt.dispatcher.call_local)
+    rt.dispatcher.remote = router
+    rt.on_connect.append(router.announce)
+    rt.on_disconnect.append(router.withdraw)
+    router.start()
+    rt.extras["redis_router"] = router

@@ -180,7 +180,7 @@ def gunicorn_command(host: str, port: int, workers: int) -> list[str]:
     exe = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn") or "gunicorn"
     return [exe, "--worker-class", "gevent", "--workers", str(workers), "--worker-connections", "20000",
             "--bind", f"{host}:{port}", "--graceful-timeout", "10", "--keep-alive", "75",
-            "--access-logfile", "-", "app:create_app()"]
+            "--access-logfile", "-", "--no-control-socket", "app:create_app()"]
 
 
 @main.command()

@@ -26,8 +26,9 @@ class Runtime:
     node_id: str
     registry: Any = None  # json_ws ConnectionRegistry of this process
     dispatcher: Any = None  # cms.dispatcher.Dispatcher
-    on_connect: list[Callable[[str], None]] = field(default_factory=list)
-    on_disconnect: list[Callable[[str], None]] = field(default_factory=list)
+    # Called with (charge point identity, connection token) when a JSON charger connects / disconnects here.
+    on_connect: list[Callable[[str, str], None]] = field(default_factory=list)
+    on_disconnect: list[Callable[[str, str], None]] = field(default_factory=list)
     extras: dict = field(default_factory=dict)
 
 

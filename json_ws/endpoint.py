@@ -80,9 +80,8 @@ def serve_connection(ws, identity: str, rt) -> None:
     if old is not None:
         old.close(1000, "Replaced by a new connection")
     rt.charger_service.charger_connected(identity, conn.token)
-    if rt.on_connect:
-        for fn in rt.on_connect:
-            fn(identity)
+    for fn in rt.on_connect:
+        fn(identity, conn.token)
     charger = Charger(identity=identity, transport="json", ocpp_version="1.6")
     try:
         while True:
@@ -99,7 +98,7 @@ def serve_connection(ws, identity: str, rt) -> None:
         if registry.remove(conn):
             rt.charger_service.charger_disconnected(identity, conn.token)
             for fn in rt.on_disconnect:
-                fn(identity)
+                fn(identity, conn.token)
 
 
 def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None:

@@ -1,0 +1,118 @@
+"""Two server processes sharing PostgreSQL and Redis: a charger on one, its commands sent through the other."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.support import databases
+from tests.support.charger import ChargerClient
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _redis_reason() -> str | None:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        return None
+    except Exception as e:
+        return f"Redis at {REDIS_URL} does not answer ({e.__class__.__name__})"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cms(env, *args) -> str:
+    out = subprocess.run([sys.executable, "-m", "cms.cli", *args], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    reason = databases.postgres_available() or _redis_reason()
+    if reason:
+        pytest.skip(reason)
+    name = f"cms_cluster_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = databases.create_postgres_database(name)
+    env = {**os.environ, "CMS_DATABASE_URL": url, "CMS_REDIS_URL": REDIS_URL, "CMS_CALL_TIMEOUT": "5",
+           "CMS_DATA_DIR": str(tmp_path), "CMS_WS_PING_INTERVAL": "0"}
+    _cms(env, "owner", "create", "ops@example.com", "--password", "ops-password")
+    _cms(env, "chargepoint", "add", "CROSS-1", "--owner", "ops@example.com")
+    token = _cms(env, "token", "create", "ops@example.com")
+    procs, urls = [], []
+    from cms.cli import gunicorn_command
+
+    for _ in range(2):
+        port = _free_port()
+        procs.append(subprocess.Popen(gunicorn_command("127.0.0.1", port, 1), env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+        urls.append(f"127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        for u in urls:
+            while True:
+                try:
+                    if requests.get(f"http://{u}/readyz", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                assert time.monotonic() < deadline, "servers did not start"
+                time.sleep(0.2)
+        yield urls, token
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=15)
+        databases.drop_postgres_database(name)
+
+
+def test_command_crosses_processes(cluster):
+    (a, b), token = cluster
+    charger = ChargerClient(f"ws://{a}", "CROSS-1")
+    try:
+        assert charger.boot().status == "Accepted"
+        h = {"Authorization": f"Bearer {token}"}
+        r = requests.post(f"http://{b}/api/v1/charge-points/CROSS-1/commands/GetConfiguration", json={},
+                          headers=h, timeout=20)
+        assert r.status_code == 200, r.text
+        assert r.json()["configurationKey"][0]["key"] == "HeartbeatInterval"
+        # The answer's effects are stored whichever process sent the command.
+        conf = requests.get(f"http://{a}/api/v1/charge-points/CROSS-1/configuration", headers=h, timeout=10).json()
+        assert conf[0]["key"] == "HeartbeatInterval"
+        # A CALLERROR and a timeout cross the processes as such.
+        from ocpp.exceptions import NotSupportedError
+
+        charger.cp.answers["Reset"] = NotSupportedError(description="nope")
+        r = requests.post(f"http://{b}/api/v1/charge-points/CROSS-1/commands/Reset", json={"type": "Soft"},
+                          headers=h, timeout=20)
+        assert r.status_code == 502
+        charger.cp.answers.pop("Reset")
+        charger.cp.delay["Reset"] = 9
+        r = requests.post(f"http://{b}/api/v1/charge-points/CROSS-1/commands/Reset", json={"type": "Soft"},
+                          headers=h, timeout=30)
+        assert r.status_code == 504
+    finally:
+        charger.close()
+    # Once it is gone, both processes say so.
+    time.sleep(0.5)
+    for node in (a, b):
+        r = requests.post(f"http://{node}/api/v1/charge-points/CROSS-1/commands/ClearCache", json={},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=20)
+        assert r.status_code == 409, (node, r.text)
