@@ -47,6 +47,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     rt.dispatcher = Dispatcher(rt.db, rt.validator, timeout=settings.call_timeout)
     rt.dispatcher.add_gateway(WsGateway(rt.registry))
+    from soap import mount_soap
+
+    mount_soap(app, rt)
     if settings.redis_url:
         _connect_redis(rt)
     return app

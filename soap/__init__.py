@@ -1,0 +1,18 @@
+"""OCPP 1.5-S and 1.6-S: spyne CentralSystemServices on the service layer, and a zeep gateway for
+CMS-initiated calls. ``mount_soap(app, rt)`` is all the composition root calls."""
+
+from __future__ import annotations
+
+PATHS = {"1.5": "/soap/ocpp15", "1.6": "/soap/ocpp16"}
+
+
+def mount_soap(app, rt) -> None:
+    """Serve the SOAP endpoints in front of ``app`` and register the SOAP gateway with ``rt.dispatcher``."""
+    from .central_system import CentralSystemEndpoint
+    from .gateway import SoapGateway
+    from .wsgi import SoapMount
+
+    endpoints = {path: CentralSystemEndpoint(rt, version) for version, path in PATHS.items()}
+    rt.extras["soap_endpoints"] = endpoints
+    app.wsgi_app = SoapMount(app.wsgi_app, {path: ep.services for path, ep in endpoints.items()})
+    rt.dispatcher.add_gateway(SoapGateway(rt.db))

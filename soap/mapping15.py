@@ -1,0 +1,87 @@
+"""OCPP 1.5 <-> 1.6 at the edge: the core only ever sees and answers OCPP 1.6 payloads.
+
+Charger-initiated: a 1.5 request becomes its 1.6 equivalent (``request_to_16``) and the 1.6 answer is told
+back in 1.5 terms (``response_to_15``). CMS-initiated: the other way round (``command_to_15``,
+``command_result_to_16``). Fields 1.5 lacks are dropped by the encoder; what needs a real translation is here.
+"""
+
+from __future__ import annotations
+
+# 1.5 ChargePointStatus -> 1.6. "Occupied" (a connector in use) has no single 1.6 value; it is reported
+# as Charging, the 1.6 state a connector in use is in unless the charger says more (1.5 chargers cannot).
+_STATUS_TO_16 = {"Occupied": "Charging"}
+# 1.5 ChargePointErrorCode -> 1.6: Mode3Error is the IEC 61851 control-pilot failure, EVCommunicationError.
+_ERROR_CODE_TO_16 = {"Mode3Error": "EVCommunicationError"}
+# 1.5 UnitOfMeasure names that 1.6 renamed.
+_UNIT_TO_16 = {"Amp": "A", "Volt": "V"}
+# 1.6 RegistrationStatus -> 1.5 (which has no Pending: a charger told Rejected retries, as with Pending).
+_REGISTRATION_TO_15 = {"Pending": "Rejected"}
+# 1.5 UnlockStatus -> 1.6.
+_UNLOCK_TO_16 = {"Accepted": "Unlocked", "Rejected": "UnlockFailed"}
+# 1.5 UpdateStatus -> 1.6 (1.5's HashError is a failed update of the list).
+_UPDATE_STATUS_TO_16 = {"HashError": "Failed"}
+
+# The CMS-initiated operations OCPP 1.5 does not define (1.6 has 19, 1.5 these 15 fewer 4).
+MISSING_IN_15 = frozenset({"ClearChargingProfile", "SetChargingProfile", "GetCompositeSchedule", "TriggerMessage"})
+
+
+def _meter_value_to_16(mv: dict) -> dict:
+    """A 1.5 MeterValue (``value`` elements with attributes) as a 1.6 one (``sampledValue`` objects)."""
+    samples = []
+    for v in mv.get("value") or []:
+        sample = {"value": v.get("text", "")}
+        for attr in ("context", "format", "measurand", "location"):
+            if v.get(attr) is not None:
+                sample[attr] = v[attr]
+        if v.get("unit") is not None:
+            sample["unit"] = _UNIT_TO_16.get(v["unit"], v["unit"])
+        samples.append(sample)
+    out = {"sampledValue": samples}
+    if mv.get("timestamp") is not None:
+        out["timestamp"] = mv["timestamp"]
+    return out
+
+
+def request_to_16(action: str, p: dict) -> dict:
+    """A charger-initiated 1.5 request payload as the 1.6 payload the service layer takes."""
+    p = dict(p)
+    if action == "MeterValues":
+        p["meterValue"] = [_meter_value_to_16(mv) for mv in p.pop("values", None) or []]
+    elif action == "StopTransaction":
+        # 1.5 wraps the readings in TransactionData elements, each holding ``values``; 1.6 lists them.
+        p["transactionData"] = [_meter_value_to_16(mv) for td in p.pop("transactionData", None) or []
+                                for mv in td.get("values") or []]
+    elif action == "StatusNotification":
+        if p.get("status") in _STATUS_TO_16:
+            p["status"] = _STATUS_TO_16[p["status"]]
+        if p.get("errorCode") in _ERROR_CODE_TO_16:
+            p["errorCode"] = _ERROR_CODE_TO_16[p["errorCode"]]
+    return p
+
+
+def response_to_15(action: str, r: dict) -> dict:
+    """The service layer's 1.6 response as the 1.5 response."""
+    r = dict(r)
+    if action == "BootNotification":
+        r["heartbeatInterval"] = r.pop("interval", None)
+        r["status"] = _REGISTRATION_TO_15.get(r.get("status"), r.get("status"))
+    return r
+
+
+def command_to_15(action: str, p: dict) -> dict:
+    """A CMS-initiated 1.6 request payload as the 1.5 request."""
+    p = dict(p)
+    if action == "SendLocalList":
+        p["localAuthorisationList"] = p.pop("localAuthorizationList", None) or []
+    return p
+
+
+def command_result_to_16(action: str, r: dict) -> dict:
+    """A 1.5 charger's answer to a CMS-initiated call as the 1.6 response payload."""
+    r = dict(r)
+    if action == "UnlockConnector":
+        r["status"] = _UNLOCK_TO_16.get(r.get("status"), r.get("status"))
+    elif action == "SendLocalList":
+        r.pop("hash", None)
+        r["status"] = _UPDATE_STATUS_TO_16.get(r.get("status"), r.get("status"))
+    return r

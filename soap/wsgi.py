@@ -1,0 +1,99 @@
+"""The WSGI mount: ``/soap/ocpp15`` and ``/soap/ocpp16`` go to spyne, everything else to Flask.
+
+Before spyne sees a request body, it is size-limited and checked by :mod:`soap.xmlguard` (no DTDs, well
+formed up to the root); the root's namespace picks the SOAP 1.1 or SOAP 1.2 application, so every request
+is answered in the SOAP version it came in. ``GET ...?wsdl`` returns the service description.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from lxml import etree
+from spyne.server.wsgi import WsgiApplication
+
+from .service import SOAP11_ENV, SOAP12_ENV, SoapServices
+from .xmlguard import UnsafeXml, inspect
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1 << 20  # far above any OCPP message; larger bodies are refused unread
+
+
+def fault_document(soap_ns: str, code: str, reason: str, namespace: str) -> bytes:
+    """A minimal SOAP fault, for requests refused before spyne parses them."""
+    env = etree.Element(f"{{{soap_ns}}}Envelope", nsmap={"soap": soap_ns})
+    body = etree.SubElement(env, f"{{{soap_ns}}}Body")
+    fault = etree.SubElement(body, f"{{{soap_ns}}}Fault")
+    if soap_ns == SOAP12_ENV:
+        code_el = etree.SubElement(fault, f"{{{soap_ns}}}Code")
+        etree.SubElement(code_el, f"{{{soap_ns}}}Value").text = "soap:Sender"
+        sub = etree.SubElement(code_el, f"{{{soap_ns}}}Subcode")
+        etree.SubElement(sub, f"{{{soap_ns}}}Value", nsmap={"ocpp": namespace}).text = f"ocpp:{code}"
+        reason_el = etree.SubElement(fault, f"{{{soap_ns}}}Reason")
+        text = etree.SubElement(reason_el, f"{{{soap_ns}}}Text")
+        text.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
+        text.text = reason
+    else:
+        etree.SubElement(fault, "faultcode").text = f"soap:Client.{code}"
+        etree.SubElement(fault, "faultstring").text = reason
+    return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+
+
+class _Endpoint:
+    def __init__(self, services: SoapServices):
+        self.soap11 = WsgiApplication(services.soap11)
+        self.soap12 = WsgiApplication(services.soap12)
+        self.namespace = services.desc.namespace
+
+
+class SoapMount:
+    """WSGI middleware in front of Flask's ``wsgi_app``; ``services`` maps a path to its SoapServices."""
+
+    def __init__(self, wsgi_app, services: dict[str, SoapServices]):
+        self.wsgi_app = wsgi_app
+        self.endpoints = {path: _Endpoint(s) for path, s in services.items()}
+
+    def __call__(self, environ, start_response):
+        endpoint = self.endpoints.get(environ.get("PATH_INFO", ""))
+        if endpoint is None:
+            return self.wsgi_app(environ, start_response)
+        if environ.get("REQUEST_METHOD") != "POST":
+            return endpoint.soap12(environ, start_response)  # ?wsdl, or spyne's own refusal
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            return self._refuse(start_response, endpoint, "413 Content Too Large",
+                                "The request body is missing a valid length or is too large")
+        stream = environ["wsgi.input"]
+        if length:
+            body = stream.read(length)
+        elif environ.get("wsgi.input_terminated"):
+            body = stream.read(MAX_BODY + 1)
+        else:
+            body = b""
+        if len(body) > MAX_BODY:
+            return self._refuse(start_response, endpoint, "413 Content Too Large", "The request body is too large")
+        try:
+            ns, _local = inspect(body)
+        except UnsafeXml as e:
+            log.warning("refused SOAP request to %s: %s", environ.get("PATH_INFO"), e)
+            return self._refuse(start_response, endpoint, "400 Bad Request", str(e))
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("wsgi.input_terminated", None)
+        if not environ.get("CONTENT_TYPE"):
+            environ["CONTENT_TYPE"] = "text/xml" if ns == SOAP11_ENV else "application/soap+xml"
+        app = endpoint.soap11 if ns == SOAP11_ENV else endpoint.soap12
+        return app(environ, start_response)
+
+    @staticmethod
+    def _refuse(start_response, endpoint: _Endpoint, status: str, reason: str):
+        """Refused unread or unparsed: the SOAP version is unknown, so the answer is OCPP's SOAP 1.2."""
+        body = fault_document(SOAP12_ENV, "ProtocolError", reason, endpoint.namespace)
+        ctype = "application/soap+xml; charset=utf-8"
+        start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body)))])
+        return [body]
