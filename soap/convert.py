@@ -66,7 +66,8 @@ def from_dict(cls, data: dict | None):
             kwargs[name] = [_native(member, v) for v in (value if isinstance(value, list) else [value])]
         else:
             kwargs[name] = _native(member, value)
-    return cls(**kwargs)
+    # customised copies (min/max occurs) are not meant to be instantiated: make the original type
+    return (getattr(cls, "__orig__", None) or cls)(**kwargs)
 
 
 def _native(cls, value):

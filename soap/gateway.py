@@ -124,7 +124,7 @@ class SoapGateway:
             raise ChargerCallError("GenericError", f"{identity} answered {action} with no usable SOAP "
                                                    f"response: {e}") from None
         answer = serialize_object(result, dict)
-        if answer is not None and not isinstance(answer, dict):
+        if len(op.response_type._type_info) == 1 and answer is not None:
             # zeep hands back a one-element response as just that element's value
             answer = {next(iter(op.response_type._type_info)): answer}
         answer = _plain(answer or {})
