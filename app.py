@@ -40,8 +40,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     from cms.web.files import bp as files_bp
 
     rt.extras["files"] = FileStore(settings)
+    from cms.payments import load_provider
+    from cms.wallet import install_billing
+
+    rt.extras["payments"] = load_provider(settings)
+    install_billing(rt)
     app.register_blueprint(files_bp)
     api.register(app)
+
+    from cms.web import dashboard
+
+    dashboard.init_app(app)  # Flask-Login, CSRF (dashboard forms only), mailer, the /dashboard blueprint
 
     from cms.dispatcher import Dispatcher
 
