@@ -11,7 +11,7 @@ PORT ?= 8000
 DEMO_CHARGERS ?= 3
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-sqlite test-postgres lint bench clean
+.PHONY: install run test test-sqlite test-postgres lint bench clean static-vendor browser-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +21,29 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Front-end libraries (htmx, Chart.js, Swagger UI) from npm into static/vendor/ (gitignored); never a CDN.
+static-vendor: static/vendor/.installed
+
+static/vendor/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	mkdir -p static/vendor/htmx static/vendor/chart.js static/vendor/swagger-ui
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx/
+	cp node_modules/chart.js/dist/chart.umd.js static/vendor/chart.js/
+	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js static/vendor/swagger-ui/
+	touch $@
+
+# Headless Chromium for tests/browser (Debian's package; Playwright drives it, no browser download).
+browser-deps:
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
+	  || echo "chromium could not be installed; browser tests will skip"
+
 run: install
 	CMS_DATABASE_URL=$${CMS_DATABASE_URL:-sqlite:///var/cms.sqlite3} $(BIN)/cms demo --host $(HOST) --port $(PORT) --chargers $(DEMO_CHARGERS)
 
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint test-sqlite test-postgres
+test: install static-vendor browser-deps lint test-sqlite test-postgres
 
 test-sqlite: install
 	CMS_TEST_DATABASE=sqlite $(BIN)/pytest -q $(PYTEST_ARGS)

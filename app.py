@@ -48,6 +48,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(files_bp)
     api.register(app)
 
+    from cms.web import dashboard
+
+    dashboard.init_app(app)  # Flask-Login, CSRF (dashboard forms only), mailer, the /dashboard blueprint
+
     from cms.dispatcher import Dispatcher
 
     rt.dispatcher = Dispatcher(rt.db, rt.validator, timeout=settings.call_timeout)

@@ -1,0 +1,524 @@
+"""The read side: what the dashboard shows, as plain values (dicts, lists), always scoped to one owner.
+
+Every function takes the viewing ``owner`` (a :class:`User`); an administrator sees everything. A thing that
+exists but belongs to someone else is reported as :class:`NotFound`, exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from .errors import InvalidInput, NotFound
+from .metering import ENERGY_REGISTER, POWER_IMPORT
+from .models import (
+    ApiToken,
+    ChargePoint,
+    Connector,
+    IdTag,
+    MessageLogEntry,
+    MeterValue,
+    Reservation,
+    Station,
+    Transaction,
+    User,
+    utcnow,
+)
+
+# A SOAP charger has no connection to watch: it is online while its heartbeats keep coming.
+SOAP_GRACE = timedelta(seconds=60)
+PERIODS = ("day", "week", "month")
+GROUPS = ("station", "charger")
+
+
+def _mine(owner: User, column):
+    """A WHERE clause limiting ``column`` (an owner_id) to ``owner`` unless they administer."""
+    return column == column if owner.role == "admin" else column == owner.id
+
+
+def is_online(cp: ChargePoint, now: datetime, default_heartbeat: int) -> bool:
+    if cp.transport == "soap":
+        interval = timedelta(seconds=2 * (cp.heartbeat_interval or default_heartbeat)) + SOAP_GRACE
+        return cp.last_seen_at is not None and now - cp.last_seen_at < interval
+    return bool(cp.connected)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Stations and charge points
+# ----------------------------------------------------------------------------------------------------------
+
+
+def stations(session: Session, owner: User) -> list[dict]:
+    """The owner's stations with the number of charge points of each."""
+    counts = (select(ChargePoint.station_id, func.count().label("n"))
+              .where(ChargePoint.registered.is_(True)).group_by(ChargePoint.station_id).subquery())
+    rows = session.execute(
+        select(Station, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.station_id == Station.id)
+        .where(_mine(owner, Station.owner_id)).order_by(Station.name)
+    ).all()
+    return [_station(s) | {"charger_count": n} for s, n in rows]
+
+
+def _station(s: Station) -> dict:
+    return {"id": s.id, "name": s.name, "address": s.address, "latitude": s.latitude, "longitude": s.longitude,
+            "timezone": s.timezone}
+
+
+def station(session: Session, owner: User, station_id: int) -> dict:
+    s = session.get(Station, station_id)
+    if s is None or (owner.role != "admin" and s.owner_id != owner.id):
+        raise NotFound("No such station")
+    return _station(s)
+
+
+def charge_points(session: Session, owner: User, *, default_heartbeat: int, station_id: int | None = None,
+                  now: datetime | None = None) -> list[dict]:
+    """The owner's charge points with status summary: online, connectors, what is charging now."""
+    now = now or utcnow()
+    q = (select(ChargePoint, Station.name).outerjoin(Station, Station.id == ChargePoint.station_id)
+         .where(_mine(owner, ChargePoint.owner_id), ChargePoint.registered.is_(True))
+         .order_by(Station.name, ChargePoint.identity))
+    if station_id is not None:
+        q = q.where(ChargePoint.station_id == station_id)
+    rows = session.execute(q).all()
+    ids = [cp.id for cp, _ in rows]
+    connectors: dict[int, list[dict]] = {}
+    active: dict[int, int] = {}
+    if ids:
+        for c in session.scalars(select(Connector).where(Connector.charge_point_id.in_(ids), Connector.connector_id > 0)
+                                 .order_by(Connector.charge_point_id, Connector.connector_id)):
+            connectors.setdefault(c.charge_point_id, []).append({"connector_id": c.connector_id, "status": c.status,
+                                                                 "error_code": c.error_code})
+        for cp_id, n in session.execute(
+                select(Transaction.charge_point_id, func.count()).where(
+                    Transaction.charge_point_id.in_(ids), Transaction.stop_timestamp.is_(None))
+                .group_by(Transaction.charge_point_id)):
+            active[cp_id] = n
+    return [{"identity": cp.identity, "station": name, "station_id": cp.station_id,
+             "online": is_online(cp, now, default_heartbeat), "transport": cp.transport,
+             "ocpp_version": cp.ocpp_version, "vendor": cp.vendor, "model": cp.model,
+             "last_seen_at": cp.last_seen_at, "last_heartbeat_at": cp.last_heartbeat_at,
+             "registration_status": cp.registration_status, "connectors": connectors.get(cp.id, []),
+             "active_transactions": active.get(cp.id, 0), "has_password": bool(cp.password_hash)}
+            for cp, name in rows]
+
+
+def _owned_cp(session: Session, owner: User, identity: str) -> ChargePoint:
+    cp = session.scalar(select(ChargePoint).where(ChargePoint.identity == identity))
+    if cp is None or not cp.registered or (owner.role != "admin" and cp.owner_id != owner.id):
+        raise NotFound(f"Unknown charge point {identity}")
+    return cp
+
+
+def charge_point(session: Session, owner: User, identity: str, *, default_heartbeat: int,
+                 now: datetime | None = None) -> dict:
+    """Everything the charger page shows about one charge point (status, boot details, connectors)."""
+    now = now or utcnow()
+    cp = _owned_cp(session, owner, identity)
+    station_name = session.scalar(select(Station.name).where(Station.id == cp.station_id)) if cp.station_id else None
+    return {
+        "identity": cp.identity, "station_id": cp.station_id, "station": station_name,
+        "online": is_online(cp, now, default_heartbeat), "transport": cp.transport, "ocpp_version": cp.ocpp_version,
+        "registration_status": cp.registration_status, "endpoint_url": cp.endpoint_url,
+        "last_heartbeat_at": cp.last_heartbeat_at, "last_seen_at": cp.last_seen_at, "last_boot_at": cp.last_boot_at,
+        "connected_at": cp.connected_at, "disconnected_at": cp.disconnected_at,
+        "heartbeat_interval": cp.heartbeat_interval or default_heartbeat, "has_password": bool(cp.password_hash),
+        "boot": {"vendor": cp.vendor, "model": cp.model, "serial_number": cp.serial_number,
+                 "charge_box_serial_number": cp.charge_box_serial_number, "firmware_version": cp.firmware_version,
+                 "iccid": cp.iccid, "imsi": cp.imsi, "meter_type": cp.meter_type,
+                 "meter_serial_number": cp.meter_serial_number},
+        "firmware_status": cp.firmware_status, "firmware_status_at": cp.firmware_status_at,
+        "diagnostics_status": cp.diagnostics_status, "diagnostics_status_at": cp.diagnostics_status_at,
+        "local_list_version": cp.local_list_version,
+        "connectors": connectors(session, owner, identity, _cp=cp),
+    }
+
+
+def connectors(session: Session, owner: User, identity: str, *, _cp: ChargePoint | None = None) -> list[dict]:
+    """Each connector's status, with the transaction running on it (energy so far, power)."""
+    cp = _cp or _owned_cp(session, owner, identity)
+    running = {t.connector_id: t for t in session.scalars(
+        select(Transaction).where(Transaction.charge_point_id == cp.id, Transaction.stop_timestamp.is_(None)))}
+    out = []
+    for c in session.scalars(select(Connector).where(Connector.charge_point_id == cp.id)
+                             .order_by(Connector.connector_id)):
+        tx = running.get(c.connector_id)
+        out.append({"connector_id": c.connector_id, "status": c.status, "error_code": c.error_code, "info": c.info,
+                    "vendor_error_code": c.vendor_error_code, "updated_at": c.updated_at or c.status_timestamp,
+                    "transaction": None if tx is None else {
+                        "id": tx.id, "id_tag": tx.id_tag, "start": tx.start_timestamp, "energy_wh": tx.energy_wh,
+                        "power_w": tx.last_power_w}})
+    return out
+
+
+def message_log(session: Session, owner: User, identity: str, *, limit: int = 200,
+                before_id: int | None = None) -> list[dict]:
+    """The newest raw OCPP messages of a charger, newest first."""
+    cp = _owned_cp(session, owner, identity)
+    q = (select(MessageLogEntry).where(MessageLogEntry.charge_point_id == cp.id)
+         .order_by(MessageLogEntry.id.desc()).limit(limit))
+    if before_id is not None:
+        q = q.where(MessageLogEntry.id < before_id)
+    return [{"id": m.id, "direction": m.direction, "action": m.action, "unique_id": m.unique_id,
+             "payload": m.payload, "created_at": m.created_at} for m in session.scalars(q)]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Transactions
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TransactionFilter:
+    """The filters of the transactions list and of consumption; all optional."""
+
+    station_id: int | None = None
+    identity: str | None = None
+    id_tag: str | None = None
+    date_from: date | None = None  # inclusive, UTC
+    date_to: date | None = None  # inclusive, UTC
+
+    @classmethod
+    def from_args(cls, args) -> TransactionFilter:
+        """Parse query-string values (a mapping of strings); blank means no filter."""
+        def text_arg(name):
+            value = (args.get(name) or "").strip()
+            return value or None
+
+        def date_arg(name):
+            value = text_arg(name)
+            if value is None:
+                return None
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                raise InvalidInput(f"{name.replace('_', ' ')} must be a date like 2024-05-31") from None
+
+        station = text_arg("station_id")
+        try:
+            station_id = int(station) if station else None
+        except ValueError:
+            raise InvalidInput("station must be a number") from None
+        f = cls(station_id=station_id, identity=text_arg("charger"), id_tag=text_arg("id_tag"),
+                date_from=date_arg("date_from"), date_to=date_arg("date_to"))
+        if f.date_from and f.date_to and f.date_from > f.date_to:
+            raise InvalidInput("The date range ends before it starts")
+        return f
+
+    def as_args(self) -> dict:
+        return {k: v for k, v in {"station_id": self.station_id, "charger": self.identity, "id_tag": self.id_tag,
+                                  "date_from": self.date_from and self.date_from.isoformat(),
+                                  "date_to": self.date_to and self.date_to.isoformat()}.items() if v}
+
+
+def _day_start(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+def _transaction_query(owner: User, f: TransactionFilter):
+    energy_end = func.coalesce(Transaction.meter_stop, Transaction.last_meter_wh)
+    q = (select(Transaction.id, Transaction.connector_id, Transaction.id_tag, Transaction.start_timestamp,
+                Transaction.stop_timestamp, Transaction.meter_start, energy_end.label("meter_end"),
+                Transaction.stop_reason, Transaction.cost, ChargePoint.identity, Station.name.label("station"))
+         .join(ChargePoint, ChargePoint.id == Transaction.charge_point_id)
+         .outerjoin(Station, Station.id == ChargePoint.station_id)
+         .where(_mine(owner, ChargePoint.owner_id)))
+    if f.station_id is not None:
+        q = q.where(ChargePoint.station_id == f.station_id)
+    if f.identity:
+        q = q.where(ChargePoint.identity == f.identity)
+    if f.id_tag:
+        q = q.where(Transaction.id_tag == f.id_tag)
+    if f.date_from:
+        q = q.where(Transaction.start_timestamp >= _day_start(f.date_from))
+    if f.date_to:
+        q = q.where(Transaction.start_timestamp < _day_start(f.date_to) + timedelta(days=1))
+    return q.order_by(Transaction.start_timestamp.desc(), Transaction.id.desc())
+
+
+def _transaction_row(r) -> dict:
+    energy = None if r.meter_end is None else max(0.0, float(r.meter_end) - float(r.meter_start))
+    return {"id": r.id, "identity": r.identity, "station": r.station, "connector_id": r.connector_id,
+            "id_tag": r.id_tag, "start": r.start_timestamp, "stop": r.stop_timestamp, "energy_wh": energy,
+            "stop_reason": r.stop_reason, "cost": r.cost, "active": r.stop_timestamp is None}
+
+
+def transactions(session: Session, owner: User, f: TransactionFilter, *, page: int = 1,
+                 per_page: int = 50) -> dict:
+    """One page of the owner's transactions, newest first; ``has_next`` instead of a costly total count."""
+    page = max(1, page)
+    rows = session.execute(_transaction_query(owner, f).offset((page - 1) * per_page).limit(per_page + 1)).all()
+    return {"rows": [_transaction_row(r) for r in rows[:per_page]], "page": page, "per_page": per_page,
+            "has_next": len(rows) > per_page, "has_prev": page > 1}
+
+
+def iter_transactions(session: Session, owner: User, f: TransactionFilter, batch: int = 1000):
+    """Every matching transaction (for CSV export), streamed in batches."""
+    result = session.execute(_transaction_query(owner, f).execution_options(yield_per=batch))
+    for r in result:
+        yield _transaction_row(r)
+
+
+def transaction(session: Session, owner: User, tx_id: int) -> dict:
+    """One transaction with its energy (Wh) and power (W) series, from the meter values."""
+    row = session.execute(_transaction_query(owner, TransactionFilter()).where(Transaction.id == tx_id)).first()
+    if row is None:
+        raise NotFound("No such transaction")
+    tx = session.get(Transaction, tx_id)
+    out = _transaction_row(row) | {"meter_start": tx.meter_start, "meter_stop": tx.meter_stop,
+                                   "stop_id_tag": tx.stop_id_tag, "reservation_id": tx.reservation_id,
+                                   "last_power_w": tx.last_power_w}
+    out["series"] = meter_series(session, tx)
+    return out
+
+
+def meter_series(session: Session, tx: Transaction) -> dict:
+    """Energy delivered so far (Wh from the start register) and total import power (W) over time."""
+    samples = session.execute(
+        select(MeterValue.timestamp, MeterValue.measurand, MeterValue.phase, MeterValue.value, MeterValue.location)
+        .where(MeterValue.transaction_id == tx.id, MeterValue.value.is_not(None),
+               MeterValue.measurand.in_((ENERGY_REGISTER, POWER_IMPORT)),
+               or_(MeterValue.unit == "Wh", MeterValue.unit == "W"))
+        .order_by(MeterValue.timestamp, MeterValue.id)
+    ).all()
+    energy: dict[datetime, float] = {tx.start_timestamp: 0.0}
+    power_total: dict[datetime, float] = {}
+    power_phases: dict[datetime, float] = {}
+    for ts, measurand, phase, value, location in samples:
+        if location not in ("Outlet", "Cable", "EV"):
+            continue
+        if measurand == ENERGY_REGISTER and phase in (None, "N"):
+            energy[ts] = max(0.0, value - tx.meter_start)
+        elif measurand == POWER_IMPORT:
+            if phase in (None, "N"):
+                power_total[ts] = value
+            else:  # per-phase power adds up, unless a total is reported at the same time
+                power_phases[ts] = power_phases.get(ts, 0.0) + value
+    if tx.meter_stop is not None and tx.stop_timestamp is not None:
+        energy[tx.stop_timestamp] = max(0.0, tx.meter_stop - tx.meter_start)
+    power = {**power_phases, **power_total}
+    return {"energy": [[_js_time(t), round(v, 1)] for t, v in sorted(energy.items())],
+            "power": [[_js_time(t), round(v, 1)] for t, v in sorted(power.items())]}
+
+
+def _js_time(t: datetime) -> int:
+    """Milliseconds since the epoch, what the chart library takes."""
+    return int(t.timestamp() * 1000)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Consumption: a daily rollup of the energy register, refreshed incrementally, aggregated in SQL
+# ----------------------------------------------------------------------------------------------------------
+
+_ROLLUP = "energy_daily"
+# Rows of meter_values committed out of id order (concurrent writers) are caught by re-reading this many ids
+# before the watermark; min/max merging makes reading a row twice harmless.
+_ROLLUP_OVERLAP = 20000
+_LAG_LOOKBACK = timedelta(days=31)
+
+
+def refresh_energy_rollup(session: Session) -> int:
+    """Fold the meter values that arrived since the last refresh into ``energy_daily``; returns rows read.
+
+    Cheap when called often (it reads only new ids); the caller commits.
+    """
+    dialect = session.get_bind().dialect.name
+    session.execute(text("INSERT INTO rollup_watermarks (name, last_id, updated_at) VALUES (:n, 0, :now) "
+                         "ON CONFLICT (name) DO NOTHING"), {"n": _ROLLUP, "now": utcnow().replace(tzinfo=None)})
+    lock = " FOR UPDATE" if dialect == "postgresql" else ""  # one refresher at a time; SQLite locks the file
+    last = session.execute(text(f"SELECT last_id FROM rollup_watermarks WHERE name = :n{lock}"),
+                           {"n": _ROLLUP}).scalar_one()
+    high = session.scalar(select(func.max(MeterValue.id))) or 0
+    if high <= last:
+        return 0
+    low = max(0, last - _ROLLUP_OVERLAP)
+    if dialect == "postgresql":
+        day, least, greatest = "CAST(timestamp AS DATE)", "LEAST", "GREATEST"
+    else:
+        day, least, greatest = "date(timestamp)", "min", "max"
+    result = session.execute(text(f"""
+        INSERT INTO energy_daily (charge_point_id, day, min_wh, max_wh)
+        SELECT charge_point_id, {day}, min(value), max(value) FROM meter_values
+        WHERE id > :low AND id <= :high AND measurand = :m AND unit = 'Wh' AND value IS NOT NULL
+          AND (phase IS NULL OR phase = 'N') AND location IN ('Outlet', 'Cable', 'EV')
+        GROUP BY charge_point_id, {day}
+        ON CONFLICT (charge_point_id, day) DO UPDATE SET
+          min_wh = {least}(energy_daily.min_wh, excluded.min_wh),
+          max_wh = {greatest}(energy_daily.max_wh, excluded.max_wh)
+    """), {"low": low, "high": high, "m": ENERGY_REGISTER})
+    session.execute(text("UPDATE rollup_watermarks SET last_id = :high, updated_at = :now WHERE name = :n"),
+                    {"high": high, "n": _ROLLUP, "now": utcnow().replace(tzinfo=None)})
+    return result.rowcount or 0
+
+
+def consumption(session: Session, owner: User, f: TransactionFilter, *, period: str = "day",
+                group: str = "station", today: date | None = None) -> dict:
+    """Energy (kWh) per ``period`` (day/week/month, UTC) and per station or charger, from the daily rollup.
+
+    A day's energy is its highest register minus the previous day's highest (the first day of a charger: minus
+    its lowest), so nothing between two samples is lost; meter resets count as zero, never negative.
+    """
+    if period not in PERIODS:
+        raise InvalidInput(f"period is one of {', '.join(PERIODS)}")
+    if group not in GROUPS:
+        raise InvalidInput(f"group is one of {', '.join(GROUPS)}")
+    today = today or utcnow().date()
+    end = f.date_to or today
+    start = f.date_from or (end - timedelta(days={"day": 30, "week": 7 * 12, "month": 365}[period]))
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        bucket = {"day": "d.day", "week": "CAST(date_trunc('week', d.day) AS DATE)",
+                  "month": "CAST(date_trunc('month', d.day) AS DATE)"}[period]
+        positive = "GREATEST(d.wh, 0)"
+    else:
+        bucket = {"day": "d.day",
+                  "week": "date(d.day, '-' || ((CAST(strftime('%w', d.day) AS INTEGER) + 6) % 7) || ' days')",
+                  "month": "strftime('%Y-%m-01', d.day)"}[period]
+        positive = "max(d.wh, 0)"
+    key = "cp.station_id" if group == "station" else "cp.id"
+    where = ["cp.registered = :true"]
+    params: dict = {"true": True, "start": start, "lookback": start - _LAG_LOOKBACK, "end": end}
+    if owner.role != "admin":
+        where.append("cp.owner_id = :owner")
+        params["owner"] = owner.id
+    if f.station_id is not None:
+        where.append("cp.station_id = :station")
+        params["station"] = f.station_id
+    if f.identity:
+        where.append("cp.identity = :identity")
+        params["identity"] = f.identity
+    sql = f"""
+        WITH d AS (
+          SELECT e.charge_point_id, e.day,
+                 e.max_wh - COALESCE(LAG(e.max_wh) OVER (PARTITION BY e.charge_point_id ORDER BY e.day), e.min_wh)
+                   AS wh
+          FROM energy_daily e JOIN charge_points cp ON cp.id = e.charge_point_id
+          WHERE {' AND '.join(where)} AND e.day >= :lookback AND e.day <= :end
+        )
+        SELECT {bucket} AS bucket, {key} AS k, SUM({positive}) AS wh
+        FROM d JOIN charge_points cp ON cp.id = d.charge_point_id
+        WHERE d.day >= :start
+        GROUP BY {bucket}, {key}
+        ORDER BY 1
+    """
+    rows = session.execute(text(sql), params).all()
+    names = _group_names(session, owner, group)
+    buckets = _buckets(start, end, period)
+    series: dict[object, list[float]] = {}
+    index = {b: i for i, b in enumerate(buckets)}
+    for b, k, wh in rows:
+        label = str(b)[:10]
+        if label not in index:
+            continue
+        series.setdefault(k, [0.0] * len(buckets))[index[label]] += (wh or 0.0) / 1000.0
+    out = [{"key": k, "name": names.get(k, "(no station)" if group == "station" else str(k)),
+            "kwh": [round(v, 3) for v in values], "total_kwh": round(sum(values), 3)}
+           for k, values in series.items()]
+    out.sort(key=lambda s: s["name"])
+    return {"period": period, "group": group, "start": start, "end": end, "buckets": buckets, "series": out,
+            "total_kwh": round(sum(s["total_kwh"] for s in out), 3)}
+
+
+def _group_names(session: Session, owner: User, group: str) -> dict:
+    if group == "station":
+        return dict(session.execute(select(Station.id, Station.name).where(_mine(owner, Station.owner_id))).all())
+    return dict(session.execute(select(ChargePoint.id, ChargePoint.identity)
+                                .where(_mine(owner, ChargePoint.owner_id))).all())
+
+
+def _buckets(start: date, end: date, period: str) -> list[str]:
+    """Every period label from ``start`` to ``end``, so that empty days still show as zero."""
+    if period == "day":
+        first, step = start, None
+    elif period == "week":
+        first, step = start - timedelta(days=start.weekday()), None
+    else:
+        first, step = start.replace(day=1), "month"
+    out, d = [], first
+    while d <= end:
+        out.append(d.isoformat())
+        if step == "month":
+            d = (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+        else:
+            d += timedelta(days=1 if period == "day" else 7)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Id tags, reservations, tokens, overview
+# ----------------------------------------------------------------------------------------------------------
+
+
+def id_tags(session: Session, owner: User, now: datetime | None = None) -> list[dict]:
+    """The owner's id tags with their parent and an effective status (Accepted / Blocked / Expired)."""
+    now = now or utcnow()
+    parent = IdTag.__table__.alias("parent")
+    rows = session.execute(
+        select(IdTag, parent.c.tag).outerjoin(parent, parent.c.id == IdTag.parent_id)
+        .where(_mine(owner, IdTag.owner_id)).order_by(IdTag.tag)
+    ).all()
+    out = []
+    for t, parent_tag in rows:
+        status = "Blocked" if t.blocked else ("Expired" if t.expiry_date and t.expiry_date <= now else "Accepted")
+        out.append({"id": t.id, "tag": t.tag, "parent": parent_tag, "expiry_date": t.expiry_date,
+                    "blocked": t.blocked, "note": t.note, "status": status})
+    return out
+
+
+def id_tag(session: Session, owner: User, tag_id: int) -> dict:
+    for t in id_tags(session, owner):
+        if t["id"] == tag_id:
+            return t
+    raise NotFound("No such id tag")
+
+
+def reservations(session: Session, owner: User, *, limit: int = 200) -> list[dict]:
+    """Reservations on the owner's charge points, newest first."""
+    rows = session.execute(
+        select(Reservation, ChargePoint.identity).join(ChargePoint, ChargePoint.id == Reservation.charge_point_id)
+        .where(_mine(owner, ChargePoint.owner_id)).order_by(Reservation.created_at.desc()).limit(limit)
+    ).all()
+    return [{"id": r.id, "identity": identity, "connector_id": r.connector_id, "id_tag": r.id_tag,
+             "expiry_date": r.expiry_date, "status": r.status, "transaction_id": r.transaction_id,
+             "created_at": r.created_at} for r, identity in rows]
+
+
+def api_tokens(session: Session, owner: User) -> list[dict]:
+    """The owner's own access tokens (never their values, which are not stored)."""
+    rows = session.scalars(select(ApiToken).where(ApiToken.user_id == owner.id, ApiToken.kind == "access")
+                           .order_by(ApiToken.created_at.desc()))
+    return [{"id": t.id, "name": t.name, "created_at": t.created_at, "expires_at": t.expires_at,
+             "revoked_at": t.revoked_at} for t in rows]
+
+
+def overview(session: Session, owner: User, *, default_heartbeat: int, now: datetime | None = None) -> dict:
+    """The dashboard's front page: counts and what is charging now."""
+    now = now or utcnow()
+    cps = charge_points(session, owner, default_heartbeat=default_heartbeat, now=now)
+    active = session.execute(
+        _transaction_query(owner, TransactionFilter()).where(Transaction.stop_timestamp.is_(None)).limit(20)).all()
+    month_start = now.date().replace(day=1)
+    month = consumption(session, owner, TransactionFilter(date_from=month_start, date_to=now.date()), period="month",
+                        today=now.date())
+    return {
+        "stations": session.scalar(select(func.count()).select_from(Station).where(_mine(owner, Station.owner_id))),
+        "chargers": len(cps), "online": sum(1 for c in cps if c["online"]),
+        "charging": sum(c["active_transactions"] for c in cps),
+        "faulted": sum(1 for c in cps for k in c["connectors"] if k["status"] == "Faulted"),
+        "active_transactions": [_transaction_row(r) for r in active],
+        "energy_month_kwh": round(month["total_kwh"], 1),
+        "charge_points": cps,
+    }
+
+
+def owner_scope(session: Session, owner: User) -> dict:
+    """The choices of the filter forms: the owner's stations and charger identities."""
+    return {"stations": session.execute(select(Station.id, Station.name).where(_mine(owner, Station.owner_id))
+                                        .order_by(Station.name)).all(),
+            "chargers": list(session.scalars(select(ChargePoint.identity).where(
+                and_(_mine(owner, ChargePoint.owner_id), ChargePoint.registered.is_(True)))
+                .order_by(ChargePoint.identity)))}

@@ -1,0 +1,48 @@
+"""Consumption: energy per station or charger per day / week / month, plotted."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import flash, render_template, request
+from flask_login import login_required
+
+from cms import queries
+from cms.errors import InvalidInput
+
+from . import bp
+from .common import is_htmx, owner, rt
+
+log = logging.getLogger(__name__)
+
+
+def refresh_rollup() -> None:
+    """Bring the daily rollup up to date; a failure (e.g. a lock timeout) leaves slightly older figures."""
+    try:
+        with rt().db.uow() as uow:
+            queries.refresh_energy_rollup(uow.session)
+            uow.commit()
+    except Exception:  # the page still shows what was rolled up before
+        log.exception("energy rollup refresh failed")
+
+
+@bp.get("/consumption")
+@login_required
+def consumption():
+    period = request.args.get("period", "day")
+    group = request.args.get("group", "station")
+    status = 200
+    try:
+        f = queries.TransactionFilter.from_args(request.args)
+        if period not in queries.PERIODS or group not in queries.GROUPS:
+            raise InvalidInput("Choose a period (day, week, month) and a grouping (station, charger)")
+    except InvalidInput as e:
+        flash(str(e), "error")
+        f, period, group, status = queries.TransactionFilter(), "day", "station", 422
+    refresh_rollup()
+    with rt().db.uow() as uow:
+        data = queries.consumption(uow.session, owner(), f, period=period, group=group)
+        scope = queries.owner_scope(uow.session, owner())
+    template = "dashboard/consumption/_chart.html" if is_htmx() else "dashboard/consumption/page.html"
+    return render_template(template, data=data, f=f, args=f.as_args(), scope=scope, period=period,
+                           group=group), status
