@@ -52,10 +52,9 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
+        # close() rolls back whatever was not committed and detaches objects with their loaded state,
+        # so values read inside the block stay readable after it.
+        self.session.close()
 
     def commit(self) -> None:
         self.session.commit()
