@@ -37,7 +37,7 @@ browser-deps:
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
 	  || echo "chromium could not be installed; browser tests will skip"
 
-run: install
+run: install static-vendor
 	CMS_DATABASE_URL=$${CMS_DATABASE_URL:-sqlite:///var/cms.sqlite3} $(BIN)/cms demo --host $(HOST) --port $(PORT) --chargers $(DEMO_CHARGERS)
 
 lint: install
