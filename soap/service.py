@@ -24,6 +24,7 @@ WSA_ANONYMOUS = WSA + "/anonymous"
 WSA_FAULT_ACTION = WSA + "/soap/fault"
 SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
+RAW_BODY_KEY = "cms.soap.raw_body"  # WSGI environ key under which the mount keeps the request body
 
 
 @dataclass
@@ -56,9 +57,10 @@ def request_context(ctx, desc: ServiceDescription) -> RequestContext:
             addr = el.find(f"{{{WSA}}}Address")
             if addr is not None and addr.text and addr.text.strip() != WSA_ANONYMOUS:
                 from_address = addr.text.strip()
-    raw = None
-    if ctx.in_string:
-        raw = b"".join(s if isinstance(s, bytes) else s.encode() for s in ctx.in_string).decode("utf-8", "replace")
+    # the body as received, kept by the WSGI mount (spyne has consumed its own copy by now)
+    env = getattr(ctx.transport, "req_env", None) or {}
+    body = env.get(RAW_BODY_KEY)
+    raw = body.decode("utf-8", "replace") if body else None
     return RequestContext(
         identity=_header_text(headers, desc.namespace, desc.header_element),
         message_id=_header_text(headers, WSA, "MessageID"),

@@ -13,7 +13,7 @@ import logging
 from lxml import etree
 from spyne.server.wsgi import WsgiApplication
 
-from .service import SOAP11_ENV, SOAP12_ENV, SoapServices
+from .service import RAW_BODY_KEY, SOAP11_ENV, SOAP12_ENV, SoapServices
 from .xmlguard import UnsafeXml, inspect
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,51 @@ def fault_document(soap_ns: str, code: str, reason: str, namespace: str) -> byte
     return etree.tostring(env, xml_declaration=True, encoding="utf-8")
 
 
+WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
+WSDL_SOAP12 = "http://schemas.xmlsoap.org/wsdl/soap12/"
+WSAW = "http://www.w3.org/2006/05/addressing/wsdl"
+XS = "http://www.w3.org/2001/XMLSchema"
+
+
+def complete_wsdl(generated: bytes, desc) -> bytes:
+    """spyne's generated WSDL with the official header element and WS-Addressing actions added."""
+    doc = etree.fromstring(generated, etree.XMLParser(resolve_entities=False, no_network=True))
+    schema = doc.find(f"{{{WSDL_NS}}}types/{{{XS}}}schema")
+    if schema is not None and schema.find(f"{{{XS}}}element[@name='{desc.header_element}']") is None:
+        etree.SubElement(schema, f"{{{XS}}}element", name=desc.header_element, type="xs:string")
+    ops = desc.operations
+    for op_el in doc.iterfind(f"{{{WSDL_NS}}}portType/{{{WSDL_NS}}}operation"):
+        op = ops.get(op_el.get("name"))
+        if op is None:
+            continue
+        for child, action in ((op_el.find(f"{{{WSDL_NS}}}input"), op.input_action),
+                              (op_el.find(f"{{{WSDL_NS}}}output"), op.output_action)):
+            if child is not None:
+                child.set(f"{{{WSAW}}}Action", action)
+    for op_el in doc.iterfind(f"{{{WSDL_NS}}}binding/{{{WSDL_NS}}}operation"):
+        op = ops.get(op_el.get("name"))
+        soap_op = op_el.find(f"{{{WSDL_SOAP12}}}operation")
+        if op is not None and soap_op is not None:
+            soap_op.set("soapAction", op.input_action)
+    return etree.tostring(doc, xml_declaration=True, encoding="UTF-8")
+
+
 class _Endpoint:
     def __init__(self, services: SoapServices):
         self.soap11 = WsgiApplication(services.soap11)
         self.soap12 = WsgiApplication(services.soap12)
+        self.desc = services.desc
         self.namespace = services.desc.namespace
+        self.soap12.event_manager.add_listener("wsdl", self._complete_wsdl)
+        self._wsdl: dict[bytes, bytes] = {}
+
+    def _complete_wsdl(self, ctx) -> None:
+        """Make spyne's WSDL say what the official one says about headers and addressing: the
+        ``chargeBoxIdentity`` element, ``soapAction`` and ``wsaw:Action`` of every operation."""
+        generated = ctx.transport.wsdl
+        if generated not in self._wsdl:
+            self._wsdl[generated] = complete_wsdl(generated, self.desc)
+        ctx.transport.wsdl = self._wsdl[generated]
 
 
 class SoapMount:
@@ -82,6 +122,7 @@ class SoapMount:
         except UnsafeXml as e:
             log.warning("refused SOAP request to %s: %s", environ.get("PATH_INFO"), e)
             return self._refuse(start_response, endpoint, "400 Bad Request", str(e))
+        environ[RAW_BODY_KEY] = body
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("wsgi.input_terminated", None)
