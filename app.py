@@ -61,7 +61,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     mount_soap(app, rt)
     if settings.redis_url:
         _connect_redis(rt)
+    _start_maintenance(rt)
     return app
+
+
+def _start_maintenance(rt) -> None:
+    from cms.maintenance import Maintenance, reset_connection_flags
+
+    if not rt.settings.redis_url:
+        reset_connection_flags(rt.db)
+    if rt.settings.maintenance_interval > 0:
+        rt.extras["maintenance"] = Maintenance(rt.db, rt.settings.heartbeat_interval,
+                                               rt.settings.maintenance_interval)
+        rt.extras["maintenance"].start()
 
 
 def _connect_redis(rt) -> None:
