@@ -8,6 +8,13 @@ PATHS = {"1.5": "/soap/ocpp15", "1.6": "/soap/ocpp16"}
 
 def mount_soap(app, rt) -> None:
     """Serve the SOAP endpoints in front of ``app`` and register the SOAP gateway with ``rt.dispatcher``."""
+    import spyne.const
+
+    # spyne runs a full gc.collect() after a request at most once a second, to return file descriptors
+    # of attachments (which OCPP does not use). On a large worker heap that stalls every request in flight
+    # for hundreds of milliseconds; Python's own generational collection is enough.
+    spyne.const.MIN_GC_INTERVAL = float("inf")
+
     from .central_system import CentralSystemEndpoint
     from .gateway import SoapGateway
     from .wsgi import SoapMount
