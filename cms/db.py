@@ -34,7 +34,12 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=40, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip on every message. A connection the server dropped fails one unit of
+    # work (the charger hears InternalError and retries) and SQLAlchemy then replaces the pool's connections;
+    # recycling keeps idle connections from meeting server or firewall timeouts.
+    # The pool is small on purpose: greenlets queue for a connection, PostgreSQL's max_connections (100 by
+    # default) is shared by every worker process, and more concurrent transactions than cores only add contention.
+    return create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_timeout=30, pool_recycle=1800)
 
 
 class UnitOfWork:

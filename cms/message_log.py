@@ -26,6 +26,18 @@ def record(session: Session, charge_point_id: int, direction: str, action: str |
         prune(session, charge_point_id, limit)
 
 
+def record_exchange(session: Session, charge_point_id: int, action: str | None, unique_id: str | None,
+                    request: str, response: str, *, limit: int) -> None:
+    """Append a request and its answer in one statement; now and then trim the log like :func:`record`."""
+    session.execute(insert(MessageLogEntry.__table__), [
+        {"charge_point_id": charge_point_id, "direction": direction, "action": action, "unique_id": unique_id,
+         "payload": payload[:65536]}
+        for direction, payload in (("in", request), ("out", response))
+    ])
+    if random.random() < _PRUNE_PROBABILITY:
+        prune(session, charge_point_id, limit)
+
+
 def prune(session: Session, charge_point_id: int, limit: int) -> None:
     """Delete all but the newest ``limit`` entries of a charger."""
     cutoff = session.scalar(

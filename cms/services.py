@@ -10,7 +10,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import orjson
 from sqlalchemy import insert, select, update
@@ -53,6 +53,8 @@ CHARGER_OPERATIONS = (
     "StatusNotification",
     "StopTransaction",
 )
+# How stale ChargePoint.last_seen_at may get while a charger keeps talking (see ChargerService.handle).
+LAST_SEEN_RESOLUTION = timedelta(seconds=15)
 # Charger-initiated actions of 1.6 extensions we know of but do not support (answered NotSupported).
 KNOWN_UNSUPPORTED = ("SecurityEventNotification", "LogStatusNotification", "SignCertificate",
                      "SignedFirmwareStatusNotification")
@@ -229,7 +231,8 @@ def status_notification(ctx: OperationContext, p: dict) -> dict:
     connector.vendor_error_code = p.get("vendorErrorCode")
     connector.status_timestamp = ts or ctx.now
     connector.updated_at = ctx.now
-    s.execute(insert(StatusEvent), [{
+    # Core inserts (``__table__``): the ORM bulk path costs several times more CPU per row for the same SQL.
+    s.execute(insert(StatusEvent.__table__), [{
         "charge_point_id": cp.id, "connector_id": connector_id, "status": connector.status,
         "error_code": connector.error_code, "info": connector.info, "vendor_id": connector.vendor_id,
         "vendor_error_code": connector.vendor_error_code, "timestamp": ts, "received_at": ctx.now,
@@ -335,7 +338,8 @@ def _store_meter_rows(ctx: OperationContext, rows: list[dict], connector_id: int
         r["charge_point_id"] = cp_id
         r["connector_id"] = connector_id
         r["transaction_id"] = tx_id
-    ctx.session.execute(insert(MeterValue), rows)
+    # One multi-row INSERT for the whole sample (the ORM bulk path would split it by which fields are None).
+    ctx.session.execute(insert(MeterValue.__table__), rows)
     if update_live and tx is not None and tx.stop_timestamp is None:
         energy, power, at = latest_register_and_power(rows)
         if energy is not None and (tx.last_meter_at is None or at is None or at >= tx.last_meter_at
@@ -379,7 +383,10 @@ class ChargerService:
                 elif action != "BootNotification" and cp.registration_status != "Accepted" \
                         and action not in TRANSACTION_MESSAGES:
                     raise OcppError("SecurityError", "The charge point is not accepted; send BootNotification")
-                cp.last_seen_at = now
+                # "Last seen" at a resolution of LAST_SEEN_RESOLUTION: rewriting the charger's row on every
+                # message of a session costs an UPDATE each; heartbeat and boot times stay exact.
+                if cp.last_seen_at is None or not (timedelta(0) <= now - cp.last_seen_at < LAST_SEEN_RESOLUTION):
+                    cp.last_seen_at = now
                 if charger.endpoint_url and cp.endpoint_url != charger.endpoint_url:
                     cp.endpoint_url = charger.endpoint_url
                 if cp.transport != charger.transport or cp.ocpp_version != charger.ocpp_version:
@@ -389,10 +396,9 @@ class ChargerService:
                 response = op(ctx, payload)
                 limit = self.settings.message_log_limit
                 if limit > 0:
-                    message_log.record(s, cp.id, "in", action, unique_id,
-                                       raw if raw is not None else orjson.dumps(payload).decode(), limit=limit)
-                    message_log.record(s, cp.id, "out", action, unique_id,
-                                       orjson.dumps(response).decode(), limit=limit)
+                    message_log.record_exchange(s, cp.id, action, unique_id,
+                                                raw if raw is not None else orjson.dumps(payload).decode(),
+                                                orjson.dumps(response).decode(), limit=limit)
                 uow.commit()
             for fn in ctx.after_commit:
                 fn()
