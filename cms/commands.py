@@ -233,15 +233,19 @@ def check_access(cp: ChargePoint, user: User) -> None:
         raise NotFound(f"Unknown charge point {cp.identity}")
 
 
-def execute(rt, identity: str, action: str, payload: dict, *, timeout: float | None = None) -> dict:
+def execute(rt, identity: str, action: str, payload: dict, *, timeout: float | None = None,
+            user: User | None = None) -> dict:
     """Send ``action`` to the charger and apply what its answer tells; returns the response payload.
 
-    Raises NotFound, InvalidInput (invalid payload or an action the charger's OCPP version lacks),
-    Conflict, or a :class:`cms.gateway.CallFailed` (not connected, CALLERROR, timeout).
+    With ``user``, the charge point must be theirs (see :func:`check_access`). Raises NotFound, InvalidInput
+    (invalid payload or an action the charger's OCPP version lacks), Conflict, or a
+    :class:`cms.gateway.CallFailed` (not connected, CALLERROR, timeout).
     """
-    rt.dispatcher.validate(action, payload)
     with rt.db.uow() as uow:
         cp = _load_charge_point(uow.session, identity)
+        if user is not None:
+            check_access(cp, user)
+        rt.dispatcher.validate(action, payload)
         if action not in commands_for(cp.ocpp_version):
             raise InvalidInput(f"{action} does not exist in OCPP {cp.ocpp_version}, which {identity} speaks")
         prepare = _PREPARE.get(action)
@@ -251,7 +255,7 @@ def execute(rt, identity: str, action: str, payload: dict, *, timeout: float | N
         uow.commit()
     # No database transaction is held while the charger thinks.
     try:
-        response = rt.dispatcher.call(identity, action, payload, timeout=timeout)
+        response = rt.dispatcher.route(identity, action, payload, timeout=timeout)
     except CallFailed as failure:
         _record_failure(rt, identity, action, payload, failure)
         raise
@@ -315,15 +319,13 @@ def sync_local_list(rt, user: User, identity: str, update_type: str = "Different
         cp = _load_charge_point(uow.session, identity)
         check_access(cp, user)
         payload = build_local_list(uow.session, cp, update_type)
-    response = execute(rt, identity, "SendLocalList", payload, timeout=timeout)
+    response = execute(rt, identity, "SendLocalList", payload, timeout=timeout, user=user)
     return {"request": payload, "response": response}
 
 
 def send_command(rt, user: User, identity: str, action: str, payload: dict, *, timeout: float | None = None) -> dict:
     """:func:`execute` on behalf of ``user``, who must own the charge point (or be an administrator)."""
-    with rt.db.uow() as uow:
-        check_access(_load_charge_point(uow.session, identity), user)
-    return execute(rt, identity, action, payload, timeout=timeout)
+    return execute(rt, identity, action, payload, timeout=timeout, user=user)
 
 
 def _log(rt, s: Session, cp_id: int, direction: str, action: str, payload: dict) -> None:

@@ -58,6 +58,11 @@ class Dispatcher:
             exists = uow.session.scalar(select(ChargePoint.id).where(ChargePoint.identity == identity))
         if exists is None:
             raise NotFound(f"Unknown charge point {identity}")
+        return self.route(identity, action, payload, timeout)
+
+    def route(self, identity: str, action: str, payload: dict, timeout: float | None = None) -> dict:
+        """Deliver an already validated call to a known charger: here if this process holds it, else remotely."""
+        timeout = self.timeout if timeout is None else timeout
         if self.holds_locally(identity):
             return self.call_local(identity, action, payload, timeout)
         if self.remote is not None:
