@@ -1,0 +1,64 @@
+"""Headless Chromium (Debian's package) driven by Playwright; skips with the reason when something is missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = os.environ.get("CMS_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def _missing() -> str | None:
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        return f"chromium not found at {CHROMIUM}: apt-get install -y chromium (make browser-deps)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is missing: pip install -e '.[test]'"
+    for lib in ("htmx/htmx.min.js", "chart.js/chart.umd.js"):
+        if not (ROOT / "static" / "vendor" / lib).exists():
+            return f"static/vendor/{lib} is missing: run make static-vendor"
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
+                                    args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page):
+    """``screenshot("name")`` keeps a full-page PNG under tests/artifacts/ (gitignored)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def _shot(name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return _shot
