@@ -77,6 +77,7 @@ def test_owner_journey(rt, live_server, connect, page, screenshot):
     charger.boot(vendor="Alfen", model="Eve", firmware_version="4.2.0")
     charger.status(1, "Available")
     page.wait_for_selector("[data-testid=online] >> text=online")
+    page.wait_for_selector("dd:has-text('4.2.0')")  # boot details too
     page.wait_for_selector("[data-testid=connector-1-status] >> text=Available")
     screenshot("03-charger-available")
 
