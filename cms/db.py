@@ -37,9 +37,10 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     # No pre-ping: it costs a round trip on every message. A connection the server dropped fails one unit of
     # work (the charger hears InternalError and retries) and SQLAlchemy then replaces the pool's connections;
     # recycling keeps idle connections from meeting server or firewall timeouts.
-    # The pool is small on purpose: greenlets queue for a connection, PostgreSQL's max_connections (100 by
+    # A fixed pool: greenlets queue for a connection. Overflow connections would be closed on check-in and opened
+    # again under sustained load (a PostgreSQL backend forked per message); PostgreSQL's max_connections (100 by
     # default) is shared by every worker process, and more concurrent transactions than cores only add contention.
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_timeout=30, pool_recycle=1800)
+    return create_engine(url, echo=echo, pool_size=20, max_overflow=0, pool_timeout=30, pool_recycle=1800)
 
 
 class UnitOfWork:

@@ -44,6 +44,9 @@ def create_blueprint(sock: Sock) -> Blueprint:
     def check_handshake():
         """Refuse before upgrading: unknown charger (404), no common subprotocol (400), bad password (401)."""
         rt = current_app.extensions["cms"]
+        # Decline permessage-deflate (simple-websocket accepts it from every client that offers it): zlib state
+        # costs hundreds of KB per connection, for frames of a few hundred bytes that hardly compress.
+        request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
         identity = (request.view_args or {}).get("charge_point_id", "")
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         if SUBPROTOCOL not in offered:
