@@ -170,8 +170,8 @@ def _apply_vehicle(v: Vehicle, data: dict) -> None:
         v.connector_type = ct
     if "batteryKwh" in data:
         kwh = data["batteryKwh"]
-        if kwh is not None and (isinstance(kwh, bool) or not isinstance(kwh, int | float) or not 0 < kwh <= 1000):
-            raise InvalidInput("batteryKwh is a number above 0 and at most 1000")
+        if kwh is not None and (isinstance(kwh, bool) or not isinstance(kwh, int | float) or not 1 <= kwh <= 1000):
+            raise InvalidInput("batteryKwh is a number from 1 to 1000")
         v.battery_kwh = float(kwh) if kwh is not None else None
 
 

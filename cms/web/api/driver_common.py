@@ -40,7 +40,7 @@ def _json_schema(schema):
     out = {k: _json_schema(v) for k, v in schema.items() if k not in ("nullable", "example", "description")}
     if schema.get("nullable") and "type" in out:
         out["type"] = [out["type"], "null"]
-        if "enum" in out:
+        if "enum" in out and None not in out["enum"]:
             out["enum"] = [*out["enum"], None]
     return out
 
@@ -118,10 +118,11 @@ def query_str(name: str, max_len: int, *, required: bool = False, choices: tuple
     return raw
 
 
-def path_id(value: int, what: str) -> int:
-    if not 1 <= value <= MAX_ID:
+def path_id(value: str, what: str) -> int:
+    """A numeric id from the URL; anything else is a JSON 404 (not the router's HTML one)."""
+    if not (value.isascii() and value.isdigit()) or len(value) > 10 or not 1 <= int(value) <= MAX_ID:
         raise ApiError(404, "not_found", f"No such {what}")
-    return value
+    return int(value)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from cms import drivers
 from cms.errors import InvalidInput
 
 from . import bp, spec
-from .auth import bearer_token, require_user
+from .auth import require_user
 from .driver_common import BodySchema, body, ok, path_id, path_param, runtime
 from .errors import ApiError
 from .openapi import error_responses
@@ -39,8 +39,8 @@ ACCEPTED = spec.schema("Accepted", {"type": "object", "required": ["status"],
 VEHICLE_FIELDS = {
     "name": {"type": "string", "maxLength": 80}, "make": {"type": "string", "maxLength": 60},
     "model": {"type": "string", "maxLength": 60}, "plate": {"type": "string", "maxLength": 20},
-    "connectorType": {"type": "string", "enum": list(drivers.CONNECTOR_TYPES), "nullable": True},
-    "batteryKwh": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000, "nullable": True},
+    "connectorType": {"type": "string", "enum": [*drivers.CONNECTOR_TYPES, None], "nullable": True},
+    "batteryKwh": {"type": "number", "minimum": 1, "maximum": 1000, "nullable": True},
 }
 VEHICLE = spec.schema("Vehicle", {
     "type": "object", "required": ["id", "name", "make", "model", "plate", "connectorType", "batteryKwh",
@@ -58,9 +58,9 @@ LOGIN_BODY = BodySchema({"type": "object", "required": ["email", "password"],
                          "properties": {"email": EMAIL, "password": {"type": "string", "maxLength": 256}}})
 REFRESH_BODY = BodySchema({"type": "object", "required": ["refreshToken"],
                            "properties": {"refreshToken": {"type": "string", "minLength": 1, "maxLength": 200}}})
-REVOKE_BODY = BodySchema({"type": "object", "properties": {
+REVOKE_BODY = BodySchema({"type": "object", "required": ["token"], "properties": {
     "token": {"type": "string", "minLength": 1, "maxLength": 200,
-              "description": "an access or refresh token of yours; the Bearer token itself when left out"}}})
+              "description": "an access or refresh token of yours (the Bearer token itself to log out)"}}})
 PROFILE_BODY = BodySchema({"type": "object", "properties": {
     "name": NAME, "phone": PHONE, "currentPassword": {"type": "string", "maxLength": 256},
     "newPassword": PASSWORD}})
@@ -182,17 +182,17 @@ spec.operation("/auth/refresh", "post", {
 @bp.post("/auth/revoke")
 @require_user("driver")
 def revoke_tokens():
-    data = REVOKE_BODY.load() if request.get_data() else {}
+    data = REVOKE_BODY.load()
     rt = runtime()
     with rt.db.uow() as uow:
-        drivers.revoke(uow.session, g.user, data.get("token") or bearer_token())
+        drivers.revoke(uow.session, g.user, data["token"])
         uow.commit()
     return jsonify({"status": "revoked"})
 
 
 spec.operation("/auth/revoke", "post", {
     "summary": "Revoke one of your tokens (log out)", "tags": TAG,
-    "requestBody": {"required": False, "content": {"application/json": {"schema": REVOKE_BODY.schema}}},
+    "requestBody": body(REVOKE_BODY),
     "responses": {**ok("Revoked", ACCEPTED), **error_responses(401, 403, 404, 422)},
 })
 
@@ -240,16 +240,16 @@ def add_my_vehicle():
     return jsonify(view), 201
 
 
-@bp.get("/me/vehicles/<int:vehicle_id>")
+@bp.get("/me/vehicles/<vehicle_id>")
 @require_user("driver")
-def my_vehicle(vehicle_id: int):
+def my_vehicle(vehicle_id: str):
     with runtime().db.uow() as uow:
         return jsonify(drivers.vehicle_view(drivers.vehicle(uow.session, g.user, path_id(vehicle_id, "vehicle"))))
 
 
-@bp.patch("/me/vehicles/<int:vehicle_id>")
+@bp.patch("/me/vehicles/<vehicle_id>")
 @require_user("driver")
-def update_my_vehicle(vehicle_id: int):
+def update_my_vehicle(vehicle_id: str):
     data = VEHICLE_BODY.load()
     with runtime().db.uow() as uow:
         view = drivers.vehicle_view(drivers.update_vehicle(uow.session, g.user, path_id(vehicle_id, "vehicle"),
@@ -258,9 +258,9 @@ def update_my_vehicle(vehicle_id: int):
     return jsonify(view)
 
 
-@bp.delete("/me/vehicles/<int:vehicle_id>")
+@bp.delete("/me/vehicles/<vehicle_id>")
 @require_user("driver")
-def delete_my_vehicle(vehicle_id: int):
+def delete_my_vehicle(vehicle_id: str):
     with runtime().db.uow() as uow:
         drivers.delete_vehicle(uow.session, g.user, path_id(vehicle_id, "vehicle"))
         uow.commit()

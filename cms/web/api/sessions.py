@@ -86,18 +86,18 @@ def list_reservations():
     return jsonify(views)
 
 
-@bp.get("/reservations/<int:reservation_id>")
+@bp.get("/reservations/<reservation_id>")
 @require_user("driver")
-def get_reservation(reservation_id: int):
+def get_reservation(reservation_id: str):
     with runtime().db.uow() as uow:
         view = ds.reservation(uow.session, g.user, path_id(reservation_id, "reservation"))
         uow.commit()
     return jsonify(view)
 
 
-@bp.delete("/reservations/<int:reservation_id>")
+@bp.delete("/reservations/<reservation_id>")
 @require_user("driver")
-def cancel_reservation(reservation_id: int):
+def cancel_reservation(reservation_id: str):
     return jsonify(ds.cancel_reservation(runtime(), g.user, path_id(reservation_id, "reservation")))
 
 
@@ -140,17 +140,17 @@ def list_sessions():
         return jsonify(ds.sessions(uow.session, g.user, rt.settings, status=status, limit=limit, offset=offset))
 
 
-@bp.get("/sessions/<int:session_id>")
+@bp.get("/sessions/<session_id>")
 @require_user("driver")
-def get_session(session_id: int):
+def get_session(session_id: str):
     rt = runtime()
     with rt.db.uow() as uow:
         return jsonify(ds.charging_session(uow.session, g.user, rt.settings, path_id(session_id, "session")))
 
 
-@bp.post("/sessions/<int:session_id>/stop")
+@bp.post("/sessions/<session_id>/stop")
 @require_user("driver")
-def stop_session(session_id: int):
+def stop_session(session_id: str):
     return jsonify(ds.stop_charging(runtime(), g.user, path_id(session_id, "session"))), 202
 
 

@@ -124,8 +124,8 @@ spec.operation("/stations/search", "get", {
 })
 
 
-@bp.get("/stations/<int:station_id>")
-def station(station_id: int):
+@bp.get("/stations/<station_id>")
+def station(station_id: str):
     rt = runtime()
     with rt.db.uow() as uow:
         return jsonify(search.station_detail(uow.session, path_id(station_id, "station"), rt.settings.currency))
@@ -138,9 +138,9 @@ spec.operation("/stations/{stationId}", "get", {
 })
 
 
-@bp.put("/stations/<int:station_id>/tariff")
+@bp.put("/stations/<station_id>/tariff")
 @require_user("owner")
-def set_station_tariff(station_id: int):
+def set_station_tariff(station_id: str):
     data = TARIFF_BODY.load()
     with runtime().db.uow() as uow:
         bands = tariff.set_tariff_bands(uow.session, g.user, path_id(station_id, "station"), data["bands"])
@@ -175,8 +175,8 @@ def help_add():
         return jsonify(search.help_view(entry)), 201
 
 
-@bp.get("/help/<int:entry_id>")
-def help_one(entry_id: int):
+@bp.get("/help/<entry_id>")
+def help_one(entry_id: str):
     with runtime().db.uow() as uow:
         return jsonify(search.help_entry(uow.session, path_id(entry_id, "help entry")))
 

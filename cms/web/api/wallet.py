@@ -91,9 +91,9 @@ def my_top_ups():
         return jsonify([wallet.payment_view(p) for p in wallet.top_ups(uow.session, g.user, limit)])
 
 
-@bp.get("/wallet/top-ups/<int:top_up_id>")
+@bp.get("/wallet/top-ups/<top_up_id>")
 @require_user("driver")
-def my_top_up(top_up_id: int):
+def my_top_up(top_up_id: str):
     with runtime().db.uow() as uow:
         return jsonify(wallet.payment_view(wallet.top_up_of(uow.session, g.user, path_id(top_up_id, "top-up"))))
 
