@@ -51,5 +51,10 @@ test-sqlite: install
 test-postgres: install
 	CMS_TEST_DATABASE=postgres $(BIN)/pytest -q $(PYTEST_ARGS)
 
+# Full sizes by default (20,000 connections, 50 and 200 chargers in sessions); BENCH_* variables shrink them,
+# e.g. BENCH_CONNECTIONS=2000 BENCH_HOLD_SECONDS=30 BENCH_THROUGHPUT_SECONDS=10 make bench. Needs PostgreSQL.
+bench: install
+	$(BIN)/python -m tests.bench.run_all
+
 clean:
 	rm -rf $(VENV) var *.egg-info .pytest_cache

@@ -15,7 +15,6 @@ import multiprocessing as mp
 import os
 import random
 import struct
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -342,9 +341,3 @@ class WorkerPool:
             if p.is_alive():
                 p.kill()
 
-
-def run_in_thread(fn, *args):
-    """Run ``fn`` on a daemon thread (used to keep a barrier wait from blocking the caller's loop)."""
-    t = threading.Thread(target=fn, args=args, daemon=True)
-    t.start()
-    return t
