@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from .errors import InvalidInput, NotFound
@@ -22,11 +22,13 @@ from .models import (
     MessageLogEntry,
     MeterValue,
     Reservation,
+    RollupWatermark,
     Station,
     Transaction,
     User,
     utcnow,
 )
+from .models.base import UTCDateTime
 
 # A SOAP charger has no connection to watch: it is online while its heartbeats keep coming.
 SOAP_GRACE = timedelta(seconds=60)
@@ -315,43 +317,66 @@ def _js_time(t: datetime) -> int:
 # ----------------------------------------------------------------------------------------------------------
 
 _ROLLUP = "energy_daily"
+_ROLLUP_TX = "energy_daily_tx"
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # Rows of meter_values committed out of id order (concurrent writers) are caught by re-reading this many ids
 # before the watermark; min/max merging makes reading a row twice harmless.
 _ROLLUP_OVERLAP = 20000
+# Stops are found by receive time; this margin covers clocks of several processes and slow commits.
+_ROLLUP_TIME_OVERLAP = timedelta(minutes=10)
 _LAG_LOOKBACK = timedelta(days=31)
 
 
 def refresh_energy_rollup(session: Session) -> int:
-    """Fold the meter values that arrived since the last refresh into ``energy_daily``; returns rows read.
+    """Fold what arrived since the last refresh into ``energy_daily``; returns the number of day rows touched.
 
-    Cheap when called often (it reads only new ids); the caller commits.
+    Readings come from meter values (energy register samples) and from transactions (meterStart when a session
+    starts, meterStop when it stops). Cheap when called often: it reads only new rows. The caller commits.
     """
     dialect = session.get_bind().dialect.name
-    session.execute(text("INSERT INTO rollup_watermarks (name, last_id, updated_at) VALUES (:n, 0, :now) "
-                         "ON CONFLICT (name) DO NOTHING"), {"n": _ROLLUP, "now": utcnow().replace(tzinfo=None)})
-    lock = " FOR UPDATE" if dialect == "postgresql" else ""  # one refresher at a time; SQLite locks the file
-    last = session.execute(text(f"SELECT last_id FROM rollup_watermarks WHERE name = :n{lock}"),
-                           {"n": _ROLLUP}).scalar_one()
+    now = utcnow()
+    for name in (_ROLLUP, _ROLLUP_TX):
+        session.execute(text("INSERT INTO rollup_watermarks (name, last_id, updated_at) VALUES (:n, 0, :t) "
+                             "ON CONFLICT (name) DO NOTHING").bindparams(bindparam("t", type_=UTCDateTime())),
+                        {"n": name, "t": _EPOCH})
+    # One refresher at a time (FOR UPDATE on PostgreSQL; SQLite locks the whole file anyway).
+    marks = {w.name: (w.last_id, w.updated_at) for w in session.scalars(
+        select(RollupWatermark).where(RollupWatermark.name.in_((_ROLLUP, _ROLLUP_TX))).with_for_update())}
     high = session.scalar(select(func.max(MeterValue.id))) or 0
-    if high <= last:
-        return 0
-    low = max(0, last - _ROLLUP_OVERLAP)
+    high_tx = session.scalar(select(func.max(Transaction.id))) or 0
+    last_tx, tx_since = marks[_ROLLUP_TX]
+    sources = []
+    params: dict = {"m": ENERGY_REGISTER}
+    if high > marks[_ROLLUP][0]:
+        sources.append("""SELECT charge_point_id, connector_id, timestamp AS ts, value FROM meter_values
+            WHERE id > :low AND id <= :high AND measurand = :m AND unit = 'Wh' AND value IS NOT NULL
+              AND (phase IS NULL OR phase = 'N') AND location IN ('Outlet', 'Cable', 'EV')""")
+        params.update(low=max(0, marks[_ROLLUP][0] - _ROLLUP_OVERLAP), high=high)
+    sources.append("""SELECT charge_point_id, connector_id, start_timestamp AS ts, meter_start AS value
+            FROM transactions WHERE id > :low_tx AND id <= :high_tx""")
+    sources.append("""SELECT charge_point_id, connector_id, stop_timestamp AS ts, meter_stop AS value
+            FROM transactions
+            WHERE stop_received_at >= :tx_since AND meter_stop IS NOT NULL AND stop_timestamp IS NOT NULL""")
+    params.update(low_tx=max(0, last_tx - _ROLLUP_OVERLAP), high_tx=high_tx,
+                  tx_since=(tx_since or _EPOCH) - _ROLLUP_TIME_OVERLAP)
     if dialect == "postgresql":
-        day, least, greatest = "CAST(timestamp AS DATE)", "LEAST", "GREATEST"
+        day, least, greatest = "CAST(ts AS DATE)", "LEAST", "GREATEST"
     else:
-        day, least, greatest = "date(timestamp)", "min", "max"
-    result = session.execute(text(f"""
-        INSERT INTO energy_daily (charge_point_id, day, min_wh, max_wh)
-        SELECT charge_point_id, {day}, min(value), max(value) FROM meter_values
-        WHERE id > :low AND id <= :high AND measurand = :m AND unit = 'Wh' AND value IS NOT NULL
-          AND (phase IS NULL OR phase = 'N') AND location IN ('Outlet', 'Cable', 'EV')
-        GROUP BY charge_point_id, {day}
-        ON CONFLICT (charge_point_id, day) DO UPDATE SET
+        day, least, greatest = "date(ts)", "min", "max"
+    statement = text(f"""
+        INSERT INTO energy_daily (charge_point_id, connector_id, day, min_wh, max_wh)
+        SELECT charge_point_id, connector_id, {day}, min(value), max(value)
+        FROM ({' UNION ALL '.join(sources)}) readings
+        WHERE value IS NOT NULL AND connector_id > 0
+        GROUP BY charge_point_id, connector_id, {day}
+        ON CONFLICT (charge_point_id, connector_id, day) DO UPDATE SET
           min_wh = {least}(energy_daily.min_wh, excluded.min_wh),
           max_wh = {greatest}(energy_daily.max_wh, excluded.max_wh)
-    """), {"low": low, "high": high, "m": ENERGY_REGISTER})
-    session.execute(text("UPDATE rollup_watermarks SET last_id = :high, updated_at = :now WHERE name = :n"),
-                    {"high": high, "n": _ROLLUP, "now": utcnow().replace(tzinfo=None)})
+    """).bindparams(bindparam("tx_since", type_=UTCDateTime()))
+    result = session.execute(statement, params)
+    for name, value in ((_ROLLUP, max(high, marks[_ROLLUP][0])), (_ROLLUP_TX, max(high_tx, last_tx))):
+        session.execute(update(RollupWatermark).where(RollupWatermark.name == name)
+                        .values(last_id=value, updated_at=now))
     return result.rowcount or 0
 
 
@@ -359,8 +384,8 @@ def consumption(session: Session, owner: User, f: TransactionFilter, *, period: 
                 group: str = "station", today: date | None = None) -> dict:
     """Energy (kWh) per ``period`` (day/week/month, UTC) and per station or charger, from the daily rollup.
 
-    A day's energy is its highest register minus the previous day's highest (the first day of a charger: minus
-    its lowest), so nothing between two samples is lost; meter resets count as zero, never negative.
+    A connector's energy on a day is its highest register minus the previous day's highest (its first day: minus
+    that day's lowest), so nothing between two readings is lost; meter resets count as zero, never negative.
     """
     if period not in PERIODS:
         raise InvalidInput(f"period is one of {', '.join(PERIODS)}")
@@ -394,7 +419,8 @@ def consumption(session: Session, owner: User, f: TransactionFilter, *, period: 
     sql = f"""
         WITH d AS (
           SELECT e.charge_point_id, e.day,
-                 e.max_wh - COALESCE(LAG(e.max_wh) OVER (PARTITION BY e.charge_point_id ORDER BY e.day), e.min_wh)
+                 e.max_wh - COALESCE(LAG(e.max_wh) OVER (PARTITION BY e.charge_point_id, e.connector_id
+                                                         ORDER BY e.day), e.min_wh)
                    AS wh
           FROM energy_daily e JOIN charge_points cp ON cp.id = e.charge_point_id
           WHERE {' AND '.join(where)} AND e.day >= :lookback AND e.day <= :end

@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigIntPK, utcnow
+from .transactions import Transaction
 
 
 class OutboxMail(Base):
@@ -43,15 +44,18 @@ class LoginAttempt(Base):
 
 
 class EnergyDaily(Base):
-    """Lowest and highest energy register (Wh) a charger reported on a UTC day: the consumption rollup.
+    """Lowest and highest energy register (Wh) of a connector on a UTC day: the consumption rollup.
 
-    Min/max merge idempotently, so refreshing an overlapping range of meter values twice changes nothing.
+    Per connector, because each connector of a charger may have its own meter. Connector 0 (the charger's main
+    meter) is left out so that energy is not counted twice. Min/max merge idempotently, so refreshing an
+    overlapping range of readings twice changes nothing.
     """
 
     __tablename__ = "energy_daily"
 
     charge_point_id: Mapped[int] = mapped_column(
         ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True)
+    connector_id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     min_wh: Mapped[float] = mapped_column(Float)
     max_wh: Mapped[float] = mapped_column(Float)
@@ -65,3 +69,7 @@ class RollupWatermark(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_id: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# The consumption rollup re-reads transactions stopped since its last run (their meterStop register).
+Index("ix_transactions_stop_received", Transaction.__table__.c.stop_received_at)

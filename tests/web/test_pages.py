@@ -153,16 +153,16 @@ def test_consumption_per_day_week_month(owner_browser, history):
     data = json.loads(re.search(r'id="consumption-canvas-data">(.*?)</script>', page).group(1))
     assert data["labels"] == ["2024-04-30", "2024-05-01", "2024-05-02", "2024-05-03"]
     [depot] = data["series"]
-    # 1 May: 2000 -> 6000 Wh; 2 May: up to 9000 Wh (from the previous day's last reading)
-    assert depot["name"] == "Depot" and depot["kwh"] == [0.0, 4.0, 3.0, 0.0]
+    # 1 May: meterStart 1000 -> 6000 Wh at 23:00; 2 May: from there to meterStop 9500 Wh.
+    assert depot["name"] == "Depot" and depot["kwh"] == [0.0, 5.0, 3.5, 0.0]
     page = text(owner_browser.get("/dashboard/consumption?date_from=2024-04-29&date_to=2024-05-12&period=week"
                                   "&group=charger"))
     data = json.loads(re.search(r'id="consumption-canvas-data">(.*?)</script>', page).group(1))
-    assert data["labels"] == ["2024-04-29", "2024-05-06"] and data["series"][0]["kwh"] == [7.0, 0.0]
+    assert data["labels"] == ["2024-04-29", "2024-05-06"] and data["series"][0]["kwh"] == [8.5, 0.0]
     assert data["series"][0]["name"] == "CP-A1"
     page = text(owner_browser.get("/dashboard/consumption?date_from=2024-05-01&date_to=2024-06-30&period=month"))
     data = json.loads(re.search(r'id="consumption-canvas-data">(.*?)</script>', page).group(1))
-    assert data["labels"] == ["2024-05-01", "2024-06-01"] and data["series"][0]["kwh"] == [7.0, 0.0]
+    assert data["labels"] == ["2024-05-01", "2024-06-01"] and data["series"][0]["kwh"] == [8.5, 0.0]
     r = owner_browser.get("/dashboard/consumption?period=year")
     assert r.status_code == 422
 

@@ -1,0 +1,67 @@
+"""The consumption rollup: per connector, incremental, idempotent, and never negative."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from cms import queries
+from cms.accounts import user_by_email
+
+from .conftest import at, energy
+
+
+def kwh(rt, period="day", group="charger", start=date(2024, 3, 1), end=date(2024, 3, 3)):
+    with rt.db.uow() as uow:
+        queries.refresh_energy_rollup(uow.session)
+        uow.commit()
+    with rt.db.uow() as uow:
+        me = user_by_email(uow.session, "owner@example.com")
+        data = queries.consumption(uow.session, me, queries.TransactionFilter(date_from=start, date_to=end),
+                                   period=period, group=group)
+    return {s["name"]: s["kwh"] for s in data["series"]}
+
+
+def test_connectors_with_their_own_meters_add_up(rt, owner, add_charger, add_tag, connect):
+    add_charger("CP-2M")
+    add_tag("T1", owner=owner)
+    cp = connect("CP-2M")
+    cp.boot()
+    d = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
+    a = cp.start(1, "T1", meter_start=100_000, timestamp=at(d)).transaction_id
+    b = cp.start(2, "T1", meter_start=5_000, timestamp=at(d)).transaction_id
+    cp.meter(1, a, [energy(102_000)], timestamp=at(d + timedelta(hours=1)))
+    cp.meter(2, b, [energy(8_000)], timestamp=at(d + timedelta(hours=1)))
+    assert kwh(rt) == {"CP-2M": [5.0, 0.0, 0.0]}  # 2 kWh + 3 kWh, not 102000 - 5000
+    # A stop that arrives after a refresh is still folded in; refreshing again changes nothing.
+    cp.stop(a, 104_000, timestamp=at(d + timedelta(days=1)))
+    assert kwh(rt) == {"CP-2M": [5.0, 2.0, 0.0]}
+    assert kwh(rt) == {"CP-2M": [5.0, 2.0, 0.0]}
+
+
+def test_a_meter_reset_counts_as_zero(rt, owner, add_charger, add_tag, connect):
+    add_charger("CP-R")
+    add_tag("T2", owner=owner)
+    cp = connect("CP-R")
+    cp.boot()
+    d = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
+    tx = cp.start(1, "T2", meter_start=50_000, timestamp=at(d)).transaction_id
+    cp.meter(1, tx, [energy(51_000)], timestamp=at(d + timedelta(hours=1)))
+    cp.stop(tx, 52_000, timestamp=at(d + timedelta(hours=2)))
+    # New meter on day 2: the register starts again near zero.
+    tx = cp.start(1, "T2", meter_start=0, timestamp=at(d + timedelta(days=1))).transaction_id
+    cp.stop(tx, 1_500, timestamp=at(d + timedelta(days=1, hours=1)))
+    assert kwh(rt) == {"CP-R": [2.0, 0.0, 0.0]}
+
+
+def test_consumption_per_station_includes_only_own_stations(rt, owner, add_charger, add_tag, connect):
+    add_charger("CP-S1", station="North")
+    add_charger("CP-S2", station="South")
+    add_tag("T3", owner=owner)
+    d = datetime(2024, 3, 2, 8, 0, tzinfo=UTC)
+    for identity, wh in (("CP-S1", 1_000), ("CP-S2", 4_000)):
+        cp = connect(identity)
+        cp.boot()
+        tx = cp.start(1, "T3", meter_start=0, timestamp=at(d)).transaction_id
+        cp.stop(tx, wh, timestamp=at(d + timedelta(hours=1)))
+    assert kwh(rt, group="station") == {"North": [0.0, 1.0, 0.0], "South": [0.0, 4.0, 0.0]}
+    assert kwh(rt, period="month", group="station") == {"North": [1.0], "South": [4.0]}
