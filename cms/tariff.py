@@ -134,16 +134,25 @@ def validate_bands(raw: list) -> list[Band]:
 
 
 def _check_cover(bands: list[Band]) -> None:
-    count = [0] * MINUTES_PER_DAY
+    """Every minute of the day in exactly one band: sorted segments must tile 00:00-24:00."""
+    segments = []
     for b in bands:
-        for m in range(MINUTES_PER_DAY):
-            if b.covers(m):
-                count[m] += 1
-    for wanted, problem in ((0, "leave {} uncovered"), (2, "overlap at {}")):
-        bad = [m for m in range(MINUTES_PER_DAY) if (count[m] == 0 if wanted == 0 else count[m] >= 2)]
-        if bad:
-            raise InvalidInput("The bands " + problem.format(format_minute(bad[0]))
-                               + "; together they must cover 00:00-24:00 exactly once")
+        if b.start_minute < b.end_minute:
+            segments.append((b.start_minute, b.end_minute))
+        else:  # wraps past midnight
+            segments += [(b.start_minute, MINUTES_PER_DAY), (0, b.end_minute)]
+    reached = 0
+    for start, end in sorted(s for s in segments if s[0] < s[1]):
+        if start > reached:
+            raise InvalidInput(f"The bands leave {format_minute(reached)} uncovered; together they must cover "
+                               "00:00-24:00 exactly once")
+        if start < reached:
+            raise InvalidInput(f"The bands overlap at {format_minute(start)}; together they must cover "
+                               "00:00-24:00 exactly once")
+        reached = end
+    if reached < MINUTES_PER_DAY:
+        raise InvalidInput(f"The bands leave {format_minute(reached)} uncovered; together they must cover "
+                           "00:00-24:00 exactly once")
 
 
 def set_tariff_bands(session: Session, owner: User, station_id: int, bands: list) -> list[Band]:
