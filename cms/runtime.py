@@ -35,10 +35,11 @@ class Runtime:
 def build_runtime(settings: Settings) -> Runtime:
     db = Database(settings.database_url, echo=settings.sql_echo)
     node_id = settings.node_id or f"{socket.gethostname()}:{os.getpid()}"
+    validator = PayloadValidator()
     return Runtime(
         settings=settings,
         db=db,
-        charger_service=ChargerService(db, settings, DataTransferRegistry()),
-        validator=PayloadValidator(),
+        charger_service=ChargerService(db, settings, DataTransferRegistry(), validator),
+        validator=validator,
         node_id=node_id,
     )

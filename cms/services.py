@@ -36,6 +36,7 @@ from .models import (
     UnmatchedStop,
     utcnow,
 )
+from .schemas import PayloadValidator
 from .timeutil import iso, parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,15 @@ CHARGER_OPERATIONS = (
 )
 # How stale ChargePoint.last_seen_at may get while a charger keeps talking (see ChargerService.handle).
 LAST_SEEN_RESOLUTION = timedelta(seconds=15)
-# Charger-initiated actions of 1.6 extensions we know of but do not support (answered NotSupported).
-KNOWN_UNSUPPORTED = ("SecurityEventNotification", "LogStatusNotification", "SignCertificate",
-                     "SignedFirmwareStatusNotification")
+# Actions a charger may not send but that OCPP 1.6 knows (CMS-initiated ones, security extensions):
+# answered NotSupported rather than NotImplemented.
+KNOWN_UNSUPPORTED = frozenset({
+    "SecurityEventNotification", "LogStatusNotification", "SignCertificate", "SignedFirmwareStatusNotification",
+    "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache", "ClearChargingProfile",
+    "GetCompositeSchedule", "GetConfiguration", "GetDiagnostics", "GetLocalListVersion", "RemoteStartTransaction",
+    "RemoteStopTransaction", "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "TriggerMessage",
+    "UnlockConnector", "UpdateFirmware",
+})
 
 
 @dataclass
@@ -358,8 +365,10 @@ def _store_meter_rows(ctx: OperationContext, rows: list[dict], connector_id: int
 class ChargerService:
     """Runs charger-initiated operations, each in its own unit of work, with the message log."""
 
-    def __init__(self, db: Database, settings: Settings, data_transfer: DataTransferRegistry | None = None):
+    def __init__(self, db: Database, settings: Settings, data_transfer: DataTransferRegistry | None = None,
+                 validator: PayloadValidator | None = None):
         self.db = db
+        self.validator = validator or PayloadValidator()
         self.settings = settings
         self.data_transfer = data_transfer or DataTransferRegistry()
         # Called with (session, transaction) inside the StopTransaction unit of work (billing plugs in).
@@ -367,12 +376,32 @@ class ChargerService:
 
     def handle(self, charger: Charger, action: str, payload: dict, *, unique_id: str | None = None,
                raw: str | None = None) -> dict:
-        """Run ``action`` for ``charger``. Raises :class:`OcppError` for anything the charger must hear."""
-        op = OPERATIONS.get(action)
-        if op is None:
+        """Validate and run ``action`` for ``charger``. Raises :class:`OcppError` for anything the charger must hear.
+
+        Strict with the wire, lenient with the facts: a message that does not fit its schema is refused with
+        the OCPP 1.6 code, except transaction messages, which are processed whatever their flaws (a refused
+        StopTransaction is retried, then dropped, and billing data is lost) unless they are unusable.
+        """
+        if action not in OPERATIONS:
             if action in KNOWN_UNSUPPORTED:
                 raise OcppError("NotSupported", f"{action} is not supported by this central system")
             raise OcppError("NotImplemented", f"Unknown action {action}")
+        try:
+            self.validator.validate(action, payload)
+        except OcppError as invalid:
+            if action not in TRANSACTION_MESSAGES:
+                self._log_failed(charger, action, unique_id, raw, payload)
+                raise
+            log.warning("%s %s from %s does not fit the schema, processed anyway: %s", action, unique_id,
+                        charger.identity, invalid.description)
+            try:
+                return self._run(charger, action, payload, unique_id, raw)
+            except OcppError as failed:
+                raise (invalid if failed.code == "InternalError" else failed) from None
+        return self._run(charger, action, payload, unique_id, raw)
+
+    def _run(self, charger: Charger, action: str, payload: dict, unique_id: str | None, raw: str | None) -> dict:
+        op = OPERATIONS[action]
         now = utcnow()
         try:
             with self.db.uow() as uow:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from cms.errors import OcppError
 from cms.models import ChargePoint
 from cms.passwords import verify_password
-from cms.services import CHARGER_OPERATIONS, KNOWN_UNSUPPORTED, TRANSACTION_MESSAGES, Charger
+from cms.services import Charger
 
 from . import framing
 from .connection import ConnectionRegistry, OcppConnection
@@ -20,13 +20,6 @@ from .connection import ConnectionRegistry, OcppConnection
 log = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
-# OCPP 1.6 actions a charger may not send (CMS-initiated ones): known, so NotSupported, not NotImplemented.
-_CMS_ACTIONS = frozenset({
-    "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache", "ClearChargingProfile",
-    "DataTransfer", "GetCompositeSchedule", "GetConfiguration", "GetDiagnostics", "GetLocalListVersion",
-    "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow", "Reset", "SendLocalList",
-    "SetChargingProfile", "TriggerMessage", "UnlockConnector", "UpdateFirmware",
-})
 
 
 def _refuse(status: int, reason: str, **headers) -> Response:
@@ -116,23 +109,6 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
         return None
     action = frame.action
     try:
-        if action not in CHARGER_OPERATIONS:
-            if action in KNOWN_UNSUPPORTED or action in _CMS_ACTIONS:
-                raise OcppError("NotSupported", f"{action} is not supported from a charge point")
-            raise OcppError("NotImplemented", f"Unknown action {action}")
-        try:
-            rt.validator.validate(action, frame.payload)
-        except OcppError as invalid:
-            if action not in TRANSACTION_MESSAGES:
-                raise
-            # Transaction data is accepted whatever its flaws; only unusable messages are refused below.
-            log.warning("%s %s from %s does not fit the schema: %s", action, frame.unique_id, conn.identity,
-                        invalid.description)
-            try:
-                return framing.call_result(frame.unique_id, rt.charger_service.handle(
-                    charger, action, frame.payload, unique_id=frame.unique_id, raw=text))
-            except OcppError as failed:
-                raise invalid if failed.code == "InternalError" else failed from None
         result = rt.charger_service.handle(charger, action, frame.payload, unique_id=frame.unique_id, raw=text)
         return framing.call_result(frame.unique_id, result)
     except OcppError as e:

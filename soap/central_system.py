@@ -8,7 +8,7 @@ import logging
 from spyne.model.fault import Fault
 
 from cms.errors import OcppError
-from cms.services import TRANSACTION_MESSAGES, Charger
+from cms.services import Charger
 
 from . import mapping15
 from .convert import from_dict, to_dict
@@ -45,7 +45,6 @@ class CentralSystemEndpoint:
         charger = Charger(identity=rc.identity, transport="soap", ocpp_version=self.version,
                           endpoint_url=rc.from_address)
         try:
-            self._validate(rc, op.name, payload)
             result = self.rt.charger_service.handle(charger, op.name, payload, unique_id=rc.message_id,
                                                     raw=rc.raw)
         except OcppError as e:
@@ -59,14 +58,3 @@ class CentralSystemEndpoint:
         except (TypeError, ValueError):
             log.exception("%s answer to %s could not be encoded", op.name, rc.identity)
             raise ocpp_fault("InternalError", f"{op.name} could not be answered") from None
-
-    def _validate(self, rc: RequestContext, action: str, payload: dict) -> None:
-        """The same checks as for OCPP-J: an invalid message is refused, except transaction data, which
-        is kept whatever its flaws (a refused StopTransaction would be retried, then lost)."""
-        try:
-            self.rt.validator.validate(action, payload)
-        except OcppError as invalid:
-            if action not in TRANSACTION_MESSAGES:
-                raise
-            log.warning("%s %s from %s does not fit the schema: %s", action, rc.message_id, rc.identity,
-                        invalid.description)
