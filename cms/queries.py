@@ -322,9 +322,10 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # Rows of meter_values committed out of id order (concurrent writers) are caught by re-reading this many ids
 # before the watermark; min/max merging makes reading a row twice harmless.
 _ROLLUP_OVERLAP = 20000
+_ROLLUP_TX_OVERLAP = 1000
+_NO_STATION, _OTHERS = 0, -1  # group keys of chargers without a station, and of the summed rest
 # Stops are found by receive time; this margin covers clocks of several processes and slow commits.
 _ROLLUP_TIME_OVERLAP = timedelta(minutes=10)
-_LAG_LOOKBACK = timedelta(days=31)
 
 
 def refresh_energy_rollup(session: Session) -> int:
@@ -357,31 +358,47 @@ def refresh_energy_rollup(session: Session) -> int:
     sources.append("""SELECT charge_point_id, connector_id, stop_timestamp AS ts, meter_stop AS value
             FROM transactions
             WHERE stop_received_at >= :tx_since AND meter_stop IS NOT NULL AND stop_timestamp IS NOT NULL""")
-    params.update(low_tx=max(0, last_tx - _ROLLUP_OVERLAP), high_tx=high_tx,
+    params.update(low_tx=max(0, last_tx - _ROLLUP_TX_OVERLAP), high_tx=high_tx,
                   tx_since=(tx_since or _EPOCH) - _ROLLUP_TIME_OVERLAP)
     if dialect == "postgresql":
         day, least, greatest = "CAST(ts AS DATE)", "LEAST", "GREATEST"
     else:
         day, least, greatest = "date(ts)", "min", "max"
     statement = text(f"""
-        INSERT INTO energy_daily (charge_point_id, connector_id, day, min_wh, max_wh)
-        SELECT charge_point_id, connector_id, {day}, min(value), max(value)
+        INSERT INTO energy_daily (charge_point_id, connector_id, day, min_wh, max_wh, wh)
+        SELECT charge_point_id, connector_id, {day}, min(value), max(value), 0
         FROM ({' UNION ALL '.join(sources)}) readings
         WHERE value IS NOT NULL AND connector_id > 0
         GROUP BY charge_point_id, connector_id, {day}
         ON CONFLICT (charge_point_id, connector_id, day) DO UPDATE SET
           min_wh = {least}(energy_daily.min_wh, excluded.min_wh),
           max_wh = {greatest}(energy_daily.max_wh, excluded.max_wh)
+        WHERE excluded.min_wh < energy_daily.min_wh OR excluded.max_wh > energy_daily.max_wh
+        RETURNING charge_point_id, connector_id, day
     """).bindparams(bindparam("tx_since", type_=UTCDateTime()))
-    result = session.execute(statement, params)
+    touched = session.execute(statement, params).all()
+    # The energy of a touched day changes, and so does the next day's (it starts from this day's max).
+    first_day: dict[tuple[int, int], object] = {}
+    for cp_id, connector_id, d in touched:
+        key = (cp_id, connector_id)
+        if key not in first_day or d < first_day[key]:
+            first_day[key] = d
+    if first_day:
+        session.execute(text(f"""
+            UPDATE energy_daily SET wh = {greatest}(max_wh - COALESCE(
+                (SELECT p.max_wh FROM energy_daily p
+                 WHERE p.charge_point_id = energy_daily.charge_point_id AND p.connector_id = energy_daily.connector_id
+                   AND p.day < energy_daily.day ORDER BY p.day DESC LIMIT 1), min_wh), 0)
+            WHERE charge_point_id = :cp AND connector_id = :c AND day >= :d
+        """), [{"cp": cp, "c": c, "d": d} for (cp, c), d in first_day.items()])
     for name, value in ((_ROLLUP, max(high, marks[_ROLLUP][0])), (_ROLLUP_TX, max(high_tx, last_tx))):
         session.execute(update(RollupWatermark).where(RollupWatermark.name == name)
                         .values(last_id=value, updated_at=now))
-    return result.rowcount or 0
+    return len(touched)
 
 
 def consumption(session: Session, owner: User, f: TransactionFilter, *, period: str = "day",
-                group: str = "station", today: date | None = None) -> dict:
+                group: str = "station", today: date | None = None, max_series: int = 12) -> dict:
     """Energy (kWh) per ``period`` (day/week/month, UTC) and per station or charger, from the daily rollup.
 
     A connector's energy on a day is its highest register minus the previous day's highest (its first day: minus
@@ -398,15 +415,13 @@ def consumption(session: Session, owner: User, f: TransactionFilter, *, period: 
     if dialect == "postgresql":
         bucket = {"day": "d.day", "week": "CAST(date_trunc('week', d.day) AS DATE)",
                   "month": "CAST(date_trunc('month', d.day) AS DATE)"}[period]
-        positive = "GREATEST(d.wh, 0)"
     else:
         bucket = {"day": "d.day",
                   "week": "date(d.day, '-' || ((CAST(strftime('%w', d.day) AS INTEGER) + 6) % 7) || ' days')",
                   "month": "strftime('%Y-%m-01', d.day)"}[period]
-        positive = "max(d.wh, 0)"
-    key = "cp.station_id" if group == "station" else "cp.id"
+    key = f"COALESCE(cp.station_id, {_NO_STATION})" if group == "station" else "cp.id"
     where = ["cp.registered = :true"]
-    params: dict = {"true": True, "start": start, "lookback": start - _LAG_LOOKBACK, "end": end}
+    params: dict = {"true": True, "start": start, "end": end}
     if owner.role != "admin":
         where.append("cp.owner_id = :owner")
         params["owner"] = owner.id
@@ -416,37 +431,34 @@ def consumption(session: Session, owner: User, f: TransactionFilter, *, period: 
     if f.identity:
         where.append("cp.identity = :identity")
         params["identity"] = f.identity
-    sql = f"""
-        WITH d AS (
-          SELECT e.charge_point_id, e.day,
-                 e.max_wh - COALESCE(LAG(e.max_wh) OVER (PARTITION BY e.charge_point_id, e.connector_id
-                                                         ORDER BY e.day), e.min_wh)
-                   AS wh
-          FROM energy_daily e JOIN charge_points cp ON cp.id = e.charge_point_id
-          WHERE {' AND '.join(where)} AND e.day >= :lookback AND e.day <= :end
-        )
-        SELECT {bucket} AS bucket, {key} AS k, SUM({positive}) AS wh
-        FROM d JOIN charge_points cp ON cp.id = d.charge_point_id
-        WHERE d.day >= :start
-        GROUP BY {bucket}, {key}
-        ORDER BY 1
-    """
-    rows = session.execute(text(sql), params).all()
+    source = f"""FROM energy_daily d JOIN charge_points cp ON cp.id = d.charge_point_id
+        WHERE {' AND '.join(where)} AND d.day >= :start AND d.day <= :end"""
     names = _group_names(session, owner, group)
+    names[_NO_STATION] = "(no station)"
+    totals = [{"key": k, "name": names.get(k, str(k)), "total_kwh": round((wh or 0.0) / 1000.0, 3)}
+              for k, wh in session.execute(text(f"SELECT {key} AS k, SUM(d.wh) {source} GROUP BY {key}"), params)]
+    totals.sort(key=lambda t: t["name"])
+    # A chart of 200 stacked series says nothing: the largest ones, and the rest summed (in SQL) as one.
+    # The totals table keeps every station or charger.
+    series_key = key
+    if len(totals) > max_series:
+        top = [t["key"] for t in sorted(totals, key=lambda t: -t["total_kwh"])[:max_series - 1]]
+        series_key = f"CASE WHEN {key} IN ({', '.join(str(int(k)) for k in top)}) THEN {key} ELSE {_OTHERS} END"
+        names[_OTHERS] = f"{len(totals) - len(top)} others"
+    rows = session.execute(text(f"SELECT {bucket} AS bucket, {series_key} AS k, SUM(d.wh) AS wh {source} "
+                                f"GROUP BY {bucket}, {series_key}"), params).all()
     buckets = _buckets(start, end, period)
-    series: dict[object, list[float]] = {}
     index = {b: i for i, b in enumerate(buckets)}
+    series: dict[object, list[float]] = {}
     for b, k, wh in rows:
-        label = str(b)[:10]
-        if label not in index:
-            continue
-        series.setdefault(k, [0.0] * len(buckets))[index[label]] += (wh or 0.0) / 1000.0
-    out = [{"key": k, "name": names.get(k, "(no station)" if group == "station" else str(k)),
-            "kwh": [round(v, 3) for v in values], "total_kwh": round(sum(values), 3)}
-           for k, values in series.items()]
-    out.sort(key=lambda s: s["name"])
+        i = index.get(str(b)[:10])
+        if i is not None:
+            series.setdefault(k, [0.0] * len(buckets))[i] += (wh or 0.0) / 1000.0
+    out = [{"key": k, "name": names.get(k, str(k)), "kwh": [round(v, 3) for v in values],
+            "total_kwh": round(sum(values), 3)} for k, values in series.items()]
+    out.sort(key=lambda s: (s["key"] == _OTHERS, s["name"]))
     return {"period": period, "group": group, "start": start, "end": end, "buckets": buckets, "series": out,
-            "total_kwh": round(sum(s["total_kwh"] for s in out), 3)}
+            "totals": totals, "total_kwh": round(sum(s["total_kwh"] for s in totals), 3)}
 
 
 def _group_names(session: Session, owner: User, group: str) -> dict:

@@ -52,6 +52,7 @@ class EnergyDaily(Base):
     """
 
     __tablename__ = "energy_daily"
+    __table_args__ = (Index("ix_energy_daily_day", "day"),)
 
     charge_point_id: Mapped[int] = mapped_column(
         ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True)
@@ -59,6 +60,9 @@ class EnergyDaily(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     min_wh: Mapped[float] = mapped_column(Float)
     max_wh: Mapped[float] = mapped_column(Float)
+    # Energy of the day: max_wh minus the previous day's max_wh (first day: minus min_wh), never negative.
+    # Kept current by the refresh for the days it touches and those after them.
+    wh: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class RollupWatermark(Base):
@@ -73,3 +77,9 @@ class RollupWatermark(Base):
 
 # The consumption rollup re-reads transactions stopped since its last run (their meterStop register).
 Index("ix_transactions_stop_received", Transaction.__table__.c.stop_received_at)
+# The transactions list pages newest first across all of an owner's chargers.
+Index("ix_transactions_start_id", Transaction.__table__.c.start_timestamp, Transaction.__table__.c.id)
+# What is charging now (overview, charger list): the few open sessions among many closed ones.
+Index("ix_transactions_open", Transaction.__table__.c.charge_point_id,
+      postgresql_where=Transaction.__table__.c.stop_timestamp.is_(None),
+      sqlite_where=Transaction.__table__.c.stop_timestamp.is_(None))

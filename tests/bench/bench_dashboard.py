@@ -142,6 +142,10 @@ def main() -> int:
         log(f"building {DB_NAME}: {CHARGERS} chargers x {DAYS} days of 15-minute readings")
         databases.create_postgres_database(DB_NAME)
         build(url)
+    else:
+        from cms.migrate import upgrade
+
+        upgrade(url)
 
     from app import create_app
     from cms import queries
@@ -162,6 +166,9 @@ def main() -> int:
         queries.refresh_energy_rollup(uow.session)
         uow.commit()
     catch_up_s = round(time.perf_counter() - t, 1)
+    with rt.db.engine.connect() as c:  # what autovacuum does soon after a bulk change
+        c.execute(sa.text("ANALYZE energy_daily"))
+        c.commit()
     log(f"rollup catch-up over {meter_rows} rows: {catch_up_s} s")
 
     browser = Browser(app.test_client())

@@ -65,3 +65,24 @@ def test_consumption_per_station_includes_only_own_stations(rt, owner, add_charg
         cp.stop(tx, wh, timestamp=at(d + timedelta(hours=1)))
     assert kwh(rt, group="station") == {"North": [0.0, 1.0, 0.0], "South": [0.0, 4.0, 0.0]}
     assert kwh(rt, period="month", group="station") == {"North": [1.0], "South": [4.0]}
+
+
+def test_many_series_are_capped_but_totals_keep_all(rt, owner, add_charger, add_tag, connect):
+    add_tag("T4", owner=owner)
+    d = datetime(2024, 3, 2, 8, 0, tzinfo=UTC)
+    for identity, wh in (("CP-C1", 1_000), ("CP-C2", 2_000), ("CP-C3", 4_000)):
+        add_charger(identity, station=None)
+        cp = connect(identity)
+        cp.boot()
+        tx = cp.start(1, "T4", meter_start=0, timestamp=at(d)).transaction_id
+        cp.stop(tx, wh, timestamp=at(d + timedelta(hours=1)))
+    kwh(rt)
+    with rt.db.uow() as uow:
+        me = user_by_email(uow.session, "owner@example.com")
+        f = queries.TransactionFilter(date_from=date(2024, 3, 2), date_to=date(2024, 3, 2))
+        data = queries.consumption(uow.session, me, f, group="charger", max_series=2)
+        by_station = queries.consumption(uow.session, me, f, group="station")
+    assert [(s["name"], s["kwh"]) for s in data["series"]] == [("CP-C3", [4.0]), ("2 others", [3.0])]
+    assert [(t["name"], t["total_kwh"]) for t in data["totals"]] == [("CP-C1", 1.0), ("CP-C2", 2.0), ("CP-C3", 4.0)]
+    assert data["total_kwh"] == 7.0
+    assert [(s["name"], s["kwh"]) for s in by_station["series"]] == [("(no station)", [7.0])]
