@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, joinedload
 
-from .models import ChargePoint, IdTag, Transaction, User
+from .models import IdTag, Transaction, User
 from .timeutil import iso
 
 
@@ -32,30 +32,34 @@ def tag_status(tag: IdTag | None, now: datetime) -> str:
     return "Accepted"
 
 
-def authorize(
+# One query for the tag, its group and its owner's role; built once.
+_TAG_WITH_GROUP = (select(IdTag).where(IdTag.tag == bindparam("tag_"))
+                   .options(joinedload(IdTag.parent), joinedload(IdTag.owner).load_only(User.role)))
+
+
+def authorize_with_tag(
     session: Session,
     tag_value: str,
-    charge_point: ChargePoint | None,
+    charge_point,
     now: datetime,
     *,
     check_concurrent: bool = True,
     exclude_transaction_id: int | None = None,
-) -> dict:
-    """The OCPP ``idTagInfo`` for ``tag_value`` at ``charge_point``.
+) -> tuple[dict, IdTag | None]:
+    """The OCPP ``idTagInfo`` for ``tag_value`` at ``charge_point`` (anything with ``owner_id``), and the tag.
 
     An owner's own tags work on that owner's chargers only; driver tags and tags without an owner work on
     every charger (the public network).
     """
-    tag = find_tag(session, tag_value)
+    tag = session.scalar(_TAG_WITH_GROUP, {"tag_": tag_value})
     status = tag_status(tag, now)
     info: dict = {"status": status}
     if tag is None:
-        return info
-    if status == "Accepted" and charge_point is not None and tag.owner_id is not None:
-        owner_role = session.scalar(select(User.role).where(User.id == tag.owner_id))
-        if owner_role == "owner" and charge_point.owner_id != tag.owner_id:
-            info["status"] = status = "Invalid"
-            return info
+        return info, None
+    if status == "Accepted" and charge_point is not None and tag.owner is not None:
+        if tag.owner.role == "owner" and charge_point.owner_id != tag.owner_id:
+            info["status"] = "Invalid"
+            return info, tag
     if status == "Accepted" and check_concurrent:
         q = select(func.count()).select_from(Transaction).where(
             Transaction.id_tag == tag.tag, Transaction.stop_timestamp.is_(None)
@@ -68,7 +72,12 @@ def authorize(
         info["expiryDate"] = iso(tag.expiry_date)
     if tag.parent is not None:
         info["parentIdTag"] = tag.parent.tag
-    return info
+    return info, tag
+
+
+def authorize(session: Session, tag_value: str, charge_point, now: datetime, **kw) -> dict:
+    """The OCPP ``idTagInfo`` for ``tag_value`` at ``charge_point``; see :func:`authorize_with_tag`."""
+    return authorize_with_tag(session, tag_value, charge_point, now, **kw)[0]
 
 
 def same_group(session: Session, tag_a: str, tag_b: str) -> bool:

@@ -9,16 +9,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import message_log
-from .authorization import authorize
+from .authorization import authorize, authorize_with_tag
 from .config import Settings
 from .datatransfer import DataTransferRegistry
 from .db import Database
@@ -28,7 +27,6 @@ from .models import (
     ChargePoint,
     Connector,
     DataTransferRecord,
-    IdTag,
     MeterValue,
     Reservation,
     StatusEvent,
@@ -77,18 +75,56 @@ class Charger:
     endpoint_url: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
+class ChargerRow:
+    """The columns of a charge point that almost every message needs, read without building an ORM object."""
+
+    id: int
+    identity: str
+    owner_id: int | None
+    registered: bool
+    registration_status: str | None
+    transport: str
+    ocpp_version: str
+    endpoint_url: str | None
+    last_seen_at: datetime | None
+
+
+# Built once: constructing statements is a large share of the per-message cost.
+_CHARGER_ROW = select(
+    ChargePoint.id, ChargePoint.identity, ChargePoint.owner_id, ChargePoint.registered,
+    ChargePoint.registration_status, ChargePoint.transport, ChargePoint.ocpp_version, ChargePoint.endpoint_url,
+    ChargePoint.last_seen_at,
+).where(ChargePoint.identity == bindparam("identity_"))
+_SET_CHARGER = update(ChargePoint).where(ChargePoint.id == bindparam("cp_id_"))
+
+
 class OperationContext:
     """What an operation function needs beyond the payload."""
 
-    session: Session
-    charge_point: ChargePoint
-    charger: Charger
-    settings: Settings
-    now: datetime
-    data_transfer: DataTransferRegistry
-    on_transaction_stopped: list[Callable[[Session, Transaction], None]] = field(default_factory=list)
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    def __init__(self, session: Session, row: ChargerRow, charger: Charger, settings: Settings, now: datetime,
+                 data_transfer: DataTransferRegistry,
+                 on_transaction_stopped: list[Callable[[Session, Transaction], None]] | None = None):
+        self.session = session
+        self.row = row
+        self.charger = charger
+        self.settings = settings
+        self.now = now
+        self.data_transfer = data_transfer
+        self.on_transaction_stopped = on_transaction_stopped or []
+        self.after_commit: list[Callable[[], None]] = []
+        self._charge_point: ChargePoint | None = None
+
+    @property
+    def charge_point(self) -> ChargePoint:
+        """The full ORM charge point, loaded only by the operations that change its details."""
+        if self._charge_point is None:
+            self._charge_point = self.session.get(ChargePoint, self.row.id)
+        return self._charge_point
+
+    def update_charger(self, **values) -> None:
+        """Set columns of this charge point with one UPDATE, without loading it."""
+        self.session.execute(_SET_CHARGER.values(**values), {"cp_id_": self.row.id})
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -118,17 +154,17 @@ def boot_notification(ctx: OperationContext, p: dict) -> dict:
 
 
 def heartbeat(ctx: OperationContext, p: dict) -> dict:
-    ctx.charge_point.last_heartbeat_at = ctx.now
+    ctx.update_charger(last_heartbeat_at=ctx.now)
     return {"currentTime": iso(ctx.now)}
 
 
 def authorize_tag(ctx: OperationContext, p: dict) -> dict:
-    return {"idTagInfo": authorize(ctx.session, p["idTag"], ctx.charge_point, ctx.now)}
+    return {"idTagInfo": authorize(ctx.session, p["idTag"], ctx.row, ctx.now)}
 
 
 def start_transaction(ctx: OperationContext, p: dict) -> dict:
     """Open a transaction. A retried StartTransaction gets the same transactionId; a reservation is used."""
-    s, cp = ctx.session, ctx.charge_point
+    s, cp = ctx.session, ctx.row
     connector_id = int(p.get("connectorId") or 0)
     id_tag = str(p.get("idTag") or "")
     meter_start = int(p.get("meterStart") or 0)
@@ -136,12 +172,12 @@ def start_transaction(ctx: OperationContext, p: dict) -> dict:
     key = hashlib.sha256(
         f"{cp.id}|{connector_id}|{id_tag}|{raw_ts}|{meter_start}".encode()
     ).hexdigest()
-    existing = s.scalar(select(Transaction).where(Transaction.start_key == key))
+    existing = s.scalar(select(Transaction.id).where(Transaction.start_key == key))
     if existing is not None:
-        info = authorize(s, id_tag, cp, ctx.now, exclude_transaction_id=existing.id)
-        return {"transactionId": existing.id, "idTagInfo": info}
+        info = authorize(s, id_tag, cp, ctx.now, exclude_transaction_id=existing)
+        return {"transactionId": existing, "idTagInfo": info}
 
-    info = authorize(s, id_tag, cp, ctx.now)
+    info, tag = authorize_with_tag(s, id_tag, cp, ctx.now)
     reservation = _matching_reservation(s, cp, connector_id, id_tag, p.get("reservationId"), ctx.now)
     start_ts = parse_timestamp(raw_ts)
     tx = Transaction(
@@ -157,16 +193,11 @@ def start_transaction(ctx: OperationContext, p: dict) -> dict:
         last_meter_wh=float(meter_start),
         last_meter_at=ctx.now,
     )
-    tag_owner = _tag_owner(s, id_tag)
-    tx.user_id = tag_owner
+    tx.user_id = tag.owner_id if tag is not None else None
     s.add(tx)
-    try:
-        with s.begin_nested():
-            s.flush()
-    except IntegrityError:
-        # The same retry raced us on another worker: answer with the transaction it created.
-        existing = s.scalar(select(Transaction).where(Transaction.start_key == key))
-        return {"transactionId": existing.id, "idTagInfo": info}
+    # A retry racing this one on another worker hits the unique start_key: this unit of work fails, the
+    # charger retries, and the lookup above then answers with the transaction the other created.
+    s.flush()
     if reservation is not None:
         reservation.status = "Used"
         reservation.transaction_id = tx.id
@@ -175,7 +206,7 @@ def start_transaction(ctx: OperationContext, p: dict) -> dict:
 
 def stop_transaction(ctx: OperationContext, p: dict) -> dict:
     """Close a transaction. Unknown ids (or -1, errata 3.18) are answered, kept for review, reconciled."""
-    s, cp = ctx.session, ctx.charge_point
+    s, cp = ctx.session, ctx.row
     reported = int(p.get("transactionId", -1))
     id_tag = p.get("idTag")
     tx = s.get(Transaction, reported) if reported > 0 else None
@@ -206,7 +237,7 @@ def stop_transaction(ctx: OperationContext, p: dict) -> dict:
 
 def meter_values(ctx: OperationContext, p: dict) -> dict:
     """Store every sampled value (inside a transaction or not) and keep the live register current."""
-    s, cp = ctx.session, ctx.charge_point
+    s, cp = ctx.session, ctx.row
     connector_id = int(p.get("connectorId") or 0)
     tx_id = p.get("transactionId")
     tx = None
@@ -222,7 +253,7 @@ def meter_values(ctx: OperationContext, p: dict) -> dict:
 
 def status_notification(ctx: OperationContext, p: dict) -> dict:
     """Keep each connector's current status (0 is the charger itself) and its history."""
-    s, cp = ctx.session, ctx.charge_point
+    s, cp = ctx.session, ctx.row
     connector_id = int(p.get("connectorId") or 0)
     ts = parse_timestamp(p.get("timestamp"))
     connector = s.scalar(
@@ -251,7 +282,7 @@ def data_transfer(ctx: OperationContext, p: dict) -> dict:
     vendor_id, message_id, data = p["vendorId"], p.get("messageId"), p.get("data")
     status, response = ctx.data_transfer.dispatch(ctx.charger.identity, vendor_id, message_id, data)
     ctx.session.add(DataTransferRecord(
-        charge_point_id=ctx.charge_point.id, direction="in", vendor_id=vendor_id, message_id=message_id,
+        charge_point_id=ctx.row.id, direction="in", vendor_id=vendor_id, message_id=message_id,
         data=data, status=status, response_data=response, received_at=ctx.now,
     ))
     out = {"status": status}
@@ -261,14 +292,12 @@ def data_transfer(ctx: OperationContext, p: dict) -> dict:
 
 
 def diagnostics_status_notification(ctx: OperationContext, p: dict) -> dict:
-    ctx.charge_point.diagnostics_status = p.get("status")
-    ctx.charge_point.diagnostics_status_at = ctx.now
+    ctx.update_charger(diagnostics_status=p.get("status"), diagnostics_status_at=ctx.now)
     return {}
 
 
 def firmware_status_notification(ctx: OperationContext, p: dict) -> dict:
-    ctx.charge_point.firmware_status = p.get("status")
-    ctx.charge_point.firmware_status_at = ctx.now
+    ctx.update_charger(firmware_status=p.get("status"), firmware_status_at=ctx.now)
     return {}
 
 
@@ -294,11 +323,7 @@ TRANSACTION_MESSAGES = frozenset({"StartTransaction", "StopTransaction", "MeterV
 # --------------------------------------------------------------------------------------------------------
 
 
-def _tag_owner(s: Session, id_tag: str) -> int | None:
-    return s.scalar(select(IdTag.owner_id).where(IdTag.tag == id_tag))
-
-
-def _matching_reservation(s: Session, cp: ChargePoint, connector_id: int, id_tag: str,
+def _matching_reservation(s: Session, cp: ChargerRow, connector_id: int, id_tag: str,
                           reservation_id, now: datetime) -> Reservation | None:
     """The reservation this start consumes: by its id, else an active one of the same tag on this charger."""
     if reservation_id is not None:
@@ -319,7 +344,7 @@ def _matching_reservation(s: Session, cp: ChargePoint, connector_id: int, id_tag
 
 def _reconcile_stop(ctx: OperationContext, reported: int, p: dict) -> Transaction | None:
     """Record a stop for an unknown transaction and match it to the only plausible open one, if any."""
-    s, cp = ctx.session, ctx.charge_point
+    s, cp = ctx.session, ctx.row
     q = select(Transaction).where(Transaction.charge_point_id == cp.id, Transaction.stop_timestamp.is_(None))
     if p.get("idTag"):
         q = q.where(Transaction.id_tag == p["idTag"])
@@ -340,7 +365,7 @@ def _store_meter_rows(ctx: OperationContext, rows: list[dict], connector_id: int
                       *, update_live: bool, tx: Transaction | None = None) -> None:
     if not rows:
         return
-    cp_id = ctx.charge_point.id
+    cp_id = ctx.row.id
     for r in rows:
         r["charge_point_id"] = cp_id
         r["connector_id"] = connector_id
@@ -406,22 +431,27 @@ class ChargerService:
         try:
             with self.db.uow() as uow:
                 s = uow.session
-                cp = s.scalar(select(ChargePoint).where(ChargePoint.identity == charger.identity))
-                if cp is None:
-                    cp = self._unknown_charger(s, charger, action)
-                elif action != "BootNotification" and cp.registration_status != "Accepted" \
-                        and action not in TRANSACTION_MESSAGES:
-                    raise OcppError("SecurityError", "The charge point is not accepted; send BootNotification")
+                found = s.execute(_CHARGER_ROW, {"identity_": charger.identity}).first()
+                if found is None:
+                    cp = ChargerRow(*self._unknown_charger(s, charger, action))
+                else:
+                    cp = ChargerRow(*found)
+                    if action != "BootNotification" and cp.registration_status != "Accepted" \
+                            and action not in TRANSACTION_MESSAGES:
+                        raise OcppError("SecurityError", "The charge point is not accepted; send BootNotification")
+                changes: dict = {}
                 # "Last seen" at a resolution of LAST_SEEN_RESOLUTION: rewriting the charger's row on every
                 # message of a session costs an UPDATE each; heartbeat and boot times stay exact.
                 if cp.last_seen_at is None or not (timedelta(0) <= now - cp.last_seen_at < LAST_SEEN_RESOLUTION):
-                    cp.last_seen_at = now
+                    changes["last_seen_at"] = now
                 if charger.endpoint_url and cp.endpoint_url != charger.endpoint_url:
-                    cp.endpoint_url = charger.endpoint_url
+                    changes["endpoint_url"] = charger.endpoint_url
                 if cp.transport != charger.transport or cp.ocpp_version != charger.ocpp_version:
-                    cp.transport, cp.ocpp_version = charger.transport, charger.ocpp_version
+                    changes["transport"], changes["ocpp_version"] = charger.transport, charger.ocpp_version
                 ctx = OperationContext(s, cp, charger, self.settings, now, self.data_transfer,
                                        self.on_transaction_stopped)
+                if changes:
+                    ctx.update_charger(**changes)
                 response = op(ctx, payload)
                 limit = self.settings.message_log_limit
                 if limit > 0:
@@ -440,7 +470,7 @@ class ChargerService:
             self._log_failed(charger, action, unique_id, raw, payload)
             raise OcppError("InternalError", f"{action} could not be processed") from exc
 
-    def _unknown_charger(self, s: Session, charger: Charger, action: str) -> ChargePoint:
+    def _unknown_charger(self, s: Session, charger: Charger, action: str) -> tuple:
         """A charger the CMS does not know: registered when auto-registration is on, else only recorded."""
         if not self.settings.auto_register and action != "BootNotification":
             raise OcppError("SecurityError", f"Unknown charge point {charger.identity}")
@@ -451,7 +481,8 @@ class ChargerService:
         )
         s.add(cp)
         s.flush()
-        return cp
+        return (cp.id, cp.identity, cp.owner_id, cp.registered, cp.registration_status, cp.transport,
+                cp.ocpp_version, cp.endpoint_url, cp.last_seen_at)
 
     def _log_failed(self, charger: Charger, action: str, unique_id: str | None, raw: str | None,
                     payload: dict) -> None:

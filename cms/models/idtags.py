@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
+
+if TYPE_CHECKING:
+    from .accounts import User
 
 
 class IdTag(Base):
@@ -28,6 +32,7 @@ class IdTag(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     parent: Mapped[IdTag | None] = relationship(remote_side="IdTag.id")
+    owner: Mapped[User | None] = relationship("User", viewonly=True)
 
 
 class Reservation(Base):
