@@ -59,6 +59,7 @@ def test_json_and_soap_chargers_side_by_side(rt, live_server, owner_token, add_c
             "JSON1": ("json", "1.6"), "S15": ("soap", "1.5"), "S16": ("soap", "1.6")}
         for identity in ("JSON1", "S15", "S16"):
             assert by_id[identity]["registrationStatus"] == "Accepted"
+            assert by_id[identity]["connected"] is True  # a SOAP charger by its recent messages
             assert [c["status"] for c in by_id[identity]["connectors"]] == ["Available"]
 
         for identity in ("JSON1", "S15", "S16"):

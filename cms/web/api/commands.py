@@ -11,7 +11,8 @@ from sqlalchemy import select
 from cms import commands
 from cms.chargepoints import add_charge_point
 from cms.errors import InvalidInput, NotFound
-from cms.models import ChargePoint, ChargerConfigurationKey, Connector
+from cms.models import ChargePoint, ChargerConfigurationKey, Connector, utcnow
+from cms.queries import is_online
 
 from . import bp, spec
 from .auth import require_user
@@ -73,9 +74,12 @@ def configuration(charge_point_id: str):
 
 
 def charge_point_view(cp: ChargePoint, connectors: list[Connector]) -> dict:
-    """The API's shape of a charge point, the same whatever transport it speaks."""
+    """The API's shape of a charge point, the same whatever transport it speaks (a SOAP charger holds no
+    connection: it counts as connected while it keeps sending heartbeats)."""
+    rt = _rt()
+    online = is_online(cp, utcnow(), rt.settings.heartbeat_interval)
     return {
-        "id": cp.identity, "transport": cp.transport, "ocppVersion": cp.ocpp_version, "connected": cp.connected,
+        "id": cp.identity, "transport": cp.transport, "ocppVersion": cp.ocpp_version, "connected": online,
         "registrationStatus": cp.registration_status, "vendor": cp.vendor, "model": cp.model,
         "firmwareVersion": cp.firmware_version, "stationId": cp.station_id,
         "lastSeen": cp.last_seen_at.isoformat() if cp.last_seen_at else None,
