@@ -2,6 +2,7 @@
 the small OCPP frames save in bandwidth."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import websockets
 
@@ -17,7 +18,9 @@ def test_deflate_offer_is_declined(add_charger, live_server):
             answer = await ws.recv()
             return ws.response.headers.get("Sec-WebSocket-Extensions"), ws.subprotocol, answer
 
-    extensions, subprotocol, answer = asyncio.run(handshake())
+    # A thread of its own: a sync Playwright session in the same test run keeps an event loop on this one.
+    with ThreadPoolExecutor(1) as pool:
+        extensions, subprotocol, answer = pool.submit(asyncio.run, handshake()).result(30)
     assert extensions is None
     assert subprotocol == "ocpp1.6"
     assert answer.startswith('[4,"1","SecurityError"')  # served normally (not booted yet)
