@@ -28,8 +28,10 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """One browser per test module: Playwright's sync API keeps an event loop on the main thread while it
+    runs, so it is stopped before other modules' asyncio tests."""
     reason = _missing()
     if reason:
         pytest.skip(reason)
