@@ -7,7 +7,7 @@ import random
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from .models import MessageLogEntry
+from .models import MessageLogEntry, utcnow
 
 _PRUNE_PROBABILITY = 0.02
 
@@ -15,11 +15,9 @@ _PRUNE_PROBABILITY = 0.02
 def record(session: Session, charge_point_id: int, direction: str, action: str | None,
            unique_id: str | None, payload: str, *, limit: int) -> None:
     """Append one message; now and then trim the charger's log to its newest ``limit`` entries."""
-    session.execute(
-        insert(MessageLogEntry),
-        [{"charge_point_id": charge_point_id, "direction": direction, "action": action,
-          "unique_id": unique_id, "payload": payload[:65536]}],
-    )
+    session.execute(insert(MessageLogEntry.__table__), {
+        "charge_point_id": charge_point_id, "direction": direction, "action": action, "unique_id": unique_id,
+        "payload": payload[:65536], "created_at": utcnow()})
     # Pruning on every insert would double the write cost of each message; a small random share
     # keeps the log within a few percent of its limit.
     if random.random() < _PRUNE_PROBABILITY:
@@ -29,11 +27,12 @@ def record(session: Session, charge_point_id: int, direction: str, action: str |
 def record_exchange(session: Session, charge_point_id: int, action: str | None, unique_id: str | None,
                     request: str, response: str, *, limit: int) -> None:
     """Append a request and its answer in one statement; now and then trim the log like :func:`record`."""
-    session.execute(insert(MessageLogEntry.__table__), [
+    now = utcnow()
+    session.execute(insert(MessageLogEntry.__table__).values([
         {"charge_point_id": charge_point_id, "direction": direction, "action": action, "unique_id": unique_id,
-         "payload": payload[:65536]}
+         "payload": payload[:65536], "created_at": now}
         for direction, payload in (("in", request), ("out", response))
-    ])
+    ]))
     if random.random() < _PRUNE_PROBABILITY:
         prune(session, charge_point_id, limit)
 

@@ -269,12 +269,13 @@ def status_notification(ctx: OperationContext, p: dict) -> dict:
     connector.vendor_error_code = p.get("vendorErrorCode")
     connector.status_timestamp = ts or ctx.now
     connector.updated_at = ctx.now
-    # Core inserts (``__table__``): the ORM bulk path costs several times more CPU per row for the same SQL.
-    s.execute(insert(StatusEvent.__table__), [{
+    # A Core insert with one parameter set: the ORM bulk path, or a list (executemany, which psycopg runs
+    # as a pipeline), costs several times more CPU for the same SQL.
+    s.execute(insert(StatusEvent.__table__), {
         "charge_point_id": cp.id, "connector_id": connector_id, "status": connector.status,
         "error_code": connector.error_code, "info": connector.info, "vendor_id": connector.vendor_id,
         "vendor_error_code": connector.vendor_error_code, "timestamp": ts, "received_at": ctx.now,
-    }])
+    })
     return {}
 
 
@@ -370,7 +371,7 @@ def _store_meter_rows(ctx: OperationContext, rows: list[dict], connector_id: int
         r["charge_point_id"] = cp_id
         r["connector_id"] = connector_id
         r["transaction_id"] = tx_id
-    # One multi-row INSERT for the whole sample (the ORM bulk path would split it by which fields are None).
+    # One Core executemany for the whole sample (the ORM bulk path would split it by which fields are None).
     ctx.session.execute(insert(MeterValue.__table__), rows)
     if update_live and tx is not None and tx.stop_timestamp is None:
         energy, power, at = latest_register_and_power(rows)
