@@ -174,6 +174,23 @@ def idtag_add(tag: str, owner_email: str | None, parent: str | None, expiry: str
         click.echo(f"id tag {row.tag} added")
 
 
+# ----------------------------------------------------------------------------------------------- mail
+@main.command()
+@click.option("--to", "recipient", default=None, help="only mails to this address")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+def outbox(recipient: str | None, limit: int) -> None:
+    """Show the newest mails the CMS wrote (without SMTP configured they are only kept here)."""
+    from .mail import outbox as read_outbox
+
+    with _db().uow() as uow:
+        mails = read_outbox(uow.session, recipient, limit=limit)
+    if not mails:
+        click.echo("no mails")
+    for m in mails:
+        click.echo(f"--- #{m['id']} to {m['recipient']} at {m['created_at']:%Y-%m-%d %H:%M:%S} ({m['delivery']})")
+        click.echo(f"Subject: {m['subject']}\n\n{m['body']}\n")
+
+
 # ----------------------------------------------------------------------------------------------- serving
 def gunicorn_command(host: str, port: int, workers: int) -> list[str]:
     """The production server: gunicorn with gevent workers (a greenlet, not a thread, per WebSocket)."""
