@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from cms.accounts import create_user, issue_token
 from cms.models import ChargerConfigurationKey, ChargingProfileRecord, LocalListEntry, Reservation
+from tests.support.commands import SAMPLE_COMMANDS
 
 
 def _post(server, token, identity, action, payload, **kw):
@@ -28,30 +29,7 @@ def booted(add_charger, connect):
     return cp
 
 
-ALL_COMMANDS = {
-    "CancelReservation": {"reservationId": 7},
-    "ChangeAvailability": {"connectorId": 1, "type": "Inoperative"},
-    "ChangeConfiguration": {"key": "HeartbeatInterval", "value": "120"},
-    "ClearCache": {},
-    "ClearChargingProfile": {"id": 1},
-    "DataTransfer": {"vendorId": "com.example", "messageId": "hello", "data": "x"},
-    "GetCompositeSchedule": {"connectorId": 1, "duration": 3600},
-    "GetConfiguration": {"key": ["HeartbeatInterval"]},
-    "GetDiagnostics": {"location": "ftp://diag.example/upload"},
-    "GetLocalListVersion": {},
-    "RemoteStartTransaction": {"idTag": "TAG1", "connectorId": 1},
-    "RemoteStopTransaction": {"transactionId": 1},
-    "ReserveNow": {"connectorId": 1, "expiryDate": "2030-01-01T00:00:00Z", "idTag": "TAG1", "reservationId": 7},
-    "Reset": {"type": "Soft"},
-    "SendLocalList": {"listVersion": 1, "updateType": "Full", "localAuthorizationList": []},
-    "SetChargingProfile": {"connectorId": 1, "csChargingProfiles": {
-        "chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
-        "chargingProfileKind": "Absolute", "chargingSchedule": {
-            "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}]}}},
-    "TriggerMessage": {"requestedMessage": "Heartbeat"},
-    "UnlockConnector": {"connectorId": 1},
-    "UpdateFirmware": {"location": "http://fw.example/fw.bin", "retrieveDate": "2030-01-01T00:00:00Z"},
-}
+ALL_COMMANDS = SAMPLE_COMMANDS
 
 
 def test_every_command_reaches_the_charger_and_answers(booted, live_server, owner_token):
