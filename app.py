@@ -62,6 +62,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if settings.redis_url:
         _connect_redis(rt)
     _start_maintenance(rt)
+    if settings.heartbeat_batch_seconds > 0:
+        from cms.heartbeats import HeartbeatBatcher
+
+        rt.charger_service.heartbeats = HeartbeatBatcher(rt.db, settings.heartbeat_batch_seconds)
+        rt.charger_service.heartbeats.start()
     return app
 
 

@@ -22,6 +22,7 @@ class Settings:
     ws_ping_interval: float = 60.0
     call_timeout: float = 30.0
     message_log_limit: int = 500
+    heartbeat_batch_seconds: float = 1.0  # heartbeats written together this often; 0 writes each at once
     maintenance_interval: float = 60.0  # seconds between upkeep rounds; 0 turns them off (tests)
     public_url: str = "http://127.0.0.1:8000"
     node_id: str = ""

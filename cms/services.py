@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from time import monotonic
 
 import orjson
 from sqlalchemy import bindparam, insert, select, update
@@ -22,6 +23,7 @@ from .config import Settings
 from .datatransfer import DataTransferRegistry
 from .db import Database
 from .errors import OcppError
+from .heartbeats import HeartbeatBatcher
 from .metering import latest_register_and_power, rows_from_meter_values
 from .models import (
     ChargePoint,
@@ -317,6 +319,8 @@ OPERATIONS: dict[str, Callable[[OperationContext, dict], dict]] = {
 # Transaction messages are never refused for a charger's registration state or their content: the
 # charger would retry, then drop them, and billing data would be lost.
 TRANSACTION_MESSAGES = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
+# How long a charger's accepted state is trusted for batched heartbeats (an owner's change shows within this).
+ACCEPTED_TTL = 60.0
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -399,6 +403,9 @@ class ChargerService:
         self.data_transfer = data_transfer or DataTransferRegistry()
         # Called with (session, transaction) inside the StopTransaction unit of work (billing plugs in).
         self.on_transaction_stopped: list[Callable[[Session, Transaction], None]] = []
+        # With a batcher, heartbeats of accepted chargers are answered without a transaction of their own.
+        self.heartbeats: HeartbeatBatcher | None = None
+        self._accepted: dict[str, tuple[ChargerRow, float]] = {}  # identity -> (row, monotonic time read)
 
     def handle(self, charger: Charger, action: str, payload: dict, *, unique_id: str | None = None,
                raw: str | None = None) -> dict:
@@ -408,6 +415,10 @@ class ChargerService:
         the OCPP 1.6 code, except transaction messages, which are processed whatever their flaws (a refused
         StopTransaction is retried, then dropped, and billing data is lost) unless they are unusable.
         """
+        if action == "Heartbeat" and self.heartbeats is not None:
+            answered = self._batched_heartbeat(charger, payload, unique_id, raw)
+            if answered is not None:
+                return answered
         if action not in OPERATIONS:
             if action in KNOWN_UNSUPPORTED:
                 raise OcppError("NotSupported", f"{action} is not supported by this central system")
@@ -425,6 +436,29 @@ class ChargerService:
             except OcppError as failed:
                 raise (invalid if failed.code == "InternalError" else failed) from None
         return self._run(charger, action, payload, unique_id, raw)
+
+    def _batched_heartbeat(self, charger: Charger, payload: dict, unique_id: str | None,
+                           raw: str | None) -> dict | None:
+        """Answer a Heartbeat of a charger known to be accepted (read within ACCEPTED_TTL) and queue its
+        writes; None when the charger must go through the full path."""
+        known = self._accepted.get(charger.identity)
+        if known is None or monotonic() - known[1] > ACCEPTED_TTL:
+            return None
+        row = known[0]
+        if (row.transport, row.ocpp_version) != (charger.transport, charger.ocpp_version) or (
+                charger.endpoint_url and charger.endpoint_url != row.endpoint_url):
+            return None
+        self.validator.validate("Heartbeat", payload)
+        now = utcnow()
+        response = {"currentTime": iso(now)}
+        log_rows = []
+        if self.settings.message_log_limit > 0:
+            request_text = raw if raw is not None else orjson.dumps(payload).decode()
+            log_rows = [{"charge_point_id": row.id, "direction": d, "action": "Heartbeat", "unique_id": unique_id,
+                         "payload": text[:65536], "created_at": now}
+                        for d, text in (("in", request_text), ("out", orjson.dumps(response).decode()))]
+        self.heartbeats.record(row.id, now, log_rows)
+        return response
 
     def _run(self, charger: Charger, action: str, payload: dict, unique_id: str | None, raw: str | None) -> dict:
         op = OPERATIONS[action]
@@ -460,6 +494,8 @@ class ChargerService:
                                                 raw if raw is not None else orjson.dumps(payload).decode(),
                                                 orjson.dumps(response).decode(), limit=limit)
                 uow.commit()
+            if self.heartbeats is not None:
+                self._remember(cp, charger, action, response)
             for fn in ctx.after_commit:
                 fn()
             return response
@@ -470,6 +506,16 @@ class ChargerService:
             log.exception("%s from %s failed", action, charger.identity)
             self._log_failed(charger, action, unique_id, raw, payload)
             raise OcppError("InternalError", f"{action} could not be processed") from exc
+
+    def _remember(self, row: ChargerRow, charger: Charger, action: str, response: dict) -> None:
+        """Keep accepted chargers' rows for the heartbeat fast path (as this message left them)."""
+        status = response.get("status") if action == "BootNotification" else row.registration_status
+        if status == "Accepted" and row.registered:
+            fresh = ChargerRow(row.id, row.identity, row.owner_id, row.registered, "Accepted", charger.transport,
+                               charger.ocpp_version, charger.endpoint_url or row.endpoint_url, row.last_seen_at)
+            self._accepted[charger.identity] = (fresh, monotonic())
+        else:
+            self._accepted.pop(charger.identity, None)
 
     def _unknown_charger(self, s: Session, charger: Charger, action: str) -> tuple:
         """A charger the CMS does not know: registered when auto-registration is on, else only recorded."""

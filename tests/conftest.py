@@ -49,6 +49,7 @@ def app_config(database_url, tmp_path):
         "secret_key": "test-secret",
         "ws_ping_interval": 0,
         "maintenance_interval": 0,
+        "heartbeat_batch_seconds": 0,
         "call_timeout": 5.0,
         "data_dir": str(tmp_path / "data"),
         "public_url": "http://127.0.0.1",

@@ -1,0 +1,58 @@
+"""Batched heartbeats: answered at once, written together, never for a charger that is not accepted."""
+
+from __future__ import annotations
+
+import pytest
+from ocpp.exceptions import OCPPError
+from ocpp.v16 import call
+from sqlalchemy import func, select
+
+from cms.chargepoints import remove_charge_point
+from cms.models import ChargePoint, MessageLogEntry
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "heartbeat_batch_seconds": 3600}  # flushed by the test, not by the thread
+
+
+def _heartbeat_state(rt, identity):
+    with rt.db.uow() as uow:
+        cp = uow.session.scalar(select(ChargePoint).where(ChargePoint.identity == identity))
+        logged = uow.session.scalar(select(func.count()).select_from(MessageLogEntry).where(
+            MessageLogEntry.charge_point_id == cp.id, MessageLogEntry.action == "Heartbeat"))
+        return cp.last_heartbeat_at, logged
+
+
+def test_heartbeats_are_answered_then_written_in_one_batch(rt, add_charger, connect):
+    add_charger("HB1")
+    add_charger("HB2")
+    one, two = connect("HB1"), connect("HB2")
+    with pytest.raises(OCPPError) as e:  # not accepted yet: the full path, SecurityError
+        one.call(call.Heartbeat())
+    assert e.value.code == "SecurityError"
+    one.boot()
+    two.boot()
+    for _ in range(3):
+        assert one.call(call.Heartbeat()).current_time
+    assert two.call(call.Heartbeat()).current_time
+    assert _heartbeat_state(rt, "HB1") == (None, 1)  # answered, not yet written (1: the refused one)
+    assert rt.charger_service.heartbeats.flush() == 2
+    at, logged = _heartbeat_state(rt, "HB1")
+    assert at is not None and logged == 1 + 6  # and three requests and three answers
+    assert _heartbeat_state(rt, "HB2")[1] == 2
+
+
+def test_a_removed_charger_does_not_spoil_the_batch(rt, owner, add_charger, connect):
+    cp = add_charger("GONE")
+    add_charger("STAYS")
+    gone, stays = connect("GONE"), connect("STAYS")
+    gone.boot()
+    stays.boot()
+    gone.call(call.Heartbeat())
+    stays.call(call.Heartbeat())
+    with rt.db.uow() as uow:
+        remove_charge_point(uow.session, owner, cp.identity)
+        uow.commit()
+    assert rt.charger_service.heartbeats.flush() == 1
+    assert _heartbeat_state(rt, "STAYS")[0] is not None
