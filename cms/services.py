@@ -320,7 +320,7 @@ OPERATIONS: dict[str, Callable[[OperationContext, dict], dict]] = {
 # charger would retry, then drop them, and billing data would be lost.
 TRANSACTION_MESSAGES = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
 # How long a charger's accepted state is trusted for batched heartbeats (an owner's change shows within this).
-ACCEPTED_TTL = 60.0
+ACCEPTED_TTL = 300.0
 
 
 # --------------------------------------------------------------------------------------------------------
