@@ -125,8 +125,9 @@ class OperationContext:
         return self._charge_point
 
     def update_charger(self, **values) -> None:
-        """Set columns of this charge point with one UPDATE, without loading it."""
-        self.session.execute(_SET_CHARGER.values(**values), {"cp_id_": self.row.id})
+        """Set columns of this charge point with one UPDATE, without loading it (Core: the ORM's bulk-update
+        bookkeeping cost more than the statement)."""
+        self.session.connection().execute(_SET_CHARGER.values(**values), {"cp_id_": self.row.id})
 
 
 # --------------------------------------------------------------------------------------------------------
