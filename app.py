@@ -16,11 +16,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     settings = load_settings(test_config)
     app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config.update(SECRET_KEY=settings.secret_key, JSON_SORT_KEYS=False)
-    app.config["SOCK_SERVER_OPTIONS"] = {
-        "subprotocols": ["ocpp1.6"],
-        "ping_interval": settings.ws_ping_interval or None,
-        "max_message_size": 1 << 20,
-    }
+    from json_ws.wsloop import NoReaderThread
+
+    # flask-sock does the handshake; the connection's own greenlet then reads (json_ws/wsloop.py), which also
+    # pings every CMS_WS_PING_INTERVAL seconds and limits message size.
+    app.config["SOCK_SERVER_OPTIONS"] = {"subprotocols": ["ocpp1.6"], "thread_class": NoReaderThread}
     rt = build_runtime(settings)
     app.extensions["cms"] = rt
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

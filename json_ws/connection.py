@@ -24,20 +24,18 @@ class _Pending:
 class OcppConnection:
     """A live OCPP-J connection. Thread- and greenlet-safe: the receive loop and callers share it."""
 
-    def __init__(self, ws, identity: str, node: str):
-        self.ws = ws
+    def __init__(self, channel, identity: str, node: str):
+        self.channel = channel  # a wsloop.WsChannel: send_text() and close() from any greenlet
         self.identity = identity
         self.token = f"{node}/{uuid.uuid4().hex[:12]}"
         self.opened_at = time.time()
         self.closed = False
-        self._send_lock = threading.Lock()
         # OCPP-J allows one outstanding CALL per direction: callers queue on this lock.
         self._call_lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
 
     def send(self, text: str) -> None:
-        with self._send_lock:
-            self.ws.send(text)
+        self.channel.send_text(text)
 
     def call(self, action: str, payload: dict, timeout: float) -> dict:
         """Send a CALL and wait for its CALLRESULT; the wait includes queueing behind earlier calls."""
@@ -88,10 +86,7 @@ class OcppConnection:
 
     def close(self, reason: int = 1000, message: str = "") -> None:
         self.mark_closed()
-        try:
-            self.ws.close(reason=reason, message=message)
-        except Exception:  # already gone
-            pass
+        self.channel.close(reason, message)
 
 
 class ConnectionRegistry:

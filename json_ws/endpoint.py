@@ -16,10 +16,12 @@ from cms.services import Charger
 
 from . import framing
 from .connection import ConnectionRegistry, OcppConnection
+from .wsloop import WsChannel, take_over
 
 log = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
+MAX_MESSAGE_BYTES = 1 << 20  # a large local list or diagnostics answer fits; anything bigger is an attack
 
 
 def _refuse(status: int, reason: str, **headers) -> Response:
@@ -63,15 +65,38 @@ def create_blueprint(sock: Sock) -> Blueprint:
     @sock.route("/ocpp/<path:charge_point_id>", bp=bp)
     def ocpp_endpoint(ws, charge_point_id: str):
         rt = current_app.extensions["cms"]
-        serve_connection(ws, charge_point_id, rt)
+        detach = ws.mode == "gunicorn" and _gevent_patched()
+        channel = take_over(ws, rt.settings.ws_ping_interval, MAX_MESSAGE_BYTES, detach=detach)
+        if detach:
+            # The request ends now; the connection lives on in a bare greenlet (see wsloop.take_over).
+            import gevent
+
+            gevent.spawn_raw(_serve_detached, channel, charge_point_id, rt)
+        else:
+            serve_connection(channel, charge_point_id, rt)
 
     return bp
 
 
-def serve_connection(ws, identity: str, rt) -> None:
+def _gevent_patched() -> bool:
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return False
+    return monkey.is_module_patched("socket")
+
+
+def _serve_detached(channel: WsChannel, identity: str, rt) -> None:
+    try:
+        serve_connection(channel, identity, rt)
+    except Exception:  # a bare greenlet has nobody to report to
+        log.exception("%s: connection failed", identity)
+
+
+def serve_connection(channel: WsChannel, identity: str, rt) -> None:
     """Run one charger's connection until it closes; a newer connection of the same charger replaces it."""
     registry: ConnectionRegistry = rt.registry
-    conn = OcppConnection(ws, identity, rt.node_id)
+    conn = OcppConnection(channel, identity, rt.node_id)
     old = registry.add(conn)
     if old is not None:
         old.close(1000, "Replaced by a new connection")
@@ -80,10 +105,9 @@ def serve_connection(ws, identity: str, rt) -> None:
         fn(identity, conn.token)
     charger = Charger(identity=identity, transport="json", ocpp_version="1.6")
     try:
-        while True:
-            text = ws.receive()
-            if text is None:
-                continue
+        # Messages are handled one after the other, in order, in this greenlet: a charger sends one CALL at
+        # a time, and answers to our CALLs are delivered here to the greenlet waiting for them.
+        for text in channel:
             reply = handle_frame(rt, conn, charger, text)
             if reply is not None:
                 conn.send(reply)

@@ -1,0 +1,153 @@
+"""The production server (gunicorn + gevent) on SQLite: WebSocket connections outlive their WSGI request.
+
+Under gevent each connection is taken over by a greenlet of its own and the request ends (json_ws/wsloop.py);
+these tests hold that path to what the threaded test server shows for the request-bound path.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from ocpp.v16 import call
+
+from cms.cli import gunicorn_command
+from tests.support.charger import ChargerClient
+
+UPGRADE = (b"GET /ocpp/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+           b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cms(env, *args) -> str:
+    out = subprocess.run([sys.executable, "-m", "cms.cli", *args], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("gunicorn")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "CMS_DATABASE_URL": f"sqlite:///{tmp}/cms.sqlite3",
+           "CMS_DATA_DIR": str(tmp), "CMS_WS_PING_INTERVAL": "0.5", "CMS_CALL_TIMEOUT": "5",
+           "CMS_SECRET_KEY": "test", "CMS_MAINTENANCE_INTERVAL": "0"}
+    _cms(env, "db", "upgrade")
+    _cms(env, "owner", "create", "ops@example.com", "--password", "ops-password")
+    for identity in ("GUN-1", "GUN-2", "GUN-MUTE", "GUN-BIG"):
+        _cms(env, "chargepoint", "add", identity, "--owner", "ops@example.com")
+    token = _cms(env, "token", "create", "ops@example.com")
+    port = _free_port()
+    proc = subprocess.Popen(gunicorn_command("127.0.0.1", port, 1), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    base = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"http://{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        yield base, {"Authorization": f"Bearer {token}"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def _connected(base, headers, identity) -> bool:
+    r = requests.get(f"http://{base}/api/v1/charge-points/{identity}", headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()["connected"]
+
+
+def _wait_for(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def test_session_and_commands_over_a_detached_connection(server):
+    base, headers = server
+    with ChargerClient(f"ws://{base}", "GUN-1") as charger:
+        assert charger.boot().status == "Accepted"
+        for _ in range(3):
+            charger.call(call.Heartbeat())
+        r = requests.post(f"http://{base}/api/v1/charge-points/GUN-1/commands/GetConfiguration", json={},
+                          headers=headers, timeout=20)
+        assert r.status_code == 200, r.text
+        assert ("GetConfiguration", {}) in charger.cp.received
+        assert _connected(base, headers, "GUN-1")
+    assert _wait_for(lambda: not _connected(base, headers, "GUN-1"), 5)
+
+
+def test_new_connection_replaces_the_old_one(server):
+    base, headers = server
+    first = ChargerClient(f"ws://{base}", "GUN-2")
+    try:
+        assert first.boot().status == "Accepted"
+        with ChargerClient(f"ws://{base}", "GUN-2") as second:
+            assert _wait_for(lambda: first.ws.state.name == "CLOSED", 5)
+            second.call(call.Heartbeat())
+            r = requests.post(f"http://{base}/api/v1/charge-points/GUN-2/commands/ClearCache", json={},
+                              headers=headers, timeout=20)
+            assert r.status_code == 200, r.text
+            assert [a for a, _ in second.cp.received] == ["ClearCache"]
+            assert _connected(base, headers, "GUN-2")
+    finally:
+        first.close()
+
+
+def test_silent_charger_is_dropped_after_two_ping_intervals(server):
+    base, headers = server
+    host, port = base.split(":")
+    s = socket.create_connection((host, int(port)))
+    try:
+        s.sendall(UPGRADE % b"GUN-MUTE")
+        assert b" 101 " in s.recv(4096).split(b"\r\n", 1)[0]
+        assert _wait_for(lambda: _connected(base, headers, "GUN-MUTE"), 5)
+        t0 = time.monotonic()
+        assert _wait_for(lambda: not _connected(base, headers, "GUN-MUTE"), 5)  # we never answer its pings
+        assert time.monotonic() - t0 <= 2.0
+    finally:
+        s.close()
+
+
+def test_oversized_message_closes_with_1009(server):
+    base, _ = server
+    host, port = base.split(":")
+    s = socket.create_connection((host, int(port)))
+    try:
+        s.sendall(UPGRADE % b"GUN-BIG")
+        assert b" 101 " in s.recv(4096).split(b"\r\n", 1)[0]
+        n = (1 << 20) + 10
+        # One masked text frame with a zero mask key: the payload goes as is.
+        s.sendall(bytes([0x81, 0x80 | 127]) + n.to_bytes(8, "big") + b"\0\0\0\0" + b"x" * n)
+        s.settimeout(5)
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+            if b"\x88" in data:
+                break
+        close = data[data.index(b"\x88"):]
+        assert int.from_bytes(close[2:4], "big") == 1009
+    finally:
+        s.close()
