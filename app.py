@@ -65,7 +65,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if settings.heartbeat_batch_seconds > 0:
         from cms.heartbeats import HeartbeatBatcher
 
-        rt.charger_service.heartbeats = HeartbeatBatcher(rt.db, settings.heartbeat_batch_seconds)
+        rt.charger_service.heartbeats = HeartbeatBatcher(rt.db, settings.heartbeat_batch_seconds,
+                                                              settings.message_log_limit)
         rt.charger_service.heartbeats.start()
     return app
 

@@ -1,20 +1,27 @@
-"""Heartbeats written in batches.
+"""Heartbeat times and message-log rows written in batches.
 
 A Heartbeat is the most frequent message (20,000 chargers at a 30 s interval send 670 a second) and changes
 nothing but a timestamp. Writing each in its own transaction costs a charger's full round of SQL; instead the
-answer goes out at once and the timestamps and message-log rows of all chargers of this process are written
-together, once per interval. A crash loses at most one interval of heartbeat times, which the next heartbeat
-restores.
+answer goes out at once and the timestamps of all chargers of this process are written together, once per
+interval. The message log (troubleshooting copies of every request and answer) is written the same way for
+every message. A crash loses at most one interval of heartbeat times, which the next heartbeat restores, and of
+log copies; the data the messages carry (transactions, meter values, statuses) is written before they are
+answered, as ever.
+
+On PostgreSQL a batch is two statements whatever its size (arrays through ``unnest``): a batch's cost must stay
+small beside the interval, because this greenlet shares its process with the connections it answers.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 
+from . import message_log
 from .db import Database
 from .models import ChargePoint, MessageLogEntry
 
@@ -23,42 +30,91 @@ log = logging.getLogger(__name__)
 _SET_HEARTBEAT = (update(ChargePoint).where(ChargePoint.id == bindparam("cp_id_"))
                   .values(last_heartbeat_at=bindparam("at_"), last_seen_at=bindparam("at_")))
 
+_PG_SET_HEARTBEAT = text(
+    "UPDATE charge_points AS c SET last_heartbeat_at = v.at, last_seen_at = v.at "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamp[])) AS v(id, at) WHERE c.id = v.id")
+# Rows of chargers removed meanwhile are left out by the join (their foreign key would fail the batch).
+_PG_INSERT_LOG = text(
+    "INSERT INTO message_log (charge_point_id, direction, action, unique_id, payload, created_at) "
+    "SELECT v.cp, v.dir, v.action, v.uid, v.payload, v.at FROM unnest(CAST(:cp AS bigint[]), "
+    "CAST(:dir AS text[]), CAST(:action AS text[]), CAST(:uid AS text[]), CAST(:payload AS text[]), "
+    "CAST(:at AS timestamp[])) WITH ORDINALITY AS v(cp, dir, action, uid, payload, at, n) "
+    "JOIN charge_points AS c ON c.id = v.cp ORDER BY v.n")
+
+
+def _naive_utc(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
+
 
 class HeartbeatBatcher:
-    """Collects heartbeats of this process and writes them every ``interval`` seconds in one transaction."""
+    """Collects heartbeat times and message-log rows of this process; writes them every ``interval`` seconds.
 
-    def __init__(self, db: Database, interval: float):
+    ``log_limit`` bounds each charger's log as :func:`cms.message_log.record` does: after a batch, a small
+    random share of the chargers in it are trimmed to their newest ``log_limit`` entries.
+    """
+
+    def __init__(self, db: Database, interval: float, log_limit: int = 500):
         self.db = db
         self.interval = interval
+        self.log_limit = log_limit
         self._lock = threading.Lock()
         self._latest: dict[int, datetime] = {}
         self._log_rows: list[dict] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._postgres = db.engine.dialect.name == "postgresql"
 
     def record(self, charge_point_id: int, at: datetime, log_rows: list[dict]) -> None:
+        """A heartbeat of ``charge_point_id`` at ``at``, with its request and answer for the log."""
         with self._lock:
             self._latest[charge_point_id] = at
             self._log_rows.extend(log_rows)
 
+    def log(self, rows: list[dict]) -> None:
+        """Message-log rows (``message_log`` columns) to write with the next batch."""
+        with self._lock:
+            self._log_rows.extend(rows)
+
     def flush(self) -> int:
-        """Write what was collected; returns the number of chargers updated."""
+        """Write what was collected; returns the number of chargers whose heartbeat time was updated."""
         with self._lock:
             latest, rows = self._latest, self._log_rows
             self._latest, self._log_rows = {}, []
         if not latest and not rows:
             return 0
         with self.db.uow() as uow:
-            s = uow.session
-            # A charger removed meanwhile keeps no log rows (its foreign key would fail the whole batch).
-            alive = set(s.scalars(select(ChargePoint.id).where(ChargePoint.id.in_(list(latest)))))
-            params = [{"cp_id_": cp, "at_": at} for cp, at in latest.items() if cp in alive]
-            if params:
-                s.connection().execute(_SET_HEARTBEAT, params)
-            rows = [r for r in rows if r["charge_point_id"] in alive]
-            if rows:
-                s.execute(insert(MessageLogEntry.__table__), rows)
+            conn = uow.session.connection()
+            updated = self._write_postgres(conn, latest, rows) if self._postgres else \
+                self._write_generic(uow.session, latest, rows)
+            if self.log_limit > 0:
+                for cp_id in {r["charge_point_id"] for r in rows if random.random() < message_log.PRUNE_PROBABILITY}:
+                    message_log.prune(uow.session, cp_id, self.log_limit)
             uow.commit()
+        return updated
+
+    @staticmethod
+    def _write_postgres(conn, latest: dict[int, datetime], rows: list[dict]) -> int:
+        updated = 0
+        if latest:
+            updated = conn.execute(_PG_SET_HEARTBEAT, {
+                "ids": list(latest), "ats": [_naive_utc(at) for at in latest.values()]}).rowcount
+        if rows:
+            conn.execute(_PG_INSERT_LOG, {
+                "cp": [r["charge_point_id"] for r in rows], "dir": [r["direction"] for r in rows],
+                "action": [r["action"] for r in rows], "uid": [r["unique_id"] for r in rows],
+                "payload": [r["payload"] for r in rows], "at": [_naive_utc(r["created_at"]) for r in rows]})
+        return updated
+
+    @staticmethod
+    def _write_generic(s, latest: dict[int, datetime], rows: list[dict]) -> int:
+        ids = set(latest) | {r["charge_point_id"] for r in rows}
+        alive = set(s.scalars(select(ChargePoint.id).where(ChargePoint.id.in_(list(ids))))) if ids else set()
+        params = [{"cp_id_": cp, "at_": at} for cp, at in latest.items() if cp in alive]
+        if params:
+            s.connection().execute(_SET_HEARTBEAT, params)
+        rows = [r for r in rows if r["charge_point_id"] in alive]
+        if rows:
+            s.execute(insert(MessageLogEntry.__table__), rows)
         return len(params)
 
     def start(self) -> None:

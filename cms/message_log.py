@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from .models import MessageLogEntry, utcnow
 
-_PRUNE_PROBABILITY = 0.02
+PRUNE_PROBABILITY = 0.02
 # A request and its answer as one two-row INSERT, built once (statement construction costs more than the SQL).
 _EXCHANGE = insert(MessageLogEntry.__table__).values([
     {"charge_point_id": bindparam(f"cp_{i}"), "direction": bindparam(f"dir_{i}"),
@@ -27,7 +27,7 @@ def record(session: Session, charge_point_id: int, direction: str, action: str |
         "payload": payload[:65536], "created_at": utcnow()})
     # Pruning on every insert would double the write cost of each message; a small random share
     # keeps the log within a few percent of its limit.
-    if random.random() < _PRUNE_PROBABILITY:
+    if random.random() < PRUNE_PROBABILITY:
         prune(session, charge_point_id, limit)
 
 
@@ -39,7 +39,7 @@ def record_exchange(session: Session, charge_point_id: int, action: str | None, 
         "cp_0": charge_point_id, "dir_0": "in", "action_0": action, "uid_0": unique_id, "payload_0": request[:65536],
         "at_0": now, "cp_1": charge_point_id, "dir_1": "out", "action_1": action, "uid_1": unique_id,
         "payload_1": response[:65536], "at_1": now})
-    if random.random() < _PRUNE_PROBABILITY:
+    if random.random() < PRUNE_PROBABILITY:
         prune(session, charge_point_id, limit)
 
 

@@ -329,6 +329,15 @@ ACCEPTED_TTL = 300.0
 # --------------------------------------------------------------------------------------------------------
 
 
+def _exchange_rows(cp_id: int, action: str, unique_id: str | None, request: str, response: str,
+                   at: datetime) -> list[dict]:
+    """A request and its answer as message-log rows for the batch writer."""
+    return [{"charge_point_id": cp_id, "direction": "in", "action": action, "unique_id": unique_id,
+             "payload": request[:65536], "created_at": at},
+            {"charge_point_id": cp_id, "direction": "out", "action": action, "unique_id": unique_id,
+             "payload": response[:65536], "created_at": at}]
+
+
 def _matching_reservation(s: Session, cp: ChargerRow, connector_id: int, id_tag: str,
                           reservation_id, now: datetime) -> Reservation | None:
     """The reservation this start consumes: by its id, else an active one of the same tag on this charger."""
@@ -454,10 +463,9 @@ class ChargerService:
         response = {"currentTime": iso(now)}
         log_rows = []
         if self.settings.message_log_limit > 0:
-            request_text = raw if raw is not None else orjson.dumps(payload).decode()
-            log_rows = [{"charge_point_id": row.id, "direction": d, "action": "Heartbeat", "unique_id": unique_id,
-                         "payload": text[:65536], "created_at": now}
-                        for d, text in (("in", request_text), ("out", orjson.dumps(response).decode()))]
+            log_rows = _exchange_rows(row.id, "Heartbeat", unique_id,
+                                      raw if raw is not None else orjson.dumps(payload).decode(),
+                                      orjson.dumps(response).decode(), now)
         self.heartbeats.record(row.id, now, log_rows)
         return response
 
@@ -490,12 +498,15 @@ class ChargerService:
                     ctx.update_charger(**changes)
                 response = op(ctx, payload)
                 limit = self.settings.message_log_limit
-                if limit > 0:
-                    message_log.record_exchange(s, cp.id, action, unique_id,
-                                                raw if raw is not None else orjson.dumps(payload).decode(),
+                request_text = raw if raw is not None else orjson.dumps(payload).decode()
+                if limit > 0 and self.heartbeats is None:
+                    message_log.record_exchange(s, cp.id, action, unique_id, request_text,
                                                 orjson.dumps(response).decode(), limit=limit)
                 uow.commit()
             if self.heartbeats is not None:
+                if limit > 0:  # troubleshooting copies go with the next batch, after the data is committed
+                    self.heartbeats.log(_exchange_rows(cp.id, action, unique_id, request_text,
+                                                       orjson.dumps(response).decode(), now))
                 self._remember(cp, charger, action, response)
             for fn in ctx.after_commit:
                 fn()

@@ -56,3 +56,43 @@ def test_a_removed_charger_does_not_spoil_the_batch(rt, owner, add_charger, conn
         uow.commit()
     assert rt.charger_service.heartbeats.flush() == 1
     assert _heartbeat_state(rt, "STAYS")[0] is not None
+
+
+def _logged(rt, identity, action):
+    with rt.db.uow() as uow:
+        cp_id = uow.session.scalar(select(ChargePoint.id).where(ChargePoint.identity == identity))
+        return uow.session.scalar(select(func.count()).select_from(MessageLogEntry).where(
+            MessageLogEntry.charge_point_id == cp_id, MessageLogEntry.action == action))
+
+
+def test_every_message_is_logged_with_the_batch_after_its_data(rt, add_charger, connect):
+    add_charger("LOGB")
+    charger = connect("LOGB")
+    charger.boot()
+    charger.status(1, "Available")
+    with rt.db.uow() as uow:  # the data is written before the answer...
+        from cms.models import Connector
+
+        assert uow.session.scalar(select(Connector.status).where(Connector.connector_id == 1)) == "Available"
+    assert _logged(rt, "LOGB", "StatusNotification") == 0  # ...its log copies with the next batch
+    rt.charger_service.heartbeats.flush()
+    assert _logged(rt, "LOGB", "StatusNotification") == 2
+    assert _logged(rt, "LOGB", "BootNotification") == 2
+
+
+def test_batched_log_stays_bounded(rt, add_charger, connect, monkeypatch):
+    from cms import message_log
+
+    monkeypatch.setattr(message_log, "PRUNE_PROBABILITY", 1.0)
+    monkeypatch.setattr(rt.charger_service.heartbeats, "log_limit", 4)
+    add_charger("BOUND")
+    charger = connect("BOUND")
+    charger.boot()
+    for _ in range(6):
+        charger.call(call.Heartbeat())
+    rt.charger_service.heartbeats.flush()
+    with rt.db.uow() as uow:
+        cp_id = uow.session.scalar(select(ChargePoint.id).where(ChargePoint.identity == "BOUND"))
+        payloads = uow.session.scalars(select(MessageLogEntry.action).where(
+            MessageLogEntry.charge_point_id == cp_id).order_by(MessageLogEntry.id)).all()
+    assert payloads == ["Heartbeat"] * 4  # the newest four of fourteen
