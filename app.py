@@ -72,13 +72,16 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _start_maintenance(rt) -> None:
-    from cms.maintenance import Maintenance, reset_connection_flags
+    from cms.maintenance import Maintenance, reset_connection_flags, schedule_full_collections
 
     if not rt.settings.redis_url:
         reset_connection_flags(rt.db)
     if rt.settings.maintenance_interval > 0:
+        gc_full = rt.settings.gc_full_interval
         rt.extras["maintenance"] = Maintenance(rt.db, rt.settings.heartbeat_interval,
-                                               rt.settings.maintenance_interval)
+                                               rt.settings.maintenance_interval, gc_full)
+        if gc_full > 0:  # the upkeep rounds run them, so only when there are upkeep rounds
+            schedule_full_collections()
         rt.extras["maintenance"].start()
 
 

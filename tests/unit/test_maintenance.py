@@ -1,3 +1,4 @@
+import time
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -24,3 +25,23 @@ def test_upkeep_expires_reservations_and_offlines_silent_chargers(rt, add_charge
         s = uow.session
         assert {c.identity: c.connected for c in s.scalars(select(ChargePoint))} == {"QUIET": False, "LIVELY": True}
         assert [r.status for r in s.scalars(select(Reservation).order_by(Reservation.id))] == ["Expired", "Accepted"]
+
+
+def test_full_collections_run_from_upkeep_rounds(rt):
+    import gc
+
+    from cms.maintenance import schedule_full_collections
+
+    saved = gc.get_threshold()
+    try:
+        schedule_full_collections()
+        assert gc.get_threshold()[:2] == saved[:2] and gc.get_threshold()[2] > 10**8  # never on its own
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)
+    upkeep = Maintenance(rt.db, 300, 60, gc_full_interval=0.05)
+    assert "garbage_collected" not in upkeep.run_once()  # not yet due
+    time.sleep(0.06)
+    assert "garbage_collected" in upkeep.run_once()
+    assert "garbage_collected" not in upkeep.run_once()
+    assert "garbage_collected" not in Maintenance(rt.db, 300, 60).run_once()  # off by default
