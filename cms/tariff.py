@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from .errors import InvalidInput, NotFound
@@ -168,11 +168,16 @@ def set_tariff_bands(session: Session, owner: User, station_id: int, bands: list
     return checked
 
 
+# Statements on the StopTransaction path, built once (building them costs more than running them).
+_BANDS = (select(TariffBand.start_minute, TariffBand.end_minute, TariffBand.price_per_kwh_micro, TariffBand.label)
+          .where(TariffBand.station_id == bindparam("station_id_")).order_by(TariffBand.start_minute))
+_STATION_OF_CHARGER = (select(Station.id, Station.timezone).join(ChargePoint, ChargePoint.station_id == Station.id)
+                       .where(ChargePoint.id == bindparam("cp_id_")))
+
+
 def tariff_bands(session: Session, station_id: int) -> list[Band]:
     """The station's bands, ordered by start time (empty: energy is free)."""
-    rows = session.scalars(select(TariffBand).where(TariffBand.station_id == station_id)
-                           .order_by(TariffBand.start_minute))
-    return [Band(r.start_minute, r.end_minute, r.price_per_kwh_micro, r.label) for r in rows]
+    return [Band(*r) for r in session.execute(_BANDS, {"station_id_": station_id})]
 
 
 def bands_by_station(session: Session, station_ids: list[int]) -> dict[int, list[Band]]:
@@ -309,6 +314,16 @@ def price_energy(bands: list[Band], tz: ZoneInfo, curve: list[tuple[datetime, fl
     return Pricing(energy, total, breakdown)
 
 
+_REGISTER_READINGS = select(MeterValue.timestamp, MeterValue.value).where(
+    MeterValue.transaction_id == bindparam("tx_id_"),
+    MeterValue.measurand == ENERGY_REGISTER,
+    MeterValue.unit == "Wh",
+    MeterValue.value.is_not(None),
+    MeterValue.location.in_(("Outlet", "Cable", "EV")),
+    (MeterValue.phase.is_(None)) | (MeterValue.phase == "N"),
+).order_by(MeterValue.timestamp)
+
+
 def transaction_curve(session: Session, tx: Transaction) -> list[tuple[datetime, float]]:
     """The session's register readings: meterStart, energy register samples, meterStop or latest reading."""
     start = tx.start_timestamp
@@ -318,16 +333,7 @@ def transaction_curve(session: Session, tx: Transaction) -> list[tuple[datetime,
         end = (max(tx.last_meter_at, start), float(tx.last_meter_wh))
     else:
         end = None
-    rows = session.execute(
-        select(MeterValue.timestamp, MeterValue.value).where(
-            MeterValue.transaction_id == tx.id,
-            MeterValue.measurand == ENERGY_REGISTER,
-            MeterValue.unit == "Wh",
-            MeterValue.value.is_not(None),
-            MeterValue.location.in_(("Outlet", "Cable", "EV")),
-            (MeterValue.phase.is_(None)) | (MeterValue.phase == "N"),
-        ).order_by(MeterValue.timestamp)
-    ).all()
+    rows = session.execute(_REGISTER_READINGS, {"tx_id_": tx.id}).all()
     points = [(start, float(tx.meter_start))]
     limit = end[0] if end else None
     for ts, value in rows:
@@ -346,7 +352,7 @@ def station_of(session: Session, tx: Transaction) -> Station | None:
 
 def price_transaction(session: Session, tx: Transaction) -> Pricing:
     """The cost of ``tx`` so far (or in full once stopped) under its station's current bands."""
-    station = station_of(session, tx)
+    station = session.execute(_STATION_OF_CHARGER, {"cp_id_": tx.charge_point_id}).first()
     bands = tariff_bands(session, station.id) if station else []
     tz = zone(station.timezone if station else None)
     return price_energy(bands, tz, transaction_curve(session, tx))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -207,9 +207,12 @@ def top_ups(session: Session, user: User, limit: int = 50) -> list[Payment]:
 # ------------------------------------------------------------------------------------------------
 
 
+_CHARGE_OF_TRANSACTION = select(SessionCharge).where(SessionCharge.transaction_id == bindparam("tx_id_"))
+
+
 def bill_transaction(session: Session, tx: Transaction, settings: Settings) -> SessionCharge:
     """Price a stopped session, keep its breakdown, and debit the driver's wallet (once)."""
-    charge = session.scalar(select(SessionCharge).where(SessionCharge.transaction_id == tx.id))
+    charge = session.scalar(_CHARGE_OF_TRANSACTION, {"tx_id_": tx.id})
     if charge is not None:
         return charge
     pricing = price_transaction(session, tx)
