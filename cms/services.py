@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from . import message_log
 from .authorization import authorize, authorize_with_tag
+from .bulk import BulkInsert
 from .config import Settings
 from .datatransfer import DataTransferRegistry
 from .db import Database
@@ -254,31 +255,27 @@ def meter_values(ctx: OperationContext, p: dict) -> dict:
     return {}
 
 
+_SET_CONNECTOR_STATUS = update(Connector).where(
+    Connector.charge_point_id == bindparam("cp_id_"), Connector.connector_id == bindparam("connector_id_"))
+
+
 def status_notification(ctx: OperationContext, p: dict) -> dict:
     """Keep each connector's current status (0 is the charger itself) and its history."""
-    s, cp = ctx.session, ctx.row
+    cp = ctx.row
     connector_id = int(p.get("connectorId") or 0)
     ts = parse_timestamp(p.get("timestamp"))
-    connector = s.scalar(
-        select(Connector).where(Connector.charge_point_id == cp.id, Connector.connector_id == connector_id)
-    )
-    if connector is None:
-        connector = Connector(charge_point_id=cp.id, connector_id=connector_id)
-        s.add(connector)
-    connector.status = p.get("status") or "Unavailable"
-    connector.error_code = p.get("errorCode") or "NoError"
-    connector.info = p.get("info")
-    connector.vendor_id = p.get("vendorId")
-    connector.vendor_error_code = p.get("vendorErrorCode")
-    connector.status_timestamp = ts or ctx.now
-    connector.updated_at = ctx.now
-    # A Core insert with one parameter set: the ORM bulk path, or a list (executemany, which psycopg runs
-    # as a pipeline), costs several times more CPU for the same SQL.
-    s.execute(insert(StatusEvent.__table__), {
-        "charge_point_id": cp.id, "connector_id": connector_id, "status": connector.status,
-        "error_code": connector.error_code, "info": connector.info, "vendor_id": connector.vendor_id,
-        "vendor_error_code": connector.vendor_error_code, "timestamp": ts, "received_at": ctx.now,
-    })
+    state = {"status": p.get("status") or "Unavailable", "error_code": p.get("errorCode") or "NoError",
+             "info": p.get("info"), "vendor_id": p.get("vendorId"), "vendor_error_code": p.get("vendorErrorCode")}
+    # Core statements: the ORM's load-then-flush of the connector cost several times the SQL.
+    conn = ctx.session.connection()
+    changed = conn.execute(_SET_CONNECTOR_STATUS, {"cp_id_": cp.id, "connector_id_": connector_id,
+                                                   "status_timestamp": ts or ctx.now, "updated_at": ctx.now,
+                                                   **state}).rowcount
+    if not changed:  # first word from this connector (a racing twin hits the unique key; the charger retries)
+        conn.execute(insert(Connector.__table__), {"charge_point_id": cp.id, "connector_id": connector_id,
+                                                   "status_timestamp": ts or ctx.now, "updated_at": ctx.now, **state})
+    conn.execute(insert(StatusEvent.__table__), {
+        "charge_point_id": cp.id, "connector_id": connector_id, **state, "timestamp": ts, "received_at": ctx.now})
     return {}
 
 
@@ -376,6 +373,11 @@ def _reconcile_stop(ctx: OperationContext, reported: int, p: dict) -> Transactio
     return match
 
 
+_INSERT_METER_ROWS = BulkInsert(MeterValue.__table__, [
+    "charge_point_id", "connector_id", "transaction_id", "timestamp", "received_at", "raw_value", "value",
+    "measurand", "phase", "unit", "context", "location", "format"])
+
+
 def _store_meter_rows(ctx: OperationContext, rows: list[dict], connector_id: int, tx_id: int | None,
                       *, update_live: bool, tx: Transaction | None = None) -> None:
     if not rows:
@@ -385,8 +387,8 @@ def _store_meter_rows(ctx: OperationContext, rows: list[dict], connector_id: int
         r["charge_point_id"] = cp_id
         r["connector_id"] = connector_id
         r["transaction_id"] = tx_id
-    # One Core executemany for the whole sample (the ORM bulk path would split it by which fields are None).
-    ctx.session.execute(insert(MeterValue.__table__), rows)
+    # One statement for the whole sample (the ORM bulk path would split it by which fields are None).
+    _INSERT_METER_ROWS(ctx.session.connection(), rows)
     if update_live and tx is not None and tx.stop_timestamp is None:
         energy, power, at = latest_register_and_power(rows)
         if energy is not None and (tx.last_meter_at is None or at is None or at >= tx.last_meter_at
