@@ -9,12 +9,12 @@ greenlet with wsproto (the library simple-websocket itself uses), with the same 
 
 from __future__ import annotations
 
+import socket
 import threading
-import time
 from collections.abc import Iterator
 
 from simple_websocket import ConnectionClosed
-from wsproto.events import CloseConnection, Message, Ping, Pong, TextMessage
+from wsproto.events import CloseConnection, Message, Ping, TextMessage
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError
 
@@ -56,10 +56,11 @@ class NoReaderThread:
 class WsChannel:
     """Reads a simple-websocket ``Server``'s socket with wsproto; sends go through :meth:`send_event`.
 
-    Iterating yields each complete text (or binary) message. Pings are sent every ``ping_interval`` seconds
-    (0: never) and a connection whose previous ping got no pong by the next one is closed (1008), so a charger
-    that lost power is noticed within about two intervals. A message over ``max_message_size`` bytes closes
-    the connection (1009). Iteration ends when the connection closes, from either side.
+    Iterating yields each complete text (or binary) message. A charger silent for ``ping_interval`` seconds
+    (0: never) is pinged, and closed (1008) if it stays silent for another interval, so one that lost power is
+    noticed within about two intervals; a charger that talks is not pinged at all. A message over
+    ``max_message_size`` bytes closes the connection (1009). Iteration ends when the connection closes, from
+    either side.
     """
 
     def __init__(self, sock, connection, ping_interval: float = 0, max_message_size: int | None = None):
@@ -78,7 +79,15 @@ class WsChannel:
         with self._send_lock:
             if not self.connected:
                 raise ConnectionClosed(self.close_code or CloseReason.NO_STATUS_RCVD, None)
-            self.sock.sendall(self.wsconn.send(event))
+            try:
+                self.sock.sendall(self.wsconn.send(event))
+            except OSError as e:  # reset, or not reading for a whole ping interval: the connection is over
+                self.connected = False
+                try:
+                    self.sock.shutdown(socket.SHUT_RDWR)  # wakes the reading greenlet or thread
+                except OSError:
+                    pass
+                raise ConnectionClosed(CloseReason.ABNORMAL_CLOSURE, str(e)) from e
 
     def send_text(self, text: str) -> None:
         self.send_event(TextMessage(data=text))
@@ -95,30 +104,25 @@ class WsChannel:
 
     def __iter__(self) -> Iterator[str | bytes]:
         sock, wsconn = self.sock, self.wsconn
-        interval = self.ping_interval
-        next_ping = time.monotonic() + interval if interval else None
+        # One fixed timeout: it also bounds a send to a charger that stopped reading.
+        sock.settimeout(self.ping_interval or None)
         awaiting_pong = False
         parts: list = []
         size = 0
         try:
             while self.connected:
-                if next_ping is not None:
-                    wait = next_ping - time.monotonic()
-                    if wait <= 0:
-                        if awaiting_pong:
-                            self.close(CloseReason.POLICY_VIOLATION, "Ping/Pong timeout")
-                            return
-                        awaiting_pong = True
-                        self.send_event(Ping())
-                        next_ping = time.monotonic() + interval
-                        continue
-                    sock.settimeout(wait)
                 try:
                     data = sock.recv(RECEIVE_BYTES)
-                except TimeoutError:
+                except TimeoutError:  # silent for a whole interval: ping; silent for another: gone
+                    if awaiting_pong:
+                        self.close(CloseReason.POLICY_VIOLATION, "Ping/Pong timeout")
+                        return
+                    awaiting_pong = True
+                    self.send_event(Ping())
                     continue
                 if not data:
                     return
+                awaiting_pong = False  # whatever it sent, it is alive
                 wsconn.receive_data(data)
                 for event in wsconn.events():
                     if isinstance(event, Message):
@@ -134,8 +138,6 @@ class WsChannel:
                         yield message
                     elif isinstance(event, Ping):
                         self.send_event(event.response())
-                    elif isinstance(event, Pong):
-                        awaiting_pong = False
                     elif isinstance(event, CloseConnection):
                         self.close_code = event.code
                         try:
