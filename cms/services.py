@@ -166,6 +166,9 @@ def authorize_tag(ctx: OperationContext, p: dict) -> dict:
     return {"idTagInfo": authorize(ctx.session, p["idTag"], ctx.row, ctx.now)}
 
 
+_TRANSACTION_BY_START_KEY = select(Transaction.id).where(Transaction.start_key == bindparam("key_"))
+
+
 def start_transaction(ctx: OperationContext, p: dict) -> dict:
     """Open a transaction. A retried StartTransaction gets the same transactionId; a reservation is used."""
     s, cp = ctx.session, ctx.row
@@ -176,7 +179,7 @@ def start_transaction(ctx: OperationContext, p: dict) -> dict:
     key = hashlib.sha256(
         f"{cp.id}|{connector_id}|{id_tag}|{raw_ts}|{meter_start}".encode()
     ).hexdigest()
-    existing = s.scalar(select(Transaction.id).where(Transaction.start_key == key))
+    existing = s.scalar(_TRANSACTION_BY_START_KEY, {"key_": key})
     if existing is not None:
         info = authorize(s, id_tag, cp, ctx.now, exclude_transaction_id=existing)
         return {"transactionId": existing, "idTagInfo": info}
@@ -335,6 +338,15 @@ def _exchange_rows(cp_id: int, action: str, unique_id: str | None, request: str,
              "payload": response[:65536], "created_at": at}]
 
 
+_ACTIVE_RESERVATION = select(Reservation).where(
+    Reservation.charge_point_id == bindparam("cp_id_"),
+    Reservation.status == "Accepted",
+    Reservation.connector_id.in_([0, bindparam("connector_id_")]),
+    Reservation.id_tag == bindparam("tag_"),
+    Reservation.expiry_date > bindparam("now_"),
+).order_by(Reservation.expiry_date).limit(1)
+
+
 def _matching_reservation(s: Session, cp: ChargerRow, connector_id: int, id_tag: str,
                           reservation_id, now: datetime) -> Reservation | None:
     """The reservation this start consumes: by its id, else an active one of the same tag on this charger."""
@@ -343,15 +355,8 @@ def _matching_reservation(s: Session, cp: ChargerRow, connector_id: int, id_tag:
         if r is not None and r.charge_point_id == cp.id and r.status in ("Accepted", "Requested"):
             return r
         return None
-    return s.scalar(
-        select(Reservation).where(
-            Reservation.charge_point_id == cp.id,
-            Reservation.status == "Accepted",
-            Reservation.connector_id.in_([0, connector_id]),
-            Reservation.id_tag == id_tag,
-            Reservation.expiry_date > now,
-        ).order_by(Reservation.expiry_date)
-    )
+    return s.scalar(_ACTIVE_RESERVATION, {"cp_id_": cp.id, "connector_id_": connector_id, "tag_": id_tag,
+                                          "now_": now})
 
 
 def _reconcile_stop(ctx: OperationContext, reported: int, p: dict) -> Transaction | None:
