@@ -232,7 +232,7 @@ def stop_transaction(ctx: OperationContext, p: dict) -> dict:
         tx.last_meter_wh = float(tx.meter_stop)
         tx.last_power_w = 0.0
     rows = rows_from_meter_values(p.get("transactionData") or [], ctx.now)
-    _store_meter_rows(ctx, rows, connector_id, tx.id if tx is not None else None, update_live=False)
+    _store_meter_rows(ctx, rows, connector_id, tx.id if tx is not None else None)
     if tx is not None:
         for hook in ctx.on_transaction_stopped:
             hook(s, tx)
@@ -242,6 +242,11 @@ def stop_transaction(ctx: OperationContext, p: dict) -> dict:
     return {}
 
 
+_LIVE_STATE = select(Transaction.id, Transaction.charge_point_id, Transaction.stop_timestamp,
+                     Transaction.last_meter_at, Transaction.last_meter_wh).where(Transaction.id == bindparam("tx_id_"))
+_SET_LIVE_STATE = update(Transaction).where(Transaction.id == bindparam("tx_id_"))
+
+
 def meter_values(ctx: OperationContext, p: dict) -> dict:
     """Store every sampled value (inside a transaction or not) and keep the live register current."""
     s, cp = ctx.session, ctx.row
@@ -249,12 +254,22 @@ def meter_values(ctx: OperationContext, p: dict) -> dict:
     tx_id = p.get("transactionId")
     tx = None
     if tx_id is not None:
-        tx = s.get(Transaction, int(tx_id))
+        tx = s.execute(_LIVE_STATE, {"tx_id_": int(tx_id)}).first()
         if tx is not None and tx.charge_point_id != cp.id:
             tx = None
     rows = rows_from_meter_values(p.get("meterValue") or [], ctx.now)
-    _store_meter_rows(ctx, rows, connector_id, tx.id if tx else (int(tx_id) if tx_id is not None else None),
-                      update_live=True, tx=tx)
+    _store_meter_rows(ctx, rows, connector_id, tx.id if tx else (int(tx_id) if tx_id is not None else None))
+    if rows and tx is not None and tx.stop_timestamp is None:
+        live = {}
+        energy, power, at = latest_register_and_power(rows)
+        # A late sample (older than the register kept) must not roll the live register back.
+        if energy is not None and (tx.last_meter_at is None or at is None or at >= tx.last_meter_at
+                                   or tx.last_meter_wh is None or energy >= tx.last_meter_wh):
+            live["last_meter_wh"], live["last_meter_at"] = energy, at or ctx.now
+        if power is not None:
+            live["last_power_w"] = power
+        if live:
+            s.connection().execute(_SET_LIVE_STATE, {"tx_id_": tx.id, **live})
     return {}
 
 
@@ -383,8 +398,7 @@ _INSERT_METER_ROWS = BulkInsert(MeterValue.__table__, [
     "measurand", "phase", "unit", "context", "location", "format"])
 
 
-def _store_meter_rows(ctx: OperationContext, rows: list[dict], connector_id: int, tx_id: int | None,
-                      *, update_live: bool, tx: Transaction | None = None) -> None:
+def _store_meter_rows(ctx: OperationContext, rows: list[dict], connector_id: int, tx_id: int | None) -> None:
     if not rows:
         return
     cp_id = ctx.row.id
@@ -394,14 +408,6 @@ def _store_meter_rows(ctx: OperationContext, rows: list[dict], connector_id: int
         r["transaction_id"] = tx_id
     # One statement for the whole sample (the ORM bulk path would split it by which fields are None).
     _INSERT_METER_ROWS(ctx.session.connection(), rows)
-    if update_live and tx is not None and tx.stop_timestamp is None:
-        energy, power, at = latest_register_and_power(rows)
-        if energy is not None and (tx.last_meter_at is None or at is None or at >= tx.last_meter_at
-                                   or tx.last_meter_wh is None or energy >= tx.last_meter_wh):
-            tx.last_meter_wh = energy
-            tx.last_meter_at = at or ctx.now
-        if power is not None:
-            tx.last_power_w = power
 
 
 # --------------------------------------------------------------------------------------------------------
