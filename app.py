@@ -19,7 +19,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from json_ws.wsloop import NoReaderThread
 
     # flask-sock does the handshake; the connection's own greenlet then reads (json_ws/wsloop.py), which also
-    # pings every CMS_WS_PING_INTERVAL seconds and limits message size.
+    # pings chargers silent for CMS_WS_PING_INTERVAL seconds and limits message size.
     app.config["SOCK_SERVER_OPTIONS"] = {"subprotocols": ["ocpp1.6"], "thread_class": NoReaderThread}
     rt = build_runtime(settings)
     app.extensions["cms"] = rt

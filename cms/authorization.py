@@ -16,19 +16,27 @@ def find_tag(session: Session, tag: str) -> IdTag | None:
     return session.scalar(select(IdTag).where(IdTag.tag == tag))
 
 
+def _level_status(blocked: bool | None, expiry_date: datetime | None, now: datetime) -> str | None:
+    """Blocked / Expired for one tag or group level, None when that level lets it through. A blocked or
+    expired group blocks or expires every tag in it, so callers check each level up the chain."""
+    if blocked:
+        return "Blocked"
+    if expiry_date is not None and expiry_date <= now:
+        return "Expired"
+    return None
+
+
 def tag_status(tag: IdTag | None, now: datetime) -> str:
     """Accepted / Blocked / Expired / Invalid for the tag itself and its group."""
     if tag is None:
         return "Invalid"
     seen = set()
     node: IdTag | None = tag
-    # A blocked or expired group blocks or expires every tag in it.
     while node is not None and node.id not in seen:
         seen.add(node.id)
-        if node.blocked:
-            return "Blocked"
-        if node.expiry_date is not None and node.expiry_date <= now:
-            return "Expired"
+        refused = _level_status(node.blocked, node.expiry_date, now)
+        if refused:
+            return refused
         node = node.parent
     return "Accepted"
 
@@ -70,27 +78,20 @@ def _facts_status(session: Session, facts: TagFacts | None, now: datetime) -> st
     """:func:`tag_status` for :class:`TagFacts`: groups of groups are read one level at a time (rare)."""
     if facts is None:
         return "Invalid"
-    levels = [(facts.blocked, facts.expiry_date)]
-    if facts.parent_id is not None:
-        levels.append((facts.parent_blocked, facts.parent_expiry_date))
-    for blocked, expiry in levels:
-        if blocked:
-            return "Blocked"
-        if expiry is not None and expiry <= now:
-            return "Expired"
+    refused = _level_status(facts.blocked, facts.expiry_date, now)
+    if refused or facts.parent_id is None:
+        return refused or "Accepted"
+    refused = _level_status(facts.parent_blocked, facts.parent_expiry_date, now)
     seen = {facts.id, facts.parent_id}
     node_id = facts.grandparent_id
-    while node_id is not None and node_id not in seen:
+    while not refused and node_id is not None and node_id not in seen:
         seen.add(node_id)
         row = session.execute(_GROUP, {"id_": node_id}).first()
         if row is None:
             break
-        if row.blocked:
-            return "Blocked"
-        if row.expiry_date is not None and row.expiry_date <= now:
-            return "Expired"
+        refused = _level_status(row.blocked, row.expiry_date, now)
         node_id = row.parent_id
-    return "Accepted"
+    return refused or "Accepted"
 
 
 def authorize_with_tag(

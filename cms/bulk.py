@@ -27,7 +27,8 @@ def _array_type(column) -> str:
     raise TypeError(f"{column.table.name}.{column.name}: no array type for {column.type!r}")
 
 
-def _naive_utc(value):
+def naive_utc(value):
+    """An aware datetime as the naive UTC value the database stores (anything else unchanged)."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(UTC).replace(tzinfo=None)
     return value
@@ -55,7 +56,7 @@ class BulkInsert:
         params = {}
         for name in self.columns:
             if name in self._timestamps:
-                params[name] = [_naive_utc(r[name]) for r in rows]
+                params[name] = [naive_utc(r[name]) for r in rows]
             else:
                 params[name] = [r[name] for r in rows]
         connection.execute(self._unnest, params)

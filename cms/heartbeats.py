@@ -17,11 +17,12 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, text, update
 
 from . import message_log
+from .bulk import naive_utc
 from .db import Database
 from .models import ChargePoint, MessageLogEntry
 
@@ -40,10 +41,6 @@ _PG_INSERT_LOG = text(
     "CAST(:dir AS text[]), CAST(:action AS text[]), CAST(:uid AS text[]), CAST(:payload AS text[]), "
     "CAST(:at AS timestamp[])) WITH ORDINALITY AS v(cp, dir, action, uid, payload, at, n) "
     "JOIN charge_points AS c ON c.id = v.cp ORDER BY v.n")
-
-
-def _naive_utc(at: datetime) -> datetime:
-    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
 
 
 class HeartbeatBatcher:
@@ -97,12 +94,12 @@ class HeartbeatBatcher:
         updated = 0
         if latest:
             updated = conn.execute(_PG_SET_HEARTBEAT, {
-                "ids": list(latest), "ats": [_naive_utc(at) for at in latest.values()]}).rowcount
+                "ids": list(latest), "ats": [naive_utc(at) for at in latest.values()]}).rowcount
         if rows:
             conn.execute(_PG_INSERT_LOG, {
                 "cp": [r["charge_point_id"] for r in rows], "dir": [r["direction"] for r in rows],
                 "action": [r["action"] for r in rows], "uid": [r["unique_id"] for r in rows],
-                "payload": [r["payload"] for r in rows], "at": [_naive_utc(r["created_at"]) for r in rows]})
+                "payload": [r["payload"] for r in rows], "at": [naive_utc(r["created_at"]) for r in rows]})
         return updated
 
     @staticmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime
 
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
@@ -10,13 +11,20 @@ from sqlalchemy.orm import Session
 from .models import MessageLogEntry, utcnow
 
 PRUNE_PROBABILITY = 0.02
+PAYLOAD_LIMIT = 65536  # characters of a message kept in the log
+_COLUMNS = ("charge_point_id", "direction", "action", "unique_id", "payload", "created_at")
 # A request and its answer as one two-row INSERT, built once (statement construction costs more than the SQL).
 _EXCHANGE = insert(MessageLogEntry.__table__).values([
-    {"charge_point_id": bindparam(f"cp_{i}"), "direction": bindparam(f"dir_{i}"),
-     "action": bindparam(f"action_{i}"), "unique_id": bindparam(f"uid_{i}"), "payload": bindparam(f"payload_{i}"),
-     "created_at": bindparam(f"at_{i}")}
-    for i in (0, 1)
+    {c: bindparam(f"{c}_{i}") for c in _COLUMNS} for i in (0, 1)
 ])
+
+
+def exchange_rows(charge_point_id: int, action: str | None, unique_id: str | None, request: str, response: str,
+                  at: datetime) -> list[dict]:
+    """A request and its answer as two log rows (``message_log`` columns)."""
+    return [{"charge_point_id": charge_point_id, "direction": direction, "action": action, "unique_id": unique_id,
+             "payload": text[:PAYLOAD_LIMIT], "created_at": at}
+            for direction, text in (("in", request), ("out", response))]
 
 
 def record(session: Session, charge_point_id: int, direction: str, action: str | None,
@@ -24,7 +32,7 @@ def record(session: Session, charge_point_id: int, direction: str, action: str |
     """Append one message; now and then trim the charger's log to its newest ``limit`` entries."""
     session.execute(insert(MessageLogEntry.__table__), {
         "charge_point_id": charge_point_id, "direction": direction, "action": action, "unique_id": unique_id,
-        "payload": payload[:65536], "created_at": utcnow()})
+        "payload": payload[:PAYLOAD_LIMIT], "created_at": utcnow()})
     # Pruning on every insert would double the write cost of each message; a small random share
     # keeps the log within a few percent of its limit.
     if random.random() < PRUNE_PROBABILITY:
@@ -34,11 +42,8 @@ def record(session: Session, charge_point_id: int, direction: str, action: str |
 def record_exchange(session: Session, charge_point_id: int, action: str | None, unique_id: str | None,
                     request: str, response: str, *, limit: int) -> None:
     """Append a request and its answer in one statement; now and then trim the log like :func:`record`."""
-    now = utcnow()
-    session.connection().execute(_EXCHANGE, {
-        "cp_0": charge_point_id, "dir_0": "in", "action_0": action, "uid_0": unique_id, "payload_0": request[:65536],
-        "at_0": now, "cp_1": charge_point_id, "dir_1": "out", "action_1": action, "uid_1": unique_id,
-        "payload_1": response[:65536], "at_1": now})
+    rows = exchange_rows(charge_point_id, action, unique_id, request, response, utcnow())
+    session.connection().execute(_EXCHANGE, {f"{c}_{i}": row[c] for i, row in enumerate(rows) for c in _COLUMNS})
     if random.random() < PRUNE_PROBABILITY:
         prune(session, charge_point_id, limit)
 

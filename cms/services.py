@@ -344,15 +344,6 @@ ACCEPTED_TTL = 300.0
 # --------------------------------------------------------------------------------------------------------
 
 
-def _exchange_rows(cp_id: int, action: str, unique_id: str | None, request: str, response: str,
-                   at: datetime) -> list[dict]:
-    """A request and its answer as message-log rows for the batch writer."""
-    return [{"charge_point_id": cp_id, "direction": "in", "action": action, "unique_id": unique_id,
-             "payload": request[:65536], "created_at": at},
-            {"charge_point_id": cp_id, "direction": "out", "action": action, "unique_id": unique_id,
-             "payload": response[:65536], "created_at": at}]
-
-
 _ACTIVE_RESERVATION = select(Reservation).where(
     Reservation.charge_point_id == bindparam("cp_id_"),
     Reservation.status == "Accepted",
@@ -486,7 +477,7 @@ class ChargerService:
         response = {"currentTime": iso(now)}
         log_rows = []
         if self.settings.message_log_limit > 0:
-            log_rows = _exchange_rows(row.id, "Heartbeat", unique_id,
+            log_rows = message_log.exchange_rows(row.id, "Heartbeat", unique_id,
                                       raw if raw is not None else orjson.dumps(payload).decode(),
                                       orjson.dumps(response).decode(), now)
         self.heartbeats.record(row.id, now, log_rows)
@@ -533,7 +524,7 @@ class ChargerService:
                 uow.commit()
             if self.heartbeats is not None:
                 if limit > 0:  # troubleshooting copies go with the next batch, after the data is committed
-                    self.heartbeats.log(_exchange_rows(cp.id, action, unique_id, request_text,
+                    self.heartbeats.log(message_log.exchange_rows(cp.id, action, unique_id, request_text,
                                                        orjson.dumps(response).decode(), now))
                 self._remember(cp, charger, action, response, cached=found is cp)
             for fn in ctx.after_commit:
