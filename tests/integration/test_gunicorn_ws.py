@@ -6,9 +6,9 @@ these tests hold that path to what the threaded test server shows for the reques
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
@@ -17,23 +17,11 @@ from ocpp.v16 import call
 
 from cms.cli import gunicorn_command
 from tests.support.charger import ChargerClient
+from tests.support.processes import free_port, run_cms, wait_ready
 
 UPGRADE = (b"GET /ocpp/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
            b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cms(env, *args) -> str:
-    out = subprocess.run([sys.executable, "-m", "cms.cli", *args], env=env, capture_output=True, text=True,
-                         timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -42,25 +30,17 @@ def server(tmp_path_factory):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "CMS_DATABASE_URL": f"sqlite:///{tmp}/cms.sqlite3",
            "CMS_DATA_DIR": str(tmp), "CMS_WS_PING_INTERVAL": "0.5", "CMS_CALL_TIMEOUT": "5",
            "CMS_SECRET_KEY": "test", "CMS_MAINTENANCE_INTERVAL": "0"}
-    _cms(env, "db", "upgrade")
-    _cms(env, "owner", "create", "ops@example.com", "--password", "ops-password")
-    for identity in ("GUN-1", "GUN-2", "GUN-MUTE", "GUN-BIG"):
-        _cms(env, "chargepoint", "add", identity, "--owner", "ops@example.com")
-    token = _cms(env, "token", "create", "ops@example.com")
-    port = _free_port()
+    run_cms(env, "db", "upgrade")
+    run_cms(env, "owner", "create", "ops@example.com", "--password", "ops-password")
+    for identity in ("GUN-1", "GUN-2", "GUN-MUTE", "GUN-BIG", "GUN-TALK"):
+        run_cms(env, "chargepoint", "add", identity, "--owner", "ops@example.com")
+    token = run_cms(env, "token", "create", "ops@example.com")
+    port = free_port()
     proc = subprocess.Popen(gunicorn_command("127.0.0.1", port, 1), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     base = f"127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"http://{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        wait_ready(base)
         yield base, {"Authorization": f"Bearer {token}"}
     finally:
         proc.terminate()
@@ -113,31 +93,69 @@ def test_new_connection_replaces_the_old_one(server):
         first.close()
 
 
-def test_silent_charger_is_dropped_after_two_ping_intervals(server):
-    base, headers = server
+@contextlib.contextmanager
+def _raw_websocket(base: str, identity: bytes):
+    """A bare socket past the WebSocket handshake: we decide what it sends and what it answers."""
     host, port = base.split(":")
     s = socket.create_connection((host, int(port)))
     try:
-        s.sendall(UPGRADE % b"GUN-MUTE")
+        s.sendall(UPGRADE % identity)
         assert b" 101 " in s.recv(4096).split(b"\r\n", 1)[0]
-        assert _wait_for(lambda: _connected(base, headers, "GUN-MUTE"), 5)
-        t0 = time.monotonic()
-        assert _wait_for(lambda: not _connected(base, headers, "GUN-MUTE"), 5)  # we never answer its pings
-        assert time.monotonic() - t0 <= 2.0
+        yield s
     finally:
         s.close()
 
 
+def _text_frame(payload: bytes) -> bytes:
+    """One masked text frame with a zero mask key (the payload goes as is)."""
+    n = len(payload)
+    head = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0x80 | 127]) + n.to_bytes(8, "big")
+    return head + b"\0\0\0\0" + payload
+
+
+def _server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """(opcode, payload) of each complete unmasked frame the server sent."""
+    frames = []
+    while len(data) >= 2:
+        n, off = data[1] & 0x7F, 2
+        if n == 126:
+            n, off = int.from_bytes(data[2:4], "big"), 4
+        elif n == 127:
+            n, off = int.from_bytes(data[2:10], "big"), 10
+        if len(data) < off + n:
+            break
+        frames.append((data[0] & 0x0F, data[off:off + n]))
+        data = data[off + n:]
+    return frames
+
+
+def test_silent_charger_is_dropped_after_two_ping_intervals(server):
+    base, headers = server
+    with _raw_websocket(base, b"GUN-MUTE"):
+        assert _wait_for(lambda: _connected(base, headers, "GUN-MUTE"), 5)
+        t0 = time.monotonic()
+        assert _wait_for(lambda: not _connected(base, headers, "GUN-MUTE"), 5)  # we never answer its pings
+        assert time.monotonic() - t0 <= 2.0
+
+
+def test_a_talking_charger_is_not_pinged_nor_dropped(server):
+    base, headers = server
+    with _raw_websocket(base, b"GUN-TALK") as s:
+        s.settimeout(5)
+        received = b""
+        for n in range(8):  # a message every 0.25 s for four ping intervals; its pings (if any) unanswered
+            s.sendall(_text_frame(b'[2,"%d","Heartbeat",{}]' % n))
+            received += s.recv(4096)
+            time.sleep(0.25)
+        opcodes = [op for op, _ in _server_frames(received)]
+        assert opcodes == [0x1] * 8  # eight answers, no ping, no close
+        assert _connected(base, headers, "GUN-TALK")
+
+
 def test_oversized_message_closes_with_1009(server):
     base, _ = server
-    host, port = base.split(":")
-    s = socket.create_connection((host, int(port)))
-    try:
-        s.sendall(UPGRADE % b"GUN-BIG")
-        assert b" 101 " in s.recv(4096).split(b"\r\n", 1)[0]
-        n = (1 << 20) + 10
-        # One masked text frame with a zero mask key: the payload goes as is.
-        s.sendall(bytes([0x81, 0x80 | 127]) + n.to_bytes(8, "big") + b"\0\0\0\0" + b"x" * n)
+    with _raw_websocket(base, b"GUN-BIG") as s:
+        s.sendall(_text_frame(b"x" * ((1 << 20) + 10)))
         s.settimeout(5)
         data = b""
         while True:
@@ -149,5 +167,3 @@ def test_oversized_message_closes_with_1009(server):
                 break
         close = data[data.index(b"\x88"):]
         assert int.from_bytes(close[2:4], "big") == 1009
-    finally:
-        s.close()

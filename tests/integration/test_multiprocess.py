@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 import uuid
 
@@ -14,6 +12,7 @@ import requests
 
 from tests.support import databases
 from tests.support.charger import ChargerClient
+from tests.support.processes import free_port, run_cms, wait_ready
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -30,19 +29,6 @@ def _redis_reason() -> str | None:
         return f"Redis at {REDIS_URL} does not answer ({e.__class__.__name__})"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cms(env, *args) -> str:
-    out = subprocess.run([sys.executable, "-m", "cms.cli", *args], env=env, capture_output=True, text=True,
-                         timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
-
-
 @pytest.fixture
 def cluster(tmp_path):
     reason = databases.postgres_available() or _redis_reason()
@@ -52,28 +38,20 @@ def cluster(tmp_path):
     url = databases.create_postgres_database(name)
     env = {**os.environ, "CMS_DATABASE_URL": url, "CMS_REDIS_URL": REDIS_URL, "CMS_CALL_TIMEOUT": "5",
            "CMS_DATA_DIR": str(tmp_path), "CMS_WS_PING_INTERVAL": "0"}
-    _cms(env, "owner", "create", "ops@example.com", "--password", "ops-password")
-    _cms(env, "chargepoint", "add", "CROSS-1", "--owner", "ops@example.com")
-    token = _cms(env, "token", "create", "ops@example.com")
+    run_cms(env, "owner", "create", "ops@example.com", "--password", "ops-password")
+    run_cms(env, "chargepoint", "add", "CROSS-1", "--owner", "ops@example.com")
+    token = run_cms(env, "token", "create", "ops@example.com")
     procs, urls = [], []
     from cms.cli import gunicorn_command
 
     for _ in range(2):
-        port = _free_port()
+        port = free_port()
         procs.append(subprocess.Popen(gunicorn_command("127.0.0.1", port, 1), env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
         urls.append(f"127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 30
         for u in urls:
-            while True:
-                try:
-                    if requests.get(f"http://{u}/readyz", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                assert time.monotonic() < deadline, "servers did not start"
-                time.sleep(0.2)
+            wait_ready(u)
         yield urls, token
     finally:
         for p in procs:

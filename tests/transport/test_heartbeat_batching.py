@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from cms.chargepoints import remove_charge_point
 from cms.models import ChargePoint, MessageLogEntry
@@ -96,3 +96,26 @@ def test_batched_log_stays_bounded(rt, add_charger, connect, monkeypatch):
         payloads = uow.session.scalars(select(MessageLogEntry.action).where(
             MessageLogEntry.charge_point_id == cp_id).order_by(MessageLogEntry.id)).all()
     assert payloads == ["Heartbeat"] * 4  # the newest four of fourteen
+
+
+def test_cached_charger_row_is_trusted_for_the_ttl_from_its_read_not_from_its_last_message(
+        rt, add_charger, connect, monkeypatch):
+    from ocpp.v16 import call as ocpp_call
+
+    from cms import services
+
+    clock = [1000.0]
+    monkeypatch.setattr(services, "monotonic", lambda: clock[0])
+    add_charger("TTL")
+    charger = connect("TTL")
+    charger.boot()  # read from the database at t = 1000
+    with rt.db.uow() as uow:  # the owner refuses the charger meanwhile
+        uow.session.execute(update(ChargePoint).where(ChargePoint.identity == "TTL")
+                            .values(registration_status="Rejected"))
+        uow.commit()
+    clock[0] += services.ACCEPTED_TTL - 100
+    charger.status(1, "Available")  # still within the TTL of the read: trusted
+    clock[0] += 150  # TTL past the read, though only 150 s past the last message
+    with pytest.raises(OCPPError) as e:
+        charger.call(ocpp_call.StatusNotification(connector_id=1, error_code="NoError", status="Available"))
+    assert e.value.code == "SecurityError"
