@@ -60,6 +60,7 @@ class TagFacts:
 
 
 _PARENT = aliased(IdTag)
+_FACTS_COLUMNS = 12
 # One query for the tag, its group and its owner's role; built once.
 _TAG_FACTS = (
     select(IdTag.id, IdTag.tag, IdTag.blocked, IdTag.expiry_date, IdTag.max_concurrent, IdTag.owner_id, User.role,
@@ -68,10 +69,14 @@ _TAG_FACTS = (
     .outerjoin(_PARENT, _PARENT.id == IdTag.parent_id)
     .where(IdTag.tag == bindparam("tag_"))
 )
+# The same with the tag's open sessions counted in the same round trip (ConcurrentTx); the partial index
+# ix_transactions_open_id_tag keeps the count to the few open sessions however long the tag's history.
+_OPEN_TRANSACTIONS = (select(func.count()).select_from(Transaction)
+                      .where(Transaction.id_tag == IdTag.tag, Transaction.stop_timestamp.is_(None),
+                             Transaction.id != bindparam("exclude_"))
+                      .correlate(IdTag).scalar_subquery())
+_TAG_FACTS_AND_OPEN = _TAG_FACTS.add_columns(_OPEN_TRANSACTIONS)
 _GROUP = select(IdTag.blocked, IdTag.expiry_date, IdTag.parent_id).where(IdTag.id == bindparam("id_"))
-_OPEN_TRANSACTIONS = select(func.count()).select_from(Transaction).where(
-    Transaction.id_tag == bindparam("tag_"), Transaction.stop_timestamp.is_(None),
-    Transaction.id != bindparam("exclude_"))
 
 
 def _facts_status(session: Session, facts: TagFacts | None, now: datetime) -> str:
@@ -108,8 +113,13 @@ def authorize_with_tag(
     An owner's own tags work on that owner's chargers only; driver tags and tags without an owner work on
     every charger (the public network).
     """
-    found = session.execute(_TAG_FACTS, {"tag_": tag_value}).first()
-    tag = TagFacts(*found) if found is not None else None
+    if check_concurrent:
+        found = session.execute(_TAG_FACTS_AND_OPEN, {
+            "tag_": tag_value, "exclude_": exclude_transaction_id if exclude_transaction_id is not None else -1,
+        }).first()
+    else:
+        found = session.execute(_TAG_FACTS, {"tag_": tag_value}).first()
+    tag = TagFacts(*found[:_FACTS_COLUMNS]) if found is not None else None
     status = _facts_status(session, tag, now)
     info: dict = {"status": status}
     if tag is None:
@@ -119,9 +129,7 @@ def authorize_with_tag(
             info["status"] = "Invalid"
             return info, tag
     if status == "Accepted" and check_concurrent:
-        open_count = session.scalar(_OPEN_TRANSACTIONS, {
-            "tag_": tag.tag, "exclude_": exclude_transaction_id if exclude_transaction_id is not None else -1})
-        if open_count >= max(1, tag.max_concurrent):
+        if found[_FACTS_COLUMNS] >= max(1, tag.max_concurrent):
             info["status"] = "ConcurrentTx"
     if tag.expiry_date is not None:
         info["expiryDate"] = iso(tag.expiry_date)

@@ -77,4 +77,7 @@ def load_settings(overrides: dict | None = None, environ: dict | None = None) ->
             setattr(settings, key, value)
         else:
             settings.extra[key] = value
+    # Checked at start-up: every session's charge is stored in this currency (ISO 4217, three letters).
+    if not (len(settings.currency) == 3 and settings.currency.isalpha() and settings.currency.isupper()):
+        raise ValueError(f"CMS_CURRENCY must be an ISO 4217 code such as EUR, not {settings.currency!r}")
     return settings

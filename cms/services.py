@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from time import monotonic
 
 import orjson
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import message_log
@@ -167,6 +167,7 @@ def authorize_tag(ctx: OperationContext, p: dict) -> dict:
 
 
 _TRANSACTION_BY_START_KEY = select(Transaction.id).where(Transaction.start_key == bindparam("key_"))
+_INSERT_TRANSACTION = insert(Transaction.__table__).returning(Transaction.__table__.c.id)
 
 
 def start_transaction(ctx: OperationContext, p: dict) -> dict:
@@ -187,28 +188,20 @@ def start_transaction(ctx: OperationContext, p: dict) -> dict:
     info, tag = authorize_with_tag(s, id_tag, cp, ctx.now)
     reservation = _matching_reservation(s, cp, connector_id, id_tag, p.get("reservationId"), ctx.now)
     start_ts = parse_timestamp(raw_ts)
-    tx = Transaction(
-        charge_point_id=cp.id,
-        connector_id=connector_id,
-        id_tag=id_tag,
-        start_key=key,
-        meter_start=meter_start,
-        start_timestamp=start_ts or ctx.now,
-        start_received_at=ctx.now,
-        reservation_id=reservation.id if reservation else p.get("reservationId"),
-        start_status=info["status"],
-        last_meter_wh=float(meter_start),
-        last_meter_at=ctx.now,
-    )
-    tx.user_id = tag.owner_id if tag is not None else None
-    s.add(tx)
-    # A retry racing this one on another worker hits the unique start_key: this unit of work fails, the
-    # charger retries, and the lookup above then answers with the transaction the other created.
-    s.flush()
+    # Core with RETURNING: the ORM's add-and-flush cost several times the INSERT. A retry racing this one on
+    # another worker hits the unique start_key: this unit of work fails, the charger retries, and the lookup
+    # above then answers with the transaction the other created.
+    tx_id = s.connection().execute(_INSERT_TRANSACTION, {
+        "charge_point_id": cp.id, "connector_id": connector_id, "id_tag": id_tag, "start_key": key,
+        "meter_start": meter_start, "start_timestamp": start_ts or ctx.now, "start_received_at": ctx.now,
+        "reservation_id": reservation.id if reservation else p.get("reservationId"), "start_status": info["status"],
+        "last_meter_wh": float(meter_start), "last_meter_at": ctx.now,
+        "user_id": tag.owner_id if tag is not None else None,
+    }).scalar_one()
     if reservation is not None:
         reservation.status = "Used"
-        reservation.transaction_id = tx.id
-    return {"transactionId": tx.id, "idTagInfo": info}
+        reservation.transaction_id = tx_id
+    return {"transactionId": tx_id, "idTagInfo": info}
 
 
 def stop_transaction(ctx: OperationContext, p: dict) -> dict:
@@ -242,34 +235,35 @@ def stop_transaction(ctx: OperationContext, p: dict) -> dict:
     return {}
 
 
-_LIVE_STATE = select(Transaction.id, Transaction.charge_point_id, Transaction.stop_timestamp,
-                     Transaction.last_meter_at, Transaction.last_meter_wh).where(Transaction.id == bindparam("tx_id_"))
-_SET_LIVE_STATE = update(Transaction).where(Transaction.id == bindparam("tx_id_"))
+_TX = Transaction.__table__.c
+_AT, _WH = bindparam("at_", type_=_TX.last_meter_at.type), bindparam("wh_", type_=_TX.last_meter_wh.type)
+# A late sample (older and lower than the register kept) must not roll the live register back.
+_NEWER = or_(_TX.last_meter_at.is_(None), _TX.last_meter_at <= _AT, _TX.last_meter_wh.is_(None),
+             _TX.last_meter_wh <= _WH)
+_OPEN_TX_OF_CHARGER = update(Transaction.__table__).where(
+    _TX.id == bindparam("tx_id_"), _TX.charge_point_id == bindparam("cp_id_"), _TX.stop_timestamp.is_(None))
+_LIVE_REGISTER = {"last_meter_wh": case((_NEWER, _WH), else_=_TX.last_meter_wh),
+                  "last_meter_at": case((_NEWER, _AT), else_=_TX.last_meter_at)}
+_POWER = {"last_power_w": bindparam("w_", type_=_TX.last_power_w.type)}
+# One UPDATE that checks the transaction is this charger's and open (no read first), built once per shape.
+_SET_LIVE = {(True, True): _OPEN_TX_OF_CHARGER.values(**_LIVE_REGISTER, **_POWER),
+             (True, False): _OPEN_TX_OF_CHARGER.values(**_LIVE_REGISTER),
+             (False, True): _OPEN_TX_OF_CHARGER.values(**_POWER)}
 
 
 def meter_values(ctx: OperationContext, p: dict) -> dict:
     """Store every sampled value (inside a transaction or not) and keep the live register current."""
-    s, cp = ctx.session, ctx.row
     connector_id = int(p.get("connectorId") or 0)
     tx_id = p.get("transactionId")
-    tx = None
-    if tx_id is not None:
-        tx = s.execute(_LIVE_STATE, {"tx_id_": int(tx_id)}).first()
-        if tx is not None and tx.charge_point_id != cp.id:
-            tx = None
+    tx_id = int(tx_id) if tx_id is not None else None
     rows = rows_from_meter_values(p.get("meterValue") or [], ctx.now)
-    _store_meter_rows(ctx, rows, connector_id, tx.id if tx else (int(tx_id) if tx_id is not None else None))
-    if rows and tx is not None and tx.stop_timestamp is None:
-        live = {}
+    _store_meter_rows(ctx, rows, connector_id, tx_id)
+    if rows and tx_id is not None:
         energy, power, at = latest_register_and_power(rows)
-        # A late sample (older than the register kept) must not roll the live register back.
-        if energy is not None and (tx.last_meter_at is None or at is None or at >= tx.last_meter_at
-                                   or tx.last_meter_wh is None or energy >= tx.last_meter_wh):
-            live["last_meter_wh"], live["last_meter_at"] = energy, at or ctx.now
-        if power is not None:
-            live["last_power_w"] = power
-        if live:
-            s.connection().execute(_SET_LIVE_STATE, {"tx_id_": tx.id, **live})
+        shape = (energy is not None, power is not None)
+        if shape in _SET_LIVE:
+            ctx.session.connection().execute(_SET_LIVE[shape], {
+                "tx_id_": tx_id, "cp_id_": ctx.row.id, "wh_": energy, "at_": at or ctx.now, "w_": power})
     return {}
 
 

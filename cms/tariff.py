@@ -171,8 +171,14 @@ def set_tariff_bands(session: Session, owner: User, station_id: int, bands: list
 # Statements on the StopTransaction path, built once (building them costs more than running them).
 _BANDS = (select(TariffBand.start_minute, TariffBand.end_minute, TariffBand.price_per_kwh_micro, TariffBand.label)
           .where(TariffBand.station_id == bindparam("station_id_")).order_by(TariffBand.start_minute))
-_STATION_OF_CHARGER = (select(Station.id, Station.timezone).join(ChargePoint, ChargePoint.station_id == Station.id)
-                       .where(ChargePoint.id == bindparam("cp_id_")))
+# The charger's station time zone and its bands in one round trip (no band: one row with NULL band columns).
+_ZONE_AND_BANDS_OF_CHARGER = (
+    select(Station.timezone, TariffBand.start_minute, TariffBand.end_minute, TariffBand.price_per_kwh_micro,
+           TariffBand.label)
+    .join(ChargePoint, ChargePoint.station_id == Station.id)
+    .outerjoin(TariffBand, TariffBand.station_id == Station.id)
+    .where(ChargePoint.id == bindparam("cp_id_"))
+    .order_by(TariffBand.start_minute))
 
 
 def tariff_bands(session: Session, station_id: int) -> list[Band]:
@@ -352,9 +358,9 @@ def station_of(session: Session, tx: Transaction) -> Station | None:
 
 def price_transaction(session: Session, tx: Transaction) -> Pricing:
     """The cost of ``tx`` so far (or in full once stopped) under its station's current bands."""
-    station = session.execute(_STATION_OF_CHARGER, {"cp_id_": tx.charge_point_id}).first()
-    bands = tariff_bands(session, station.id) if station else []
-    tz = zone(station.timezone if station else None)
+    rows = session.execute(_ZONE_AND_BANDS_OF_CHARGER, {"cp_id_": tx.charge_point_id}).all()
+    bands = [Band(*r[1:]) for r in rows if r.start_minute is not None]
+    tz = zone(rows[0].timezone if rows else None)
     return price_energy(bands, tz, transaction_curve(session, tx))
 
 

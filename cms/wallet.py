@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -207,27 +207,54 @@ def top_ups(session: Session, user: User, limit: int = 50) -> list[Payment]:
 # ------------------------------------------------------------------------------------------------
 
 
-_CHARGE_OF_TRANSACTION = select(SessionCharge).where(SessionCharge.transaction_id == bindparam("tx_id_"))
+_CHARGE_OF_TRANSACTION = select(SessionCharge.id).where(SessionCharge.transaction_id == bindparam("tx_id_"))
+_INSERT_CHARGE = insert(SessionCharge.__table__).returning(SessionCharge.__table__.c.id)
 
 
 def bill_transaction(session: Session, tx: Transaction, settings: Settings) -> SessionCharge:
     """Price a stopped session, keep its breakdown, and debit the driver's wallet (once)."""
-    charge = session.scalar(_CHARGE_OF_TRANSACTION, {"tx_id_": tx.id})
-    if charge is not None:
-        return charge
-    pricing = price_transaction(session, tx)
+    charge_id = _record_charge(session, tx, settings)
+    return session.get(SessionCharge, charge_id)
+
+
+def _record_charge(session: Session, tx: Transaction, settings: Settings, *,
+                   guard_debit: bool = False) -> int:
+    """Bill ``tx`` unless it was billed already; the id of its charge.
+
+    Reads come first and write nothing; the cost joins the transaction's pending UPDATE. With ``guard_debit``
+    the wallet debit runs in a savepoint (a failure there is logged and leaves the session unbilled but closed).
+    """
+    with session.no_autoflush:  # the stop's own changes are flushed once, with the cost, at commit
+        existing = session.scalar(_CHARGE_OF_TRANSACTION, {"tx_id_": tx.id})
+        if existing is not None:
+            return existing
+        pricing = price_transaction(session, tx)
+        # Free sessions (no bands) debit nothing: the driver is read only when there is something to pay.
+        driver = session.get(User, tx.user_id) if tx.user_id is not None and pricing.total_minor > 0 else None
     breakdown = [{**row, "from": iso(row["from"]), "to": iso(row["to"])} for row in pricing.breakdown]
-    charge = SessionCharge(transaction_id=tx.id, energy_wh=pricing.energy_wh, total_minor=pricing.total_minor,
-                           currency=settings.currency, breakdown=breakdown)
-    session.add(charge)
-    tx.cost = minor_to_amount(pricing.total_minor)
-    driver = session.get(User, tx.user_id) if tx.user_id is not None else None
-    if driver is not None and driver.role == "driver" and pricing.total_minor > 0:
+    values = {"transaction_id": tx.id, "energy_wh": pricing.energy_wh, "total_minor": pricing.total_minor,
+              "currency": settings.currency, "breakdown": breakdown, "computed_at": utcnow()}
+    if driver is None or driver.role != "driver":
+        # A plain INSERT: it can only fail on a concurrent billing of the same session, and then the
+        # charger's retry of the StopTransaction finds the charge and answers.
+        charge_id = session.connection().execute(_INSERT_CHARGE, values).scalar_one()
+        tx.cost = minor_to_amount(pricing.total_minor)
+        return charge_id
+
+    def debit() -> int:
+        charge_id = session.connection().execute(_INSERT_CHARGE, values).scalar_one()
         wallet = wallet_for(session, driver, settings.currency)
         post_entry(session, wallet, -pricing.total_minor, "session", transaction_id=tx.id,
                    description=f"Charging session #{tx.id}: {pricing.energy_wh / 1000:.3f} kWh")
-    session.flush()
-    return charge
+        return charge_id
+
+    if guard_debit:
+        with session.begin_nested():
+            charge_id = debit()
+    else:
+        charge_id = debit()
+    tx.cost = minor_to_amount(pricing.total_minor)
+    return charge_id
 
 
 def install_billing(rt) -> None:
@@ -237,8 +264,7 @@ def install_billing(rt) -> None:
     def _bill(session: Session, tx: Transaction) -> None:
         # A billing failure must not fail the StopTransaction (the charger would retry, the session stay open).
         try:
-            with session.begin_nested():
-                bill_transaction(session, tx, settings)
+            _record_charge(session, tx, settings, guard_debit=True)
         except Exception:
             log.exception("could not bill transaction %s", tx.id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, BigIntPK, utcnow
@@ -17,6 +17,9 @@ class Transaction(Base):
     __table_args__ = (
         Index("ix_transactions_cp_start", "charge_point_id", "start_timestamp"),
         Index("ix_transactions_id_tag", "id_tag"),
+        # A tag's open sessions (ConcurrentTx, checked on every Authorize and Start) among its whole history.
+        Index("ix_transactions_open_id_tag", "id_tag", postgresql_where=text("stop_timestamp IS NULL"),
+              sqlite_where=text("stop_timestamp IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
