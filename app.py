@@ -62,6 +62,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if settings.redis_url:
         _connect_redis(rt)
     _start_maintenance(rt)
+    if settings.group_commit_max > 0:
+        from cms.group_commit import GroupCommitter
+
+        rt.charger_service.group_commit = GroupCommitter(rt.charger_service, settings.group_commit_max,
+                                                              settings.group_commit_writers)
     if settings.heartbeat_batch_seconds > 0:
         from cms.heartbeats import HeartbeatBatcher
 

@@ -23,6 +23,9 @@ class Settings:
     call_timeout: float = 30.0
     message_log_limit: int = 500
     heartbeat_batch_seconds: float = 1.0  # heartbeats written together this often; 0 writes each at once
+    # Charger messages arriving together share one transaction, up to this many (cms.group_commit); 0: one each.
+    group_commit_max: int = 64
+    group_commit_writers: int = 2  # groups written at once per process (each waits on its own round trips)
     maintenance_interval: float = 60.0  # seconds between upkeep rounds; 0 turns them off (tests)
     # Full garbage collections at most this often, from the upkeep rounds, instead of whenever Python's
     # heuristic fires: with tens of thousands of connections one takes a few hundred milliseconds during which

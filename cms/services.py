@@ -93,6 +93,18 @@ class ChargerRow:
     last_seen_at: datetime | None
 
 
+@dataclass(slots=True)
+class Applied:
+    """A message run in a unit of work not yet committed: what its commit makes final."""
+
+    row: ChargerRow
+    cached: bool  # the row came from the cache of accepted chargers
+    seen: bool  # last_seen_at was written
+    after_commit: list[Callable[[], None]]
+    request_text: str
+    response: dict
+
+
 # Built once: constructing statements is a large share of the per-message cost.
 _CHARGER_ROW = select(
     ChargePoint.id, ChargePoint.identity, ChargePoint.owner_id, ChargePoint.registered,
@@ -329,6 +341,9 @@ OPERATIONS: dict[str, Callable[[OperationContext, dict], dict]] = {
 # Transaction messages are never refused for a charger's registration state or their content: the
 # charger would retry, then drop them, and billing data would be lost.
 TRANSACTION_MESSAGES = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
+# Operations that may share a unit of work with other chargers' messages (cms.group_commit): database work only,
+# and any OcppError raised before they write. BootNotification and DataTransfer (vendor handlers) run alone.
+GROUPED_OPERATIONS = frozenset(OPERATIONS) - {"BootNotification", "DataTransfer"}
 # How long a charger's accepted state is trusted for batched heartbeats (an owner's change shows within this).
 ACCEPTED_TTL = 300.0
 
@@ -414,6 +429,8 @@ class ChargerService:
         # With a batcher, heartbeats of accepted chargers are answered without a transaction of their own.
         self.heartbeats: HeartbeatBatcher | None = None
         self._accepted: dict[str, tuple[ChargerRow, float]] = {}  # identity -> (row, monotonic time read)
+        # With a group committer, messages of many chargers share a unit of work (cms.group_commit).
+        self.group_commit = None
 
     def handle(self, charger: Charger, action: str, payload: dict, *, unique_id: str | None = None,
                raw: str | None = None) -> dict:
@@ -478,61 +495,82 @@ class ChargerService:
         return response
 
     def _run(self, charger: Charger, action: str, payload: dict, unique_id: str | None, raw: str | None) -> dict:
-        op = OPERATIONS[action]
-        now = utcnow()
+        if self.group_commit is not None and action in GROUPED_OPERATIONS:
+            return self.group_commit.submit(charger, action, payload, unique_id, raw)
+        return self.run_alone(charger, action, payload, unique_id, raw, utcnow())
+
+    def run_alone(self, charger: Charger, action: str, payload: dict, unique_id: str | None, raw: str | None,
+                  now: datetime) -> dict:
+        """Run one message in its own unit of work; raises :class:`OcppError` for the charger."""
         try:
             with self.db.uow() as uow:
-                s = uow.session
-                # An accepted charger's row, as its last message left it, saves a query on every message.
-                cp = self._known_row(charger) if action != "BootNotification" else None
-                found = s.execute(_CHARGER_ROW, {"identity_": charger.identity}).first() if cp is None else cp
-                if found is None:
-                    cp = ChargerRow(*self._unknown_charger(s, charger, action))
-                elif cp is None:
-                    cp = ChargerRow(*found)
-                if found is not None:
-                    if action != "BootNotification" and cp.registration_status != "Accepted" \
-                            and action not in TRANSACTION_MESSAGES:
-                        raise OcppError("SecurityError", "The charge point is not accepted; send BootNotification")
-                changes: dict = {}
-                # "Last seen" at a resolution of LAST_SEEN_RESOLUTION: rewriting the charger's row on every
-                # message of a session costs an UPDATE each; heartbeat and boot times stay exact.
-                if cp.last_seen_at is None or not (timedelta(0) <= now - cp.last_seen_at < LAST_SEEN_RESOLUTION):
-                    changes["last_seen_at"] = now
-                if charger.endpoint_url and cp.endpoint_url != charger.endpoint_url:
-                    changes["endpoint_url"] = charger.endpoint_url
-                if cp.transport != charger.transport or cp.ocpp_version != charger.ocpp_version:
-                    changes["transport"], changes["ocpp_version"] = charger.transport, charger.ocpp_version
-                ctx = OperationContext(s, cp, charger, self.settings, now, self.data_transfer,
-                                       self.on_transaction_stopped)
-                if changes:
-                    ctx.update_charger(**changes)
-                    if "last_seen_at" in changes:
-                        cp.last_seen_at = now
-                response = op(ctx, payload)
-                limit = self.settings.message_log_limit
-                request_text = raw if raw is not None else orjson.dumps(payload).decode()
-                if limit > 0 and self.heartbeats is None:
-                    message_log.record_exchange(s, cp.id, action, unique_id, request_text,
-                                                orjson.dumps(response).decode(), limit=limit)
+                applied = self.apply(uow.session, charger, action, payload, unique_id, raw, now)
                 uow.commit()
-            if self.heartbeats is not None:
-                if limit > 0:  # troubleshooting copies go with the next batch, after the data is committed
-                    self.heartbeats.log(message_log.exchange_rows(cp.id, action, unique_id, request_text,
-                                                       orjson.dumps(response).decode(), now))
-                self._remember(cp, charger, action, response, cached=found is cp)
-            for fn in ctx.after_commit:
-                fn()
-            return response
         except OcppError:
-            self._accepted.pop(charger.identity, None)
-            self._log_failed(charger, action, unique_id, raw, payload)
+            self.refused(charger, action, unique_id, raw, payload)
             raise
         except Exception as exc:  # the charger gets InternalError, the message stays in the log
-            self._accepted.pop(charger.identity, None)  # read it afresh: it may have been removed
             log.exception("%s from %s failed", action, charger.identity)
-            self._log_failed(charger, action, unique_id, raw, payload)
+            self.refused(charger, action, unique_id, raw, payload)
             raise OcppError("InternalError", f"{action} could not be processed") from exc
+        self.committed(applied, charger, action, unique_id, now)
+        return applied.response
+
+    def apply(self, s: Session, charger: Charger, action: str, payload: dict, unique_id: str | None,
+              raw: str | None, now: datetime) -> Applied:
+        """Run one message's operation in ``s`` (the caller commits). An :class:`OcppError` raised here comes
+        before anything was written, so a caller may go on with other messages in the same session."""
+        # An accepted charger's row, as its last message left it, saves a query on every message.
+        cp = self._known_row(charger) if action != "BootNotification" else None
+        found = s.execute(_CHARGER_ROW, {"identity_": charger.identity}).first() if cp is None else cp
+        if found is None:
+            cp = ChargerRow(*self._unknown_charger(s, charger, action))
+        elif cp is None:
+            cp = ChargerRow(*found)
+        if found is not None:
+            if action != "BootNotification" and cp.registration_status != "Accepted" \
+                    and action not in TRANSACTION_MESSAGES:
+                raise OcppError("SecurityError", "The charge point is not accepted; send BootNotification")
+        changes: dict = {}
+        # "Last seen" at a resolution of LAST_SEEN_RESOLUTION: rewriting the charger's row on every
+        # message of a session costs an UPDATE each; heartbeat and boot times stay exact.
+        if cp.last_seen_at is None or not (timedelta(0) <= now - cp.last_seen_at < LAST_SEEN_RESOLUTION):
+            changes["last_seen_at"] = now
+        if charger.endpoint_url and cp.endpoint_url != charger.endpoint_url:
+            changes["endpoint_url"] = charger.endpoint_url
+        if cp.transport != charger.transport or cp.ocpp_version != charger.ocpp_version:
+            changes["transport"], changes["ocpp_version"] = charger.transport, charger.ocpp_version
+        ctx = OperationContext(s, cp, charger, self.settings, now, self.data_transfer, self.on_transaction_stopped)
+        if changes:
+            ctx.update_charger(**changes)
+        response = OPERATIONS[action](ctx, payload)
+        request_text = raw if raw is not None else orjson.dumps(payload).decode()
+        limit = self.settings.message_log_limit
+        if limit > 0 and self.heartbeats is None:
+            message_log.record_exchange(s, cp.id, action, unique_id, request_text,
+                                        orjson.dumps(response).decode(), limit=limit)
+        return Applied(cp, found is cp, "last_seen_at" in changes, ctx.after_commit, request_text, response)
+
+    def committed(self, applied: Applied, charger: Charger, action: str, unique_id: str | None,
+                  now: datetime) -> None:
+        """What follows a message's commit: caches, the batched log copies, after-commit callbacks."""
+        cp = applied.row
+        if applied.seen:  # only now: a rolled-back write must not be taken for done
+            cp.last_seen_at = now
+        if self.heartbeats is not None:
+            if self.settings.message_log_limit > 0:  # troubleshooting copies go with the next batch
+                self.heartbeats.log(message_log.exchange_rows(cp.id, action, unique_id, applied.request_text,
+                                                              orjson.dumps(applied.response).decode(), now))
+            self._remember(cp, charger, action, applied.response, cached=applied.cached)
+        for fn in applied.after_commit:
+            fn()
+
+    def refused(self, charger: Charger, action: str, unique_id: str | None, raw: str | None,
+                payload: dict) -> None:
+        """A message that failed: read its charger afresh next time (it may have been removed), keep the
+        message in the log."""
+        self._accepted.pop(charger.identity, None)
+        self._log_failed(charger, action, unique_id, raw, payload)
 
     def _remember(self, row: ChargerRow, charger: Charger, action: str, response: dict, cached: bool) -> None:
         """Keep accepted chargers' rows for the fast paths (as this message left them). The time kept is when

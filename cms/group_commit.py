@@ -1,0 +1,133 @@
+"""Group commit: the messages of many chargers in one unit of work, each answered once that commit is done.
+
+A unit of work of its own costs a message far more than its SQL (a session, a pooled connection, BEGIN and
+COMMIT round trips, a WAL flush). Under load, the messages that arrive while one group is being written wait
+for the next group and share its transaction; when the process is idle a group is one message, so nothing
+waits for a timer. Nothing is answered before it is committed.
+
+A message refused with an OCPP error (raised before it writes anything) is answered with that error and the
+others go on. Any other failure, or a failed commit, rolls the whole group back; then each of its messages runs
+again in a unit of work of its own, exactly as without grouping, so one bad message costs the others nothing
+but time. A few writers per process: while one waits for the database (its statements go one round trip at
+a time) another writes the next group, and the connections keep being served all along under gevent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from datetime import datetime
+
+from .errors import OcppError
+from .models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class _Message:
+    __slots__ = ("charger", "action", "payload", "unique_id", "raw", "now", "done", "response", "error",
+                 "applied")
+
+    def __init__(self, charger, action: str, payload: dict, unique_id: str | None, raw: str | None,
+                 now: datetime):
+        self.charger, self.action, self.payload, self.unique_id, self.raw = charger, action, payload, unique_id, raw
+        self.now = now  # received: the time the message is recorded with, whatever it waits
+        self.done = threading.Event()
+        self.response: dict | None = None
+        self.error: OcppError | None = None
+        self.applied = None
+
+
+class GroupCommitter:
+    """Runs :class:`cms.services.ChargerService` messages in groups of up to ``max_group`` per transaction.
+
+    Up to ``writers`` writer threads (greenlets under gevent) start as messages wait and each ends after
+    ``idle_exit`` seconds without one, so an app that is dropped (tests) leaves nothing running.
+    """
+
+    def __init__(self, service, max_group: int = 64, writers: int = 2, idle_exit: float = 5.0):
+        self.service = service
+        self.max_group = max(1, max_group)
+        self.max_writers = max(1, writers)
+        self.idle_exit = idle_exit
+        self._pending: deque[_Message] = deque()
+        self._cond = threading.Condition()
+        self._writers = 0  # writer threads alive
+        self._idle = 0  # of which waiting for messages
+        self.groups = 0  # committed groups and messages, for tests and figures
+        self.messages = 0
+
+    def submit(self, charger, action: str, payload: dict, unique_id: str | None, raw: str | None) -> dict:
+        """Run one message with the next group; its response, or raises its :class:`OcppError`."""
+        message = _Message(charger, action, payload, unique_id, raw, utcnow())
+        with self._cond:
+            self._pending.append(message)
+            if self._idle:
+                self._cond.notify()
+            elif self._writers < self.max_writers:
+                self._writers += 1
+                threading.Thread(target=self._loop, name="cms-group-commit", daemon=True).start()
+        message.done.wait()
+        if message.error is not None:
+            raise message.error
+        return message.response
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if not self._pending:
+                    self._idle += 1
+                    self._cond.wait(self.idle_exit)
+                    self._idle -= 1
+                    if not self._pending:
+                        self._writers -= 1
+                        return
+                group = [self._pending.popleft() for _ in range(min(len(self._pending), self.max_group))]
+            try:
+                self._write(group)
+            except BaseException:  # pragma: no cover - never leave a charger waiting for an answer
+                log.exception("group commit failed")
+                for m in group:
+                    if not m.done.is_set():
+                        m.error = OcppError("InternalError", f"{m.action} could not be processed")
+                        m.done.set()
+
+    def _write(self, group: list[_Message]) -> None:
+        svc = self.service
+        try:
+            with svc.db.uow() as uow:
+                for m in group:
+                    try:
+                        m.applied = svc.apply(uow.session, m.charger, m.action, m.payload, m.unique_id, m.raw,
+                                              m.now)
+                    except OcppError as refused:  # raised before it wrote anything: the others go on
+                        m.error = refused
+                uow.commit()
+        except Exception:
+            log.warning("a group of %d messages failed; each runs on its own", len(group), exc_info=True)
+            self._one_by_one(group)
+            return
+        self.groups += 1
+        self.messages += len(group)
+        for m in group:
+            if m.error is not None:
+                svc.refused(m.charger, m.action, m.unique_id, m.raw, m.payload)
+            else:
+                try:
+                    svc.committed(m.applied, m.charger, m.action, m.unique_id, m.now)
+                    m.response = m.applied.response
+                except Exception as exc:  # its data is committed; the charger hears the failure and retries
+                    log.exception("%s from %s failed after commit", m.action, m.charger.identity)
+                    m.error = OcppError("InternalError", f"{m.action} could not be processed")
+                    m.error.__cause__ = exc
+            m.done.set()
+
+    def _one_by_one(self, group: list[_Message]) -> None:
+        for m in group:
+            m.error = None
+            try:
+                m.response = self.service.run_alone(m.charger, m.action, m.payload, m.unique_id, m.raw, m.now)
+            except OcppError as e:
+                m.error = e
+            m.done.set()

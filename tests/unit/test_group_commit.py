@@ -1,0 +1,128 @@
+"""Group commit: messages arriving together share a transaction; one bad message costs the others nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from cms import services
+from cms.errors import OcppError
+from cms.group_commit import GroupCommitter
+from cms.models import MessageLogEntry, StatusEvent
+from cms.services import Charger
+
+BOOT = {"chargePointVendor": "V", "chargePointModel": "M"}
+
+
+def _status(connector: int = 1) -> dict:
+    return {"connectorId": connector, "errorCode": "NoError", "status": "Available"}
+
+
+@pytest.fixture
+def committer(rt):
+    gc = GroupCommitter(rt.charger_service, max_group=64, writers=1, idle_exit=1.0)
+    rt.charger_service.group_commit = gc
+    return gc
+
+
+@pytest.fixture
+def slow_first(monkeypatch):
+    """StatusNotification from "SLOW" takes a while, so what arrives meanwhile queues for the next group."""
+    original = services.OPERATIONS["StatusNotification"]
+
+    def op(ctx, p):
+        if ctx.charger.identity == "SLOW":
+            time.sleep(0.3)
+        return original(ctx, p)
+
+    monkeypatch.setitem(services.OPERATIONS, "StatusNotification", op)
+
+
+def _together(rt, identities: list[str], payload: dict) -> dict[str, object]:
+    """Send StatusNotification from each charger at once (SLOW first); each one's answer or error."""
+    out: dict[str, object] = {}
+
+    def send(identity):
+        try:
+            out[identity] = rt.charger_service.handle(Charger(identity), "StatusNotification", payload)
+        except OcppError as e:
+            out[identity] = e
+
+    first = threading.Thread(target=send, args=("SLOW",))
+    first.start()
+    time.sleep(0.1)  # SLOW's group is being written
+    rest = [threading.Thread(target=send, args=(i,)) for i in identities]
+    for t in rest:
+        t.start()
+    for t in [first, *rest]:
+        t.join(10)
+    return out
+
+
+def _events(rt) -> dict[int, int]:
+    with rt.db.uow() as uow:
+        return dict(uow.session.execute(select(StatusEvent.charge_point_id, func.count())
+                                        .group_by(StatusEvent.charge_point_id)).all())
+
+
+def test_messages_that_arrive_together_share_one_commit(rt, add_charger, committer, slow_first):
+    names = [f"GC{i}" for i in range(12)]
+    for name in ["SLOW", *names]:
+        add_charger(name)
+        rt.charger_service.handle(Charger(name), "BootNotification", BOOT)
+    answers = _together(rt, names, _status())
+    assert answers == {name: {} for name in ["SLOW", *names]}
+    assert committer.messages == 13 and committer.groups == 2  # SLOW alone, then the twelve together
+    assert sorted(_events(rt).values()) == [1] * 13
+
+
+def test_a_refused_message_does_not_hold_back_its_group(rt, add_charger, committer, slow_first):
+    for name in ["SLOW", "OK1", "OK2", "NEW"]:
+        add_charger(name)
+    for name in ["SLOW", "OK1", "OK2"]:
+        rt.charger_service.handle(Charger(name), "BootNotification", BOOT)
+    answers = _together(rt, ["OK1", "NEW", "OK2"], _status())  # NEW never booted
+    assert isinstance(answers.pop("NEW"), OcppError)
+    assert answers == {"SLOW": {}, "OK1": {}, "OK2": {}}
+    assert committer.groups == 2  # OK1 and OK2 committed in one group, with NEW refused inside it
+    assert len(_events(rt)) == 3
+
+
+def test_a_failing_message_rolls_its_group_back_and_the_others_run_alone(rt, add_charger, committer, slow_first,
+                                                                         monkeypatch):
+    grouped = services.OPERATIONS["StatusNotification"]
+
+    def op(ctx, p):
+        if ctx.charger.identity == "BAD":
+            raise RuntimeError("a bug")
+        return grouped(ctx, p)
+
+    monkeypatch.setitem(services.OPERATIONS, "StatusNotification", op)
+    for name in ["SLOW", "A", "BAD", "B"]:
+        add_charger(name)
+        rt.charger_service.handle(Charger(name), "BootNotification", BOOT)
+    answers = _together(rt, ["A", "BAD", "B"], _status(2))
+    bad = answers.pop("BAD")
+    assert isinstance(bad, OcppError) and bad.code == "InternalError"
+    assert answers == {"SLOW": {}, "A": {}, "B": {}}
+    assert len(_events(rt)) == 3  # A and B written once each, on their own; BAD's nothing
+    with rt.db.uow() as uow:  # the failed message is kept for troubleshooting
+        assert uow.session.scalar(select(func.count()).select_from(MessageLogEntry)
+                                  .where(MessageLogEntry.action == "StatusNotification",
+                                         MessageLogEntry.direction == "in")) >= 1
+
+
+def test_writers_end_when_idle_and_start_again(rt, add_charger, committer):
+    add_charger("IDLE")
+    svc = rt.charger_service
+    svc.handle(Charger("IDLE"), "BootNotification", BOOT)
+    assert svc.handle(Charger("IDLE"), "StatusNotification", _status()) == {}
+    deadline = time.monotonic() + 5
+    while committer._writers and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert committer._writers == 0
+    assert svc.handle(Charger("IDLE"), "StatusNotification", _status()) == {}
+    assert committer.messages == 2
