@@ -91,7 +91,7 @@ def _facts_status(session: Session, facts: TagFacts | None, now: datetime) -> st
     node_id = facts.grandparent_id
     while not refused and node_id is not None and node_id not in seen:
         seen.add(node_id)
-        row = session.execute(_GROUP, {"id_": node_id}).first()
+        row = session.connection().execute(_GROUP, {"id_": node_id}).first()
         if row is None:
             break
         refused = _level_status(row.blocked, row.expiry_date, now)
@@ -114,11 +114,11 @@ def authorize_with_tag(
     every charger (the public network).
     """
     if check_concurrent:
-        found = session.execute(_TAG_FACTS_AND_OPEN, {
+        found = session.connection().execute(_TAG_FACTS_AND_OPEN, {
             "tag_": tag_value, "exclude_": exclude_transaction_id if exclude_transaction_id is not None else -1,
         }).first()
     else:
-        found = session.execute(_TAG_FACTS, {"tag_": tag_value}).first()
+        found = session.connection().execute(_TAG_FACTS, {"tag_": tag_value}).first()
     tag = TagFacts(*found[:_FACTS_COLUMNS]) if found is not None else None
     status = _facts_status(session, tag, now)
     info: dict = {"status": status}

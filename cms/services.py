@@ -192,7 +192,7 @@ def start_transaction(ctx: OperationContext, p: dict) -> dict:
     key = hashlib.sha256(
         f"{cp.id}|{connector_id}|{id_tag}|{raw_ts}|{meter_start}".encode()
     ).hexdigest()
-    existing = s.scalar(_TRANSACTION_BY_START_KEY, {"key_": key})
+    existing = s.connection().scalar(_TRANSACTION_BY_START_KEY, {"key_": key})
     if existing is not None:
         info = authorize(s, id_tag, cp, ctx.now, exclude_transaction_id=existing)
         return {"transactionId": existing, "idTagInfo": info}
@@ -353,7 +353,7 @@ ACCEPTED_TTL = 300.0
 # --------------------------------------------------------------------------------------------------------
 
 
-_ACTIVE_RESERVATION = select(Reservation).where(
+_ACTIVE_RESERVATION = select(Reservation.id).where(
     Reservation.charge_point_id == bindparam("cp_id_"),
     Reservation.status == "Accepted",
     Reservation.connector_id.in_([0, bindparam("connector_id_")]),
@@ -370,8 +370,9 @@ def _matching_reservation(s: Session, cp: ChargerRow, connector_id: int, id_tag:
         if r is not None and r.charge_point_id == cp.id and r.status in ("Accepted", "Requested"):
             return r
         return None
-    return s.scalar(_ACTIVE_RESERVATION, {"cp_id_": cp.id, "connector_id_": connector_id, "tag_": id_tag,
-                                          "now_": now})
+    found = s.connection().scalar(_ACTIVE_RESERVATION, {"cp_id_": cp.id, "connector_id_": connector_id,
+                                                         "tag_": id_tag, "now_": now})
+    return s.get(Reservation, found) if found is not None else None
 
 
 def _reconcile_stop(ctx: OperationContext, reported: int, p: dict) -> Transaction | None:
@@ -522,7 +523,7 @@ class ChargerService:
         before anything was written, so a caller may go on with other messages in the same session."""
         # An accepted charger's row, as its last message left it, saves a query on every message.
         cp = self._known_row(charger) if action != "BootNotification" else None
-        found = s.execute(_CHARGER_ROW, {"identity_": charger.identity}).first() if cp is None else cp
+        found = s.connection().execute(_CHARGER_ROW, {"identity_": charger.identity}).first() if cp is None else cp
         if found is None:
             cp = ChargerRow(*self._unknown_charger(s, charger, action))
         elif cp is None:

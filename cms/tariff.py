@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from .errors import InvalidInput, NotFound
 from .metering import ENERGY_REGISTER
-from .models import ChargePoint, MeterValue, Station, TariffBand, Transaction, User, utcnow
+from .models import ChargePoint, MeterValue, SessionCharge, Station, TariffBand, Transaction, User, utcnow
 
 MINUTES_PER_DAY = 1440
 MAX_BANDS = 48
@@ -171,14 +171,18 @@ def set_tariff_bands(session: Session, owner: User, station_id: int, bands: list
 # Statements on the StopTransaction path, built once (building them costs more than running them).
 _BANDS = (select(TariffBand.start_minute, TariffBand.end_minute, TariffBand.price_per_kwh_micro, TariffBand.label)
           .where(TariffBand.station_id == bindparam("station_id_")).order_by(TariffBand.start_minute))
-# The charger's station time zone and its bands in one round trip (no band: one row with NULL band columns).
+# The charger's station time zone and its bands in one round trip (no band, or no station: one row of NULLs).
 _ZONE_AND_BANDS_OF_CHARGER = (
     select(Station.timezone, TariffBand.start_minute, TariffBand.end_minute, TariffBand.price_per_kwh_micro,
            TariffBand.label)
-    .join(ChargePoint, ChargePoint.station_id == Station.id)
+    .select_from(ChargePoint)
+    .outerjoin(Station, Station.id == ChargePoint.station_id)
     .outerjoin(TariffBand, TariffBand.station_id == Station.id)
     .where(ChargePoint.id == bindparam("cp_id_"))
     .order_by(TariffBand.start_minute))
+# The same with the charge already recorded for the transaction, if any (billing asks both at once).
+_ZONE_BANDS_AND_CHARGE = _ZONE_AND_BANDS_OF_CHARGER.add_columns(
+    select(SessionCharge.id).where(SessionCharge.transaction_id == bindparam("tx_id_")).scalar_subquery())
 
 
 def tariff_bands(session: Session, station_id: int) -> list[Band]:
@@ -339,7 +343,7 @@ def transaction_curve(session: Session, tx: Transaction) -> list[tuple[datetime,
         end = (max(tx.last_meter_at, start), float(tx.last_meter_wh))
     else:
         end = None
-    rows = session.execute(_REGISTER_READINGS, {"tx_id_": tx.id}).all()
+    rows = session.connection().execute(_REGISTER_READINGS, {"tx_id_": tx.id}).all()
     points = [(start, float(tx.meter_start))]
     limit = end[0] if end else None
     for ts, value in rows:
@@ -358,8 +362,21 @@ def station_of(session: Session, tx: Transaction) -> Station | None:
 
 def price_transaction(session: Session, tx: Transaction) -> Pricing:
     """The cost of ``tx`` so far (or in full once stopped) under its station's current bands."""
-    rows = session.execute(_ZONE_AND_BANDS_OF_CHARGER, {"cp_id_": tx.charge_point_id}).all()
-    bands = [Band(*r[1:]) for r in rows if r.start_minute is not None]
+    rows = session.connection().execute(_ZONE_AND_BANDS_OF_CHARGER, {"cp_id_": tx.charge_point_id}).all()
+    return _price(session, tx, rows)
+
+
+def price_unbilled(session: Session, tx: Transaction) -> tuple[int | None, Pricing | None]:
+    """``(charge id, None)`` when ``tx`` was billed already, else ``(None, its pricing)``."""
+    rows = session.connection().execute(_ZONE_BANDS_AND_CHARGE, {"cp_id_": tx.charge_point_id,
+                                                                 "tx_id_": tx.id}).all()
+    if rows and rows[0][5] is not None:
+        return rows[0][5], None
+    return None, _price(session, tx, rows)
+
+
+def _price(session: Session, tx: Transaction, rows) -> Pricing:
+    bands = [Band(*r[1:5]) for r in rows if r.start_minute is not None]
     tz = zone(rows[0].timezone if rows else None)
     return price_energy(bands, tz, transaction_curve(session, tx))
 

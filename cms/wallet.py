@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,7 +18,7 @@ from .config import Settings
 from .errors import Conflict, InvalidInput, NotFound
 from .models import LedgerEntry, Payment, SessionCharge, Transaction, User, Wallet, utcnow
 from .payments import PaymentProvider
-from .tariff import amount_to_minor, minor_to_amount, price_transaction
+from .tariff import amount_to_minor, minor_to_amount, price_unbilled
 from .timeutil import iso
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,6 @@ def top_ups(session: Session, user: User, limit: int = 50) -> list[Payment]:
 # ------------------------------------------------------------------------------------------------
 
 
-_CHARGE_OF_TRANSACTION = select(SessionCharge.id).where(SessionCharge.transaction_id == bindparam("tx_id_"))
 _INSERT_CHARGE = insert(SessionCharge.__table__).returning(SessionCharge.__table__.c.id)
 
 
@@ -225,10 +224,9 @@ def _record_charge(session: Session, tx: Transaction, settings: Settings, *,
     the wallet debit runs in a savepoint (a failure there is logged and leaves the session unbilled but closed).
     """
     with session.no_autoflush:  # the stop's own changes are flushed once, with the cost, at commit
-        existing = session.scalar(_CHARGE_OF_TRANSACTION, {"tx_id_": tx.id})
+        existing, pricing = price_unbilled(session, tx)
         if existing is not None:
             return existing
-        pricing = price_transaction(session, tx)
         # Free sessions (no bands) debit nothing: the driver is read only when there is something to pay.
         driver = session.get(User, tx.user_id) if tx.user_id is not None and pricing.total_minor > 0 else None
     breakdown = [{**row, "from": iso(row["from"]), "to": iso(row["to"])} for row in pricing.breakdown]
