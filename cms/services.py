@@ -15,6 +15,8 @@ from time import monotonic
 
 import orjson
 from sqlalchemy import bindparam, case, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from . import message_log
@@ -179,7 +181,14 @@ def authorize_tag(ctx: OperationContext, p: dict) -> dict:
 
 
 _TRANSACTION_BY_START_KEY = select(Transaction.id).where(Transaction.start_key == bindparam("key_"))
-_INSERT_TRANSACTION = insert(Transaction.__table__).returning(Transaction.__table__.c.id)
+# A retried StartTransaction meets the unique start_key: PostgreSQL and SQLite skip the row (no error to fail a
+# group commit) and RETURNING gives nothing; other databases raise, and the charger's retry finds the first.
+_INSERT_TRANSACTION = {
+    name: dialect_insert(Transaction.__table__).on_conflict_do_nothing(index_elements=["start_key"])
+    .returning(Transaction.__table__.c.id)
+    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_PLAIN_INSERT_TRANSACTION = insert(Transaction.__table__).returning(Transaction.__table__.c.id)
 
 
 def start_transaction(ctx: OperationContext, p: dict) -> dict:
@@ -192,24 +201,23 @@ def start_transaction(ctx: OperationContext, p: dict) -> dict:
     key = hashlib.sha256(
         f"{cp.id}|{connector_id}|{id_tag}|{raw_ts}|{meter_start}".encode()
     ).hexdigest()
-    existing = s.connection().scalar(_TRANSACTION_BY_START_KEY, {"key_": key})
-    if existing is not None:
-        info = authorize(s, id_tag, cp, ctx.now, exclude_transaction_id=existing)
-        return {"transactionId": existing, "idTagInfo": info}
-
     info, tag = authorize_with_tag(s, id_tag, cp, ctx.now)
     reservation = _matching_reservation(s, cp, connector_id, id_tag, p.get("reservationId"), ctx.now)
     start_ts = parse_timestamp(raw_ts)
-    # Core with RETURNING: the ORM's add-and-flush cost several times the INSERT. A retry racing this one on
-    # another worker hits the unique start_key: this unit of work fails, the charger retries, and the lookup
-    # above then answers with the transaction the other created.
-    tx_id = s.connection().execute(_INSERT_TRANSACTION, {
+    # Insert first, look up only when it was there already (a retry): the usual start costs one round trip less.
+    # Core with RETURNING: the ORM's add-and-flush cost several times the INSERT.
+    conn = s.connection()
+    tx_id = conn.execute(_INSERT_TRANSACTION.get(conn.dialect.name, _PLAIN_INSERT_TRANSACTION), {
         "charge_point_id": cp.id, "connector_id": connector_id, "id_tag": id_tag, "start_key": key,
         "meter_start": meter_start, "start_timestamp": start_ts or ctx.now, "start_received_at": ctx.now,
         "reservation_id": reservation.id if reservation else p.get("reservationId"), "start_status": info["status"],
         "last_meter_wh": float(meter_start), "last_meter_at": ctx.now,
         "user_id": tag.owner_id if tag is not None else None,
-    }).scalar_one()
+    }).scalar()
+    if tx_id is None:  # a retry: the same transaction, authorised without counting itself as concurrent
+        existing = conn.scalar(_TRANSACTION_BY_START_KEY, {"key_": key})
+        info = authorize(s, id_tag, cp, ctx.now, exclude_transaction_id=existing)
+        return {"transactionId": existing, "idTagInfo": info}
     if reservation is not None:
         reservation.status = "Used"
         reservation.transaction_id = tx_id
