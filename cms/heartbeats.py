@@ -8,8 +8,9 @@ every message. A crash loses at most one interval of heartbeat times, which the 
 log copies; the data the messages carry (transactions, meter values, statuses) is written before they are
 answered, as ever.
 
-On PostgreSQL a batch is two statements whatever its size (arrays through ``unnest``): a batch's cost must stay
-small beside the interval, because this greenlet shares its process with the connections it answers.
+On PostgreSQL a batch is two statements whatever its size (``unnest`` arrays for the times, one
+``json_to_recordset`` document for the log rows): a batch's cost must stay small beside the interval, because
+this greenlet shares its process with the connections it answers.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, text, update
 
 from . import message_log
-from .bulk import naive_utc
+from .bulk import json_rows, naive_utc, recordset
 from .db import Database
 from .models import ChargePoint, MessageLogEntry
 
@@ -34,13 +35,14 @@ _SET_HEARTBEAT = (update(ChargePoint).where(ChargePoint.id == bindparam("cp_id_"
 _PG_SET_HEARTBEAT = text(
     "UPDATE charge_points AS c SET last_heartbeat_at = v.at, last_seen_at = v.at "
     "FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamp[])) AS v(id, at) WHERE c.id = v.id")
+_LOG_COLUMNS = ["charge_point_id", "direction", "action", "unique_id", "payload", "created_at"]
+_LOG_SELECT, _LOG_RECORD = recordset(MessageLogEntry.__table__, _LOG_COLUMNS)
 # Rows of chargers removed meanwhile are left out by the join (their foreign key would fail the batch).
 _PG_INSERT_LOG = text(
-    "INSERT INTO message_log (charge_point_id, direction, action, unique_id, payload, created_at) "
-    "SELECT v.cp, v.dir, v.action, v.uid, v.payload, v.at FROM unnest(CAST(:cp AS bigint[]), "
-    "CAST(:dir AS text[]), CAST(:action AS text[]), CAST(:uid AS text[]), CAST(:payload AS text[]), "
-    "CAST(:at AS timestamp[])) WITH ORDINALITY AS v(cp, dir, action, uid, payload, at, n) "
-    "JOIN charge_points AS c ON c.id = v.cp ORDER BY v.n")
+    f"INSERT INTO message_log ({', '.join(_LOG_COLUMNS)}) SELECT {_LOG_SELECT} "
+    f"FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ({_LOG_RECORD})) "
+    f"WITH ORDINALITY AS x({', '.join(_LOG_COLUMNS)}, n) JOIN charge_points AS c ON c.id = x.charge_point_id "
+    "ORDER BY x.n")
 
 
 class HeartbeatBatcher:
@@ -96,10 +98,7 @@ class HeartbeatBatcher:
             updated = conn.execute(_PG_SET_HEARTBEAT, {
                 "ids": list(latest), "ats": [naive_utc(at) for at in latest.values()]}).rowcount
         if rows:
-            conn.execute(_PG_INSERT_LOG, {
-                "cp": [r["charge_point_id"] for r in rows], "dir": [r["direction"] for r in rows],
-                "action": [r["action"] for r in rows], "uid": [r["unique_id"] for r in rows],
-                "payload": [r["payload"] for r in rows], "at": [naive_utc(r["created_at"]) for r in rows]})
+            conn.execute(_PG_INSERT_LOG, {"rows": json_rows(rows)})
         return updated
 
     @staticmethod
