@@ -99,6 +99,9 @@ def connections(server, cfg: Config, run: int) -> dict:
         "kb_per_connection": round(rss / 1024 / held, 1) if held else None,
         "kb_per_connection_over_idle": round((rss - before["rss"]) / 1024 / held, 1) if held else None,
         "server_cpu_s_hold": round(held_figures["cpu_s"] - start["cpu_s"], 1),
+        # CPU a heartbeat costs the server, wire included (BENCH_HEARTBEAT_SECONDS=0.1 makes it the main load)
+        "server_cpu_ms_per_heartbeat": round((held_figures["cpu_s"] - start["cpu_s"]) * 1000 / len(latencies), 3)
+        if latencies else None,
         "server_processes": held_figures["processes"],
     }
 
@@ -136,6 +139,13 @@ def throughput(server, cfg: Config, chargers: int, run: int) -> dict:
         "call_errors": call_errors, **summarise(all_lat),
         "p50_ms_by_action": {a: summarise(lat)["p50_ms"] for a, lat in sorted(by_action.items())},
         "server_cpu_s": round(end["cpu_s"] - start["cpu_s"], 1),
+        "server_cpu_ms_per_call": round((end["cpu_s"] - start["cpu_s"]) * 1000 / len(all_lat), 3) if all_lat else None,
+        # the load generator's own share of the two cores, the same for both servers
+        "client_cpu_ms_per_call": round(sum(r.get("cpu_s", 0) for r in results) * 1000 / len(all_lat), 3)
+        if all_lat else None,
+        # the CMS's database (PostgreSQL on the same two cores); the peer has none
+        **({"db_cpu_ms_per_call": round((end["db_cpu_s"] - start["db_cpu_s"]) * 1000 / len(all_lat), 3)}
+           if "db_cpu_s" in end and all_lat else {}),
     }
 
 
@@ -172,7 +182,7 @@ def summary_rows(records: list[dict]) -> list[dict]:
                 rows.append({"scenario": scenario, "figure": key, "cms": cms.get(key), "peer": peer.get(key),
                              "ratio": _ratio(cms.get(key), peer.get(key))})
         else:
-            for key in ("calls_per_s", "p50_ms", "p99_ms"):
+            for key in ("calls_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_call", "db_cpu_ms_per_call"):
                 rows.append({"scenario": scenario, "figure": key, "cms": cms.get(key), "peer": peer.get(key),
                              "ratio": _ratio(cms.get(key), peer.get(key))})
     return rows

@@ -286,13 +286,13 @@ async def _sessions(identities, host, port, local_ip, barrier, seconds, id_tag, 
             await timed(c, "StopTransaction", {"transactionId": tx, "meterStop": energy, "timestamp": _now_iso(),
                                                "idTag": id_tag, "reason": "Local"})
 
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), time.process_time()
     await asyncio.gather(*(charger(c) for c in clients))
-    elapsed = time.monotonic() - t0
+    elapsed, cpu = time.monotonic() - t0, time.process_time() - cpu0
     for c in clients:
         c.close()
     await asyncio.sleep(0.2)
-    out.update(elapsed_s=elapsed, latencies=latencies, errors=errors)
+    out.update(elapsed_s=elapsed, latencies=latencies, errors=errors, cpu_s=cpu)
 
 
 # ----------------------------------------------------------------------------------------------- workers

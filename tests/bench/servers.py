@@ -67,6 +67,23 @@ def tree_figures(pid: int) -> dict:
     return {"rss": rss, "cpu_s": cpu, "processes": len(process_tree(pid))}
 
 
+def postgres_cpu_s() -> float:
+    """CPU seconds used so far by the PostgreSQL processes of this machine (the CMS's database work)."""
+    total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        if head.split("(", 1)[-1].startswith("postgres"):
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -107,6 +124,9 @@ class CmsServer(_Server):
     """Our server on PostgreSQL, ``workers`` gevent workers, ``identities`` registered as chargers."""
 
     name = "cms"
+
+    def figures(self) -> dict:
+        return {**tree_figures(self.proc.pid), "db_cpu_s": postgres_cpu_s()}
 
     def __init__(self, workers: int, log_dir: Path, database: str = "cms_bench"):
         self.workers = workers
