@@ -121,7 +121,7 @@ class OperationContext:
 
     def __init__(self, session: Session, row: ChargerRow, charger: Charger, settings: Settings, now: datetime,
                  data_transfer: DataTransferRegistry,
-                 on_transaction_stopped: list[Callable[[Session, Transaction], None]] | None = None):
+                 on_transaction_stopped: list[Callable[[Session, StoppedTransaction], None]] | None = None):
         self.session = session
         self.row = row
         self.charger = charger
@@ -224,31 +224,59 @@ def start_transaction(ctx: OperationContext, p: dict) -> dict:
     return {"transactionId": tx_id, "idTagInfo": info}
 
 
+@dataclass(slots=True)
+class StoppedTransaction:
+    """A transaction as its StopTransaction leaves it, read and written with Core (the ORM's load and flush
+    cost more than the statements). ``on_transaction_stopped`` hooks read it and may set ``cost``."""
+
+    id: int
+    charge_point_id: int
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    start_timestamp: datetime
+    stop_timestamp: datetime | None
+    meter_stop: int | None
+    last_meter_wh: float | None
+    last_meter_at: datetime | None
+    user_id: int | None
+    cost: float | None
+
+
+_STOP_COLUMNS = [Transaction.__table__.c[name] for name in StoppedTransaction.__slots__]
+_TRANSACTION_FOR_STOP = select(*_STOP_COLUMNS).where(Transaction.__table__.c.id == bindparam("tx_id_"))
+_SET_TRANSACTION = update(Transaction.__table__).where(Transaction.__table__.c.id == bindparam("tx_id_"))
+
+
 def stop_transaction(ctx: OperationContext, p: dict) -> dict:
     """Close a transaction. Unknown ids (or -1, errata 3.18) are answered, kept for review, reconciled."""
     s, cp = ctx.session, ctx.row
+    conn = s.connection()
     reported = int(p.get("transactionId", -1))
     id_tag = p.get("idTag")
-    tx = s.get(Transaction, reported) if reported > 0 else None
-    if tx is not None and tx.charge_point_id != cp.id:
-        tx = None
+    found = conn.execute(_TRANSACTION_FOR_STOP, {"tx_id_": reported}).first() if reported > 0 else None
+    tx = StoppedTransaction(*found) if found is not None and found.charge_point_id == cp.id else None
     if tx is None:
         tx = _reconcile_stop(ctx, reported, p)
     connector_id = tx.connector_id if tx is not None else 0
+    changes: dict = {}
     if tx is not None and tx.stop_timestamp is None:
-        stop_ts = parse_timestamp(p.get("timestamp"))
         tx.meter_stop = int(p.get("meterStop") or 0)
-        tx.stop_timestamp = stop_ts or ctx.now
-        tx.stop_received_at = ctx.now
-        tx.stop_reason = p.get("reason") or "Local"
-        tx.stop_id_tag = id_tag
+        tx.stop_timestamp = parse_timestamp(p.get("timestamp")) or ctx.now
         tx.last_meter_wh = float(tx.meter_stop)
-        tx.last_power_w = 0.0
+        changes = {"meter_stop": tx.meter_stop, "stop_timestamp": tx.stop_timestamp, "stop_received_at": ctx.now,
+                   "stop_reason": p.get("reason") or "Local", "stop_id_tag": id_tag,
+                   "last_meter_wh": tx.last_meter_wh, "last_power_w": 0.0}
     rows = rows_from_meter_values(p.get("transactionData") or [], ctx.now)
     _store_meter_rows(ctx, rows, connector_id, tx.id if tx is not None else None)
     if tx is not None:
+        cost = tx.cost
         for hook in ctx.on_transaction_stopped:
             hook(s, tx)
+        if tx.cost != cost:
+            changes["cost"] = tx.cost
+        if changes:  # the stop and its cost in one UPDATE
+            conn.execute(_SET_TRANSACTION, {"tx_id_": tx.id, **changes})
     if id_tag:
         info = authorize(s, id_tag, cp, ctx.now, check_concurrent=False)
         return {"idTagInfo": info}
@@ -291,6 +319,10 @@ _SET_CONNECTOR_STATUS = update(Connector).where(
     Connector.charge_point_id == bindparam("cp_id_"), Connector.connector_id == bindparam("connector_id_"))
 
 
+_INSERT_CONNECTOR = insert(Connector.__table__)
+_INSERT_STATUS_EVENT = insert(StatusEvent.__table__)
+
+
 def status_notification(ctx: OperationContext, p: dict) -> dict:
     """Keep each connector's current status (0 is the charger itself) and its history."""
     cp = ctx.row
@@ -304,9 +336,9 @@ def status_notification(ctx: OperationContext, p: dict) -> dict:
                                                    "status_timestamp": ts or ctx.now, "updated_at": ctx.now,
                                                    **state}).rowcount
     if not changed:  # first word from this connector (a racing twin hits the unique key; the charger retries)
-        conn.execute(insert(Connector.__table__), {"charge_point_id": cp.id, "connector_id": connector_id,
+        conn.execute(_INSERT_CONNECTOR, {"charge_point_id": cp.id, "connector_id": connector_id,
                                                    "status_timestamp": ts or ctx.now, "updated_at": ctx.now, **state})
-    conn.execute(insert(StatusEvent.__table__), {
+    conn.execute(_INSERT_STATUS_EVENT, {
         "charge_point_id": cp.id, "connector_id": connector_id, **state, "timestamp": ts, "received_at": ctx.now})
     return {}
 
@@ -383,14 +415,14 @@ def _matching_reservation(s: Session, cp: ChargerRow, connector_id: int, id_tag:
     return s.get(Reservation, found) if found is not None else None
 
 
-def _reconcile_stop(ctx: OperationContext, reported: int, p: dict) -> Transaction | None:
+def _reconcile_stop(ctx: OperationContext, reported: int, p: dict) -> StoppedTransaction | None:
     """Record a stop for an unknown transaction and match it to the only plausible open one, if any."""
     s, cp = ctx.session, ctx.row
-    q = select(Transaction).where(Transaction.charge_point_id == cp.id, Transaction.stop_timestamp.is_(None))
+    q = select(*_STOP_COLUMNS).where(Transaction.charge_point_id == cp.id, Transaction.stop_timestamp.is_(None))
     if p.get("idTag"):
         q = q.where(Transaction.id_tag == p["idTag"])
-    candidates = s.scalars(q.limit(2)).all()
-    match = candidates[0] if len(candidates) == 1 else None
+    candidates = s.connection().execute(q.limit(2)).all()
+    match = StoppedTransaction(*candidates[0]) if len(candidates) == 1 else None
     s.add(UnmatchedStop(
         charge_point_id=cp.id, reported_transaction_id=reported,
         matched_transaction_id=match.id if match else None, payload=p, received_at=ctx.now,
@@ -433,8 +465,8 @@ class ChargerService:
         self.validator = validator or PayloadValidator()
         self.settings = settings
         self.data_transfer = data_transfer or DataTransferRegistry()
-        # Called with (session, transaction) inside the StopTransaction unit of work (billing plugs in).
-        self.on_transaction_stopped: list[Callable[[Session, Transaction], None]] = []
+        # Called with (session, StoppedTransaction) inside the StopTransaction unit of work (billing plugs in).
+        self.on_transaction_stopped: list[Callable[[Session, StoppedTransaction], None]] = []
         # With a batcher, heartbeats of accepted chargers are answered without a transaction of their own.
         self.heartbeats: HeartbeatBatcher | None = None
         self._accepted: dict[str, tuple[ChargerRow, float]] = {}  # identity -> (row, monotonic time read)

@@ -15,6 +15,7 @@ import bisect
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import bindparam, delete, select
@@ -23,6 +24,9 @@ from sqlalchemy.orm import Session
 from .errors import InvalidInput, NotFound
 from .metering import ENERGY_REGISTER
 from .models import ChargePoint, MeterValue, SessionCharge, Station, TariffBand, Transaction, User, utcnow
+
+if TYPE_CHECKING:
+    from .services import StoppedTransaction
 
 MINUTES_PER_DAY = 1440
 MAX_BANDS = 48
@@ -167,6 +171,9 @@ def set_tariff_bands(session: Session, owner: User, station_id: int, bands: list
     session.flush()
     return checked
 
+
+# What pricing reads of a transaction: the ORM row, or the StopTransaction's Core snapshot.
+TransactionFacts = Union[Transaction, "StoppedTransaction"]
 
 # Statements on the StopTransaction path, built once (building them costs more than running them).
 _BANDS = (select(TariffBand.start_minute, TariffBand.end_minute, TariffBand.price_per_kwh_micro, TariffBand.label)
@@ -334,7 +341,7 @@ _REGISTER_READINGS = select(MeterValue.timestamp, MeterValue.value).where(
 ).order_by(MeterValue.timestamp)
 
 
-def transaction_curve(session: Session, tx: Transaction) -> list[tuple[datetime, float]]:
+def transaction_curve(session: Session, tx: TransactionFacts) -> list[tuple[datetime, float]]:
     """The session's register readings: meterStart, energy register samples, meterStop or latest reading."""
     start = tx.start_timestamp
     if tx.stop_timestamp is not None and tx.meter_stop is not None:
@@ -360,13 +367,13 @@ def station_of(session: Session, tx: Transaction) -> Station | None:
     return session.get(Station, station_id) if station_id is not None else None
 
 
-def price_transaction(session: Session, tx: Transaction) -> Pricing:
+def price_transaction(session: Session, tx: TransactionFacts) -> Pricing:
     """The cost of ``tx`` so far (or in full once stopped) under its station's current bands."""
     rows = session.connection().execute(_ZONE_AND_BANDS_OF_CHARGER, {"cp_id_": tx.charge_point_id}).all()
     return _price(session, tx, rows)
 
 
-def price_unbilled(session: Session, tx: Transaction) -> tuple[int | None, Pricing | None]:
+def price_unbilled(session: Session, tx: TransactionFacts) -> tuple[int | None, Pricing | None]:
     """``(charge id, None)`` when ``tx`` was billed already, else ``(None, its pricing)``."""
     rows = session.connection().execute(_ZONE_BANDS_AND_CHARGE, {"cp_id_": tx.charge_point_id,
                                                                  "tx_id_": tx.id}).all()
@@ -375,7 +382,7 @@ def price_unbilled(session: Session, tx: Transaction) -> tuple[int | None, Prici
     return None, _price(session, tx, rows)
 
 
-def _price(session: Session, tx: Transaction, rows) -> Pricing:
+def _price(session: Session, tx: TransactionFacts, rows) -> Pricing:
     bands = [Band(*r[1:5]) for r in rows if r.start_minute is not None]
     tz = zone(rows[0].timezone if rows else None)
     return price_energy(bands, tz, transaction_curve(session, tx))

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from .config import Settings
 from .errors import Conflict, InvalidInput, NotFound
-from .models import LedgerEntry, Payment, SessionCharge, Transaction, User, Wallet, utcnow
+from .models import LedgerEntry, Payment, SessionCharge, User, Wallet, utcnow
 from .payments import PaymentProvider
-from .tariff import amount_to_minor, minor_to_amount, price_unbilled
+from .tariff import TransactionFacts, amount_to_minor, minor_to_amount, price_unbilled
 from .timeutil import iso
 
 log = logging.getLogger(__name__)
@@ -210,13 +210,13 @@ def top_ups(session: Session, user: User, limit: int = 50) -> list[Payment]:
 _INSERT_CHARGE = insert(SessionCharge.__table__).returning(SessionCharge.__table__.c.id)
 
 
-def bill_transaction(session: Session, tx: Transaction, settings: Settings) -> SessionCharge:
+def bill_transaction(session: Session, tx: TransactionFacts, settings: Settings) -> SessionCharge:
     """Price a stopped session, keep its breakdown, and debit the driver's wallet (once)."""
     charge_id = _record_charge(session, tx, settings)
     return session.get(SessionCharge, charge_id)
 
 
-def _record_charge(session: Session, tx: Transaction, settings: Settings, *,
+def _record_charge(session: Session, tx: TransactionFacts, settings: Settings, *,
                    guard_debit: bool = False) -> int:
     """Bill ``tx`` unless it was billed already; the id of its charge.
 
@@ -259,7 +259,7 @@ def install_billing(rt) -> None:
     """Bill every session when its StopTransaction is processed (inside that unit of work)."""
     settings = rt.settings
 
-    def _bill(session: Session, tx: Transaction) -> None:
+    def _bill(session: Session, tx: TransactionFacts) -> None:
         # A billing failure must not fail the StopTransaction (the charger would retry, the session stay open).
         try:
             _record_charge(session, tx, settings, guard_debit=True)
