@@ -192,12 +192,16 @@ def outbox(recipient: str | None, limit: int) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- serving
-def gunicorn_command(host: str, port: int, workers: int) -> list[str]:
-    """The production server: gunicorn with gevent workers (a greenlet, not a thread, per WebSocket)."""
+def gunicorn_command(host: str, port: int, workers: int, access_log: str = "") -> list[str]:
+    """The production server: gunicorn with gevent workers (a greenlet, not a thread, per WebSocket).
+
+    ``access_log`` is gunicorn's (``-`` for stdout); none by default: every SOAP message is an HTTP request,
+    and a line for each cost a SOAP charger's message a tenth of its CPU (the message log keeps them anyway).
+    """
     exe = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn") or "gunicorn"
     return [exe, "--worker-class", "gevent", "--workers", str(workers), "--worker-connections", "20000",
             "--bind", f"{host}:{port}", "--graceful-timeout", "10", "--keep-alive", "75",
-            "--access-logfile", "-", "--no-control-socket", "app:create_app()"]
+            *(["--access-logfile", access_log] if access_log else []), "--no-control-socket", "app:create_app()"]
 
 
 @main.command()
@@ -209,7 +213,8 @@ def serve(host: str, port: int, workers: int) -> None:
     settings = load_settings()
     if workers > 1 and not settings.redis_url:
         raise click.ClickException("several workers share chargers through Redis: set CMS_REDIS_URL")
-    os.execv(gunicorn_command(host, port, workers)[0], gunicorn_command(host, port, workers))
+    command = gunicorn_command(host, port, workers, settings.access_log)
+    os.execv(command[0], command)
 
 
 @main.command()
@@ -276,7 +281,7 @@ def demo(host: str, port: int, chargers: int) -> None:
     upgrade(settings.database_url)
     ids = seed_demo(Database(settings.database_url), chargers)
     env = {**os.environ, "CMS_PUBLIC_URL": os.environ.get("CMS_PUBLIC_URL", f"http://{host}:{port}")}
-    server = subprocess.Popen(gunicorn_command(host, port, 1), env=env)
+    server = subprocess.Popen(gunicorn_command(host, port, 1, settings.access_log), env=env)
     sim = None
     try:
         deadline = time.monotonic() + 30

@@ -52,6 +52,7 @@ class Settings:
     payment_webhook_secret: str = ""  # HMAC-SHA256 key that signs the provider's webhook calls
     payment_checkout_url: str = ""  # hosted provider: where a driver completes a payment ({ref} is replaced)
     data_dir: str = "var"
+    access_log: str = ""  # gunicorn's access log for `cms serve` ("-": stdout); none by default
     sql_echo: bool = False
     extra: dict = field(default_factory=dict)
 

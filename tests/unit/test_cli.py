@@ -73,3 +73,13 @@ def test_outbox_shows_mails(cms, rt):
         uow.commit()
     out = cms("outbox", "--to", "ann@example.com")
     assert out.exit_code == 0 and "Subject: Welcome" in out.output and "verify/abc" in out.output
+
+
+def test_the_server_command_has_an_access_log_only_when_asked():
+    from cms.cli import gunicorn_command
+
+    quiet = gunicorn_command("127.0.0.1", 8000, 2)
+    assert "--access-logfile" not in quiet and quiet[-1] == "app:create_app()"
+    logged = gunicorn_command("127.0.0.1", 8000, 2, access_log="-")
+    assert logged[logged.index("--access-logfile") + 1] == "-"
+    assert logged[logged.index("--workers") + 1] == "2" and "gevent" in logged
