@@ -1,4 +1,5 @@
-"""Engine, session factory and the unit of work (one per message or request, rollback by default)."""
+"""Engine, session factory and the unit of work (one per message, group of messages (cms.group_commit) or
+request; rollback by default)."""
 
 from __future__ import annotations
 

@@ -317,8 +317,6 @@ def meter_values(ctx: OperationContext, p: dict) -> dict:
 
 _SET_CONNECTOR_STATUS = update(Connector).where(
     Connector.charge_point_id == bindparam("cp_id_"), Connector.connector_id == bindparam("connector_id_"))
-
-
 _INSERT_CONNECTOR = insert(Connector.__table__)
 _INSERT_STATUS_EVENT = insert(StatusEvent.__table__)
 
@@ -337,7 +335,7 @@ def status_notification(ctx: OperationContext, p: dict) -> dict:
                                                    **state}).rowcount
     if not changed:  # first word from this connector (a racing twin hits the unique key; the charger retries)
         conn.execute(_INSERT_CONNECTOR, {"charge_point_id": cp.id, "connector_id": connector_id,
-                                                   "status_timestamp": ts or ctx.now, "updated_at": ctx.now, **state})
+                                         "status_timestamp": ts or ctx.now, "updated_at": ctx.now, **state})
     conn.execute(_INSERT_STATUS_EVENT, {
         "charge_point_id": cp.id, "connector_id": connector_id, **state, "timestamp": ts, "received_at": ctx.now})
     return {}

@@ -362,11 +362,6 @@ def transaction_curve(session: Session, tx: TransactionFacts) -> list[tuple[date
     return normalise_curve(points)
 
 
-def station_of(session: Session, tx: Transaction) -> Station | None:
-    station_id = session.scalar(select(ChargePoint.station_id).where(ChargePoint.id == tx.charge_point_id))
-    return session.get(Station, station_id) if station_id is not None else None
-
-
 def price_transaction(session: Session, tx: TransactionFacts) -> Pricing:
     """The cost of ``tx`` so far (or in full once stopped) under its station's current bands."""
     rows = session.connection().execute(_ZONE_AND_BANDS_OF_CHARGER, {"cp_id_": tx.charge_point_id}).all()

@@ -210,25 +210,17 @@ def top_ups(session: Session, user: User, limit: int = 50) -> list[Payment]:
 _INSERT_CHARGE = insert(SessionCharge.__table__).returning(SessionCharge.__table__.c.id)
 
 
-def bill_transaction(session: Session, tx: TransactionFacts, settings: Settings) -> SessionCharge:
-    """Price a stopped session, keep its breakdown, and debit the driver's wallet (once)."""
-    charge_id = _record_charge(session, tx, settings)
-    return session.get(SessionCharge, charge_id)
+def bill_transaction(session: Session, tx: TransactionFacts, settings: Settings) -> int:
+    """Price a stopped session, keep its breakdown, debit the driver's wallet (once); the id of its charge.
 
-
-def _record_charge(session: Session, tx: TransactionFacts, settings: Settings, *,
-                   guard_debit: bool = False) -> int:
-    """Bill ``tx`` unless it was billed already; the id of its charge.
-
-    Reads come first and write nothing; the cost joins the transaction's pending UPDATE. With ``guard_debit``
-    the wallet debit runs in a savepoint (a failure there is logged and leaves the session unbilled but closed).
+    Reads come first and write nothing. ``tx.cost`` is set for the caller to store with the stop. A wallet debit
+    runs in a savepoint, so its failure leaves the session closed but unbilled (and logged by the caller).
     """
-    with session.no_autoflush:  # the stop's own changes are flushed once, with the cost, at commit
-        existing, pricing = price_unbilled(session, tx)
-        if existing is not None:
-            return existing
-        # Free sessions (no bands) debit nothing: the driver is read only when there is something to pay.
-        driver = session.get(User, tx.user_id) if tx.user_id is not None and pricing.total_minor > 0 else None
+    existing, pricing = price_unbilled(session, tx)
+    if existing is not None:
+        return existing
+    # Free sessions (no bands) debit nothing: the driver is read only when there is something to pay.
+    driver = session.get(User, tx.user_id) if tx.user_id is not None and pricing.total_minor > 0 else None
     breakdown = [{**row, "from": iso(row["from"]), "to": iso(row["to"])} for row in pricing.breakdown]
     values = {"transaction_id": tx.id, "energy_wh": pricing.energy_wh, "total_minor": pricing.total_minor,
               "currency": settings.currency, "breakdown": breakdown, "computed_at": utcnow()}
@@ -239,18 +231,11 @@ def _record_charge(session: Session, tx: TransactionFacts, settings: Settings, *
         tx.cost = minor_to_amount(pricing.total_minor)
         return charge_id
 
-    def debit() -> int:
+    with session.begin_nested():
         charge_id = session.connection().execute(_INSERT_CHARGE, values).scalar_one()
         wallet = wallet_for(session, driver, settings.currency)
         post_entry(session, wallet, -pricing.total_minor, "session", transaction_id=tx.id,
                    description=f"Charging session #{tx.id}: {pricing.energy_wh / 1000:.3f} kWh")
-        return charge_id
-
-    if guard_debit:
-        with session.begin_nested():
-            charge_id = debit()
-    else:
-        charge_id = debit()
     tx.cost = minor_to_amount(pricing.total_minor)
     return charge_id
 
@@ -260,9 +245,10 @@ def install_billing(rt) -> None:
     settings = rt.settings
 
     def _bill(session: Session, tx: TransactionFacts) -> None:
-        # A billing failure must not fail the StopTransaction (the charger would retry, the session stay open).
+        # A billing failure must not fail the StopTransaction (the charger would retry, the session stay open);
+        # only a free session's plain INSERT can, when the same session is billed twice at once (see above).
         try:
-            _record_charge(session, tx, settings, guard_debit=True)
+            bill_transaction(session, tx, settings)
         except Exception:
             log.exception("could not bill transaction %s", tx.id)
 
