@@ -21,15 +21,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Front-end libraries (htmx, Chart.js, Swagger UI) from npm into static/vendor/ (gitignored); never a CDN.
-static-vendor: static/vendor/.installed
+# Front-end libraries (htmx, Chart.js, Swagger UI) from npm into cms/web/static/vendor/ (gitignored); never a CDN.
+static-vendor: cms/web/static/vendor/.installed
 
-static/vendor/.installed: package.json package-lock.json
+cms/web/static/vendor/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
-	mkdir -p static/vendor/htmx static/vendor/chart.js static/vendor/swagger-ui
-	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx/
-	cp node_modules/chart.js/dist/chart.umd.js static/vendor/chart.js/
-	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js static/vendor/swagger-ui/
+	mkdir -p cms/web/static/vendor/htmx cms/web/static/vendor/chart.js cms/web/static/vendor/swagger-ui
+	cp node_modules/htmx.org/dist/htmx.min.js cms/web/static/vendor/htmx/
+	cp node_modules/chart.js/dist/chart.umd.js cms/web/static/vendor/chart.js/
+	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js cms/web/static/vendor/swagger-ui/
 	touch $@
 
 # Headless Chromium for tests/browser (Debian's package; Playwright drives it, no browser download).

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask
 from flask_sock import Sock
 
+import cms.web
 from cms.config import load_settings
 from cms.runtime import build_runtime
+
+WEB_ROOT = Path(cms.web.__file__).parent
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: settings from ``CMS_*`` (overridden by ``test_config``), database, transports, blueprints."""
     settings = load_settings(test_config)
-    app = Flask(__name__, template_folder="templates", static_folder="static")
+    # Templates and static files travel inside the package (cms/web/), so an installed CMS serves them from
+    # any working directory.
+    app = Flask(__name__, template_folder=str(WEB_ROOT / "templates"), static_folder=str(WEB_ROOT / "static"))
     app.config.update(SECRET_KEY=settings.secret_key, JSON_SORT_KEYS=False)
     from json_ws.wsloop import NoReaderThread
 

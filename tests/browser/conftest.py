@@ -23,8 +23,8 @@ def _missing() -> str | None:
     except ImportError:
         return "the playwright package is missing: pip install -e '.[test]'"
     for lib in ("htmx/htmx.min.js", "chart.js/chart.umd.js"):
-        if not (ROOT / "static" / "vendor" / lib).exists():
-            return f"static/vendor/{lib} is missing: run make static-vendor"
+        if not (ROOT / "cms" / "web" / "static" / "vendor" / lib).exists():
+            return f"cms/web/static/vendor/{lib} is missing: run make static-vendor"
     return None
 
 
