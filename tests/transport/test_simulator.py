@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from cms.models import Connector, MeterValue, Transaction
+from json_ws.simulated_ev import SimulatedEV
 from json_ws.simulator import charger_url, run_async, three_phase_sample
 
 
@@ -79,7 +80,9 @@ def test_three_phase_sample_has_ten_values():
 def test_sessions_back_to_back_are_persisted(rt, add_charger, add_tag, simulate):
     add_charger("SIM1")
     add_tag("SIMTAG")
-    simulate(["SIM1"], id_tag="SIMTAG", session_seconds=1.2, meter_interval=0.3)
+    # An EV that draws 16 A on three phases (11 kW): a 1.2 s session adds a few Wh.
+    simulate(["SIM1"], id_tag="SIMTAG", session_seconds=1.2, meter_interval=0.3,
+             ev_factory=lambda: SimulatedEV("sedan", 16.0, 3, 75_000.0, soc=50.0))
 
     def stopped_sessions():
         with rt.db.uow() as uow:
