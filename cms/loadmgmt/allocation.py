@@ -91,7 +91,8 @@ class ActiveSession:
 
     ``phases`` are the site phases it draws on (1-based: ``(1,)`` a 1-phase car on L1, ``(1, 2, 3)`` a 3-phase
     car); on a 1-phase site every session draws on L1. ``measured_a`` is its current now on each of its phases
-    (same order as ``phases``), or None when unknown. ``charge_point`` names the charge point whose own limit
+    (same order as ``phases``; one value stands for all), or None when unknown (the caller decides when a
+    reading is too old to count). ``charge_point`` names the charge point whose own limit
     (``allocate(charge_point_limits=...)``) it shares with the other connectors.
     """
 
@@ -285,6 +286,8 @@ def _follow_use(session: ActiveSession, prev: SessionState | None, now: datetime
         return prev
     if len(session.measured_a) != len(session.phases) and len(session.measured_a) != 1:
         raise ValueError(f"session {session.key!r}: measured_a needs one value per phase in {session.phases}")
+    if any(not v >= 0 for v in session.measured_a):
+        raise ValueError(f"session {session.key!r}: measured currents must be 0 A or more")
     drawn = max(session.measured_a)
     cap = prev.cap_a
     if cap is not None and drawn >= cap - tuning.restore_margin_a:

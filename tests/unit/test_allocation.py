@@ -329,6 +329,7 @@ def test_fallback_respects_phases():
     (SiteLimit(32), [], {"external_load_a": (1, 2, 3, 4)}, "4 values"),
     (SiteLimit(32), [], {"external_load_a": (-1,)}, "0 A or more"),
     (SiteLimit(32), [session("a", measured_a=(1.0, 2.0))], {"previous": {}}, "one value per phase"),
+    (SiteLimit(32), [session("a", measured_a=(float("nan"),))], {}, "0 A or more"),
     (SiteLimit(32), [], {"charge_point_limits": {"X": -1}}, "0 A or more"),
 ])
 def test_nonsense_is_refused_with_a_reason(site, sessions, kw, message):
