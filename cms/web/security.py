@@ -44,9 +44,11 @@ BASE_POLICY: dict[str, tuple[str, ...]] = {
 }
 
 # What the drivers' web app at /app/ needs beyond that: map tiles from the configured tile server (and the
-# data: images map libraries draw markers with), its service worker and its web app manifest.
+# data: images map libraries draw markers with), its service worker and its web app manifest. connect-src names
+# the tile server too: a service worker that answers the page's tile requests fetches them under its own policy.
 DRIVER_APP_POLICY: dict[str, tuple[str, ...]] = {
     "img_src": (DATA, MAP_TILES),
+    "connect_src": (MAP_TILES,),
     "worker_src": (SELF,),
     "manifest_src": (SELF,),
 }

@@ -22,7 +22,7 @@ def directives(response) -> dict[str, list[str]]:
     return out
 
 
-def assert_hardened(response, *, hsts: bool = False) -> dict[str, list[str]]:
+def assert_hardened(response, *, hsts: bool = False, connect: tuple | list = ("'self'",)) -> dict[str, list[str]]:
     h = response.headers
     assert h["X-Frame-Options"] == "DENY"
     assert h["X-Content-Type-Options"] == "nosniff"
@@ -30,7 +30,7 @@ def assert_hardened(response, *, hsts: bool = False) -> dict[str, list[str]]:
     assert ("Strict-Transport-Security" in h) is hsts
     d = directives(response)
     assert d["default-src"] == ["'none'"] and d["frame-ancestors"] == ["'none'"] and d["base-uri"] == ["'none'"]
-    assert d["script-src"] == ["'self'"] and d["style-src"] == ["'self'"] and d["connect-src"] == ["'self'"]
+    assert d["script-src"] == ["'self'"] and d["style-src"] == ["'self'"] and d["connect-src"] == list(connect)
     assert d["form-action"] == ["'self'"]
     assert "unsafe" not in h["Content-Security-Policy"]
     return d
@@ -99,7 +99,7 @@ def test_per_page_policies_for_a_blueprint_and_a_view(app, client):
     app.register_blueprint(other)
 
     for path in ("/app-under-test/", "/app-under-test/plain.json"):
-        d = assert_hardened(client.get(path))
+        d = assert_hardened(client.get(path), connect=["'self'", "https://*.tiles.example.org:8443"])
         assert d["img-src"] == ["'self'", "data:", "https://*.tiles.example.org:8443"]
         assert d["worker-src"] == [SELF] and d["manifest-src"] == [SELF]
     d = assert_hardened(client.get("/one-page-under-test"))
@@ -148,3 +148,11 @@ def test_templates_have_no_inline_scripts_handlers_or_styles():
         offenders += [f"{path.name}: <style>" for _ in re.findall(r"<style\b", html)]
         offenders += [f"{path.name}: javascript: URL" for _ in re.findall(r"javascript:", html, re.I)]
     assert offenders == []
+
+
+def test_driver_app_policy_without_a_tile_server():
+    from cms.web.security import SecurityHeaders, _directives
+
+    policy = SecurityHeaders("http://127.0.0.1:8000", "").policy(_directives(DRIVER_APP_POLICY))
+    assert "img-src 'self' data:;" in policy and "connect-src 'self';" in policy
+    assert "worker-src 'self'" in policy and "manifest-src 'self'" in policy and "map-tiles" not in policy
