@@ -32,8 +32,8 @@ def test_assign_password_limit_and_connectors(as_owner, add_charger, rt):
         assert row.max_current_a == 16.3 and row.password_hash.startswith("$argon2")
 
     # Only what is given changes: one connector's power, the limit cleared, everything else kept.
-    r = as_owner.patch("/charge-points/CP1", {"maxCurrentA": None, "connectors": [{"connectorId": 2, "maxPowerKw": None}]})
-    cp = r.get_json()
+    cp = as_owner.patch("/charge-points/CP1", {"maxCurrentA": None,
+                                               "connectors": [{"connectorId": 2, "maxPowerKw": None}]}).get_json()
     assert (cp["stationId"], cp["hasPassword"], cp["maxCurrentA"]) == (sid, True, None)
     assert [(c["connectorId"], c["connectorType"], c["maxPowerKw"]) for c in cp["connectors"]] == [
         (1, "Type2", 11.0), (2, "CCS2", None)]
