@@ -169,7 +169,7 @@ def current_limit(value) -> float | None:
     return math.floor(value * 10 + 1e-6) / 10
 
 
-def patch_charge_point(session: Session, user: User, identity: str, **changes) -> ChargePoint:
+def patch_charge_point(session: Session, user: User, identity: str, /, **changes) -> ChargePoint:
     """Change the settings given of a charge point ``user`` may see; the others stay.
 
     ``station_id`` (a station of the charge point's owner, or None for none), ``password`` (16-40 characters, or

@@ -133,7 +133,7 @@ def create_id_tag(session: Session, user: User, tag: str, *, parent: str | None 
     return add_id_tag(session, tag, owner=user, parent=parent, expiry=_check_expiry(expiry), blocked=bool(blocked))
 
 
-def patch_id_tag(session: Session, user: User, tag: str, **changes) -> IdTag:
+def patch_id_tag(session: Session, user: User, tag: str, /, **changes) -> IdTag:
     """Change what is given of an id tag ``user`` may see: ``parent`` (a tag of the same owner, or None to
     ungroup), ``expiry`` (aware datetime, or None: never expires), ``blocked``. ``tag`` may be given but not
     changed: sessions and charger lists refer to a tag by its value."""

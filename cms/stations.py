@@ -134,7 +134,7 @@ def list_stations(session: Session, user: User, *, limit: int = 100, after: str 
             "nextCursor": cursor.encode(page[-1][0].id) if len(rows) > limit else None}
 
 
-def patch_station(session: Session, user: User, station_id: int, **changes) -> Station:
+def patch_station(session: Session, user: User, station_id: int, /, **changes) -> Station:
     """Change the fields given (``name``, ``address``, ``latitude``, ``longitude``, ``timezone``) of a station
     ``user`` may see; the others stay. Coordinates are both set or both empty afterwards."""
     unknown = set(changes) - set(STATION_FIELDS)
