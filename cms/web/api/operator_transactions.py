@@ -104,9 +104,9 @@ spec.operation("/transactions", "get", {
         *page_params(PAGE_DEFAULT, reads.MAX_TRANSACTIONS),
     ],
     "responses": {**ok("A page of transactions", TRANSACTION_PAGE), **error_responses(401, 403, 422)},
-    "description": "Keyset pagination: follow nextCursor until it is null; pages neither repeat nor skip a "
-                   "transaction, however many arrive meanwhile. Filters naming something the caller cannot see "
-                   "match nothing.",
+    "description": "Keyset pagination: follow nextCursor until it is null; every transaction there when paging "
+                   "began is listed exactly once, however many arrive meanwhile. Filters naming something the "
+                   "caller cannot see match nothing.",
 })
 spec.operation("/transactions/{transactionId}", "get", {
     "summary": "One transaction", "tags": TAG, "parameters": [TRANSACTION_ID],
