@@ -1,6 +1,6 @@
 """Opaque cursors for keyset pagination: the sort key of the last row of a page, so the next page starts right
-after it (``WHERE key > last``) however far the client has paged, with no OFFSET scan and no duplicate or gap
-when rows are added in between.
+after it (``WHERE key > last``) however far the client has paged, with no OFFSET scan; rows added meanwhile
+neither repeat nor push out a row that was there when paging began.
 
 A cursor is URL-safe base64 of a small JSON list. It is not signed: it only says where to continue, and every
 read still applies the caller's visibility and filters, so a forged cursor can show nothing more.
