@@ -1,15 +1,15 @@
 """a per-charge-point current limit (amperes per phase), set through the operator API
 
-Revision ID: 0007_opapi
-Revises: 0006
+Revision ID: 0008_opapi
+Revises: 0007_web
 Create Date: 2026-11-26 09:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007_opapi'
-down_revision = '0006'
+revision = '0008_opapi'
+down_revision = '0007_web'
 branch_labels = None
 depends_on = None
 
