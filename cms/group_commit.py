@@ -20,6 +20,7 @@ from collections import deque
 from datetime import datetime
 
 from .errors import OcppError
+from .metrics import NO_METRICS, Metrics
 from .models import utcnow
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,10 @@ class GroupCommitter:
     ``idle_exit`` seconds without one, so an app that is dropped (tests) leaves nothing running.
     """
 
-    def __init__(self, service, max_group: int = 64, writers: int = 2, idle_exit: float = 5.0):
+    def __init__(self, service, max_group: int = 64, writers: int = 2, idle_exit: float = 5.0, *,
+                 metrics: Metrics = NO_METRICS):
         self.service = service
+        self.metrics = metrics
         self.max_group = max(1, max_group)
         self.max_writers = max(1, writers)
         self.idle_exit = idle_exit
@@ -110,6 +113,7 @@ class GroupCommitter:
             return
         self.groups += 1
         self.messages += len(group)
+        self.metrics.group_committed(len(group))
         for m in group:
             if m.error is not None:
                 svc.refused(m.charger, m.action, m.unique_id, m.raw, m.payload)
