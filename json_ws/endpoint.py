@@ -10,6 +10,7 @@ from simple_websocket import ConnectionClosed
 from sqlalchemy import select
 
 from cms.errors import OcppError
+from cms.logs import bind_charger, unbind_charger
 from cms.models import ChargePoint
 from cms.passwords import verify_password
 from cms.services import Charger
@@ -104,6 +105,7 @@ def serve_connection(channel: WsChannel, identity: str, rt) -> None:
     for fn in rt.on_connect:
         fn(identity, conn.token)
     charger = Charger(identity=identity, transport="json", ocpp_version="1.6")
+    logged_as = bind_charger(identity)  # every line logged for this connection names the charger
     try:
         # Messages are handled one after the other, in order, in this greenlet: a charger sends one CALL at
         # a time, and answers to our CALLs are delivered here to the greenlet waiting for them.
@@ -119,6 +121,7 @@ def serve_connection(channel: WsChannel, identity: str, rt) -> None:
             rt.charger_service.charger_disconnected(identity, conn.token)
             for fn in rt.on_disconnect:
                 fn(identity, conn.token)
+        unbind_charger(logged_as)
 
 
 def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None:
@@ -126,6 +129,7 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
     try:
         frame = framing.parse(text)
     except framing.FrameError as e:
+        rt.metrics.charger_message("json", None, e.code)  # never reaches the service layer, which counts the rest
         return framing.call_error(e.unique_id, e.code, e.description)
     if frame.type != framing.CALL:
         if not conn.deliver(frame):

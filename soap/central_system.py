@@ -8,6 +8,7 @@ import logging
 from spyne.model.fault import Fault
 
 from cms.errors import OcppError
+from cms.logs import bind_charger, unbind_charger
 from cms.services import Charger
 
 from . import mapping15
@@ -37,7 +38,15 @@ class CentralSystemEndpoint:
         self.services = SoapServices(self.desc, self.handle)
 
     def handle(self, rc: RequestContext, op: Operation, request) -> object:
+        logged_as = bind_charger(rc.identity)  # every line logged for this message names the charger
+        try:
+            return self._answer(rc, op, request)
+        finally:
+            unbind_charger(logged_as)
+
+    def _answer(self, rc: RequestContext, op: Operation, request) -> object:
         if not rc.identity:
+            self.rt.metrics.charger_message("soap", op.name, "ProtocolError")  # the service layer never sees it
             raise ocpp_fault("ProtocolError", f"The {self.desc.header_element} header is missing")
         payload = to_dict(op.request_type, request) if request is not None else {}
         if self.version == "1.5":
@@ -57,4 +66,5 @@ class CentralSystemEndpoint:
             return from_dict(op.response_type, result)
         except (TypeError, ValueError):
             log.exception("%s answer to %s could not be encoded", op.name, rc.identity)
+            self.rt.metrics.internal_error("soap")  # the message itself was counted with the service's outcome
             raise ocpp_fault("InternalError", f"{op.name} could not be answered") from None
