@@ -20,6 +20,7 @@ from collections import deque
 from datetime import datetime
 
 from .errors import OcppError
+from .logs import bind_charger, unbind_charger
 from .metrics import NO_METRICS, Metrics
 from .models import utcnow
 
@@ -130,8 +131,11 @@ class GroupCommitter:
     def _one_by_one(self, group: list[_Message]) -> None:
         for m in group:
             m.error = None
+            logged_as = bind_charger(m.charger.identity)  # a failure is logged here, in the writer's thread
             try:
                 m.response = self.service.run_alone(m.charger, m.action, m.payload, m.unique_id, m.raw, m.now)
             except OcppError as e:
                 m.error = e
+            finally:
+                unbind_charger(logged_as)
             m.done.set()
