@@ -15,7 +15,7 @@ import ipaddress
 import re
 from typing import Protocol
 
-from ocpp.v16.enums import Action
+from .schemas import ocpp_actions
 
 RESULT = "result"  # the outcome of a message or command that was answered normally
 INTERNAL_ERROR = "InternalError"  # the OCPP-J code (SOAP: a Receiver fault) of the server's own failures
@@ -28,8 +28,6 @@ TIMEOUT = "timeout"  # no answer in time
 NOT_CONNECTED = "not_connected"  # nothing holds a connection to the charger
 FAILED = "error"  # anything else (the command could not be sent: a SOAP version lacks it, Redis failed, ...)
 
-# Every action OCPP 1.6 names, both directions and the security extension: a charger may send any of them.
-_ACTIONS = frozenset(a.value for a in Action)
 # An error or fault code is written by the server (OcppError codes, SOAP fault codes): an identifier, bounded
 # anyway in case a code ever carries something else.
 _CODE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
@@ -39,7 +37,8 @@ def action_label(action: str | None) -> str:
     """``action`` when it is an OCPP 1.6 action, :data:`NO_ACTION` for none, else :data:`OTHER`."""
     if not action:
         return NO_ACTION
-    return action if action in _ACTIONS else OTHER
+    # any OCPP 1.6 action, in either direction: a charger may send any of them
+    return action if action in ocpp_actions() else OTHER
 
 
 def outcome_label(outcome: str | None) -> str:
