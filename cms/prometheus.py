@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy import event
 
-from .metrics import INTERNAL_ERROR, action_label, outcome_label
+from .metrics import INTERNAL_ERROR, NO_ACTION, action_label, outcome_label
 from .models import utcnow
 from .queries import online_charger_counts
 
@@ -99,6 +99,7 @@ class PrometheusMetrics:
             "cms_db_pool_size_connections", "Size of this process's database connection pool",
             multiprocess_mode="liveall", registry=r)
         self._children: dict[tuple, object] = {}  # labelled children, looked up once (labels() costs a lock)
+        self._message_children: dict[tuple, tuple] = {}
         self._online = OnlineChargersCollector(online_counts) if online_counts is not None else None
         self._multiprocess = multiprocess_mode()
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and not self._multiprocess:
@@ -118,12 +119,27 @@ class PrometheusMetrics:
 
     def charger_message(self, transport: str, action: str | None, outcome: str,
                         seconds: float | None = None) -> None:
-        action, outcome = action_label(action), outcome_label(outcome)
-        self._child(self.messages, transport, action, outcome).inc()
+        # On every message: the labelled children are looked up once per (transport, action, outcome) as sent.
+        # Only values that are their own label are kept, so a charger's made-up names cannot grow the dict.
+        children = self._message_children.get((transport, action, outcome))
+        if children is None:
+            children = self._message_children_for(transport, action, outcome)
+        count, latency, internal = children
+        count.inc()
         if seconds is not None:
-            self._child(self.message_seconds, action).observe(seconds)
-        if outcome == INTERNAL_ERROR:
-            self._child(self.internal_errors, transport).inc()
+            (latency or self.message_seconds.labels(action_label(action))).observe(seconds)
+        if internal is not None:
+            internal.inc()
+
+    def _message_children_for(self, transport: str, action: str | None, outcome: str) -> tuple:
+        action_, outcome_ = action_label(action), outcome_label(outcome)
+        # No latency series for messages too broken to name an action: they are refused unhandled.
+        latency = self.message_seconds.labels(action_) if action_ != NO_ACTION else None
+        children = (self.messages.labels(transport, action_, outcome_), latency,
+                    self.internal_errors.labels(transport) if outcome_ == INTERNAL_ERROR else None)
+        if action_ == (action or NO_ACTION) and outcome_ == outcome:
+            self._message_children[(transport, action, outcome)] = children
+        return children
 
     def internal_error(self, transport: str) -> None:
         self._child(self.internal_errors, transport).inc()
