@@ -95,9 +95,9 @@ class _Endpoint:
         self._wsdl: dict[bytes, bytes] = {}
 
     def _count_unhandled(self, ctx) -> None:
-        """A fault for a message that never reached the operation (an envelope that does not fit the WSDL):
-        counted here; the service layer counts every message that reaches it."""
-        if ctx.udc is not None or (ctx.transport.req_env or {}).get("REQUEST_METHOD") != "POST":
+        """A fault for a message that never reached the service layer (an envelope that does not fit the WSDL,
+        a missing identity header): counted here; the service layer counts every message that reaches it."""
+        if (ctx.udc is not None and ctx.udc.counted) or (ctx.transport.req_env or {}).get("REQUEST_METHOD") != "POST":
             return
         operation = getattr(ctx.descriptor, "operation_name", None) if ctx.descriptor is not None else None
         self.metrics.charger_message("soap", operation, fault_outcome(ctx.out_error or ctx.in_error))

@@ -219,3 +219,13 @@ def test_the_exposition_is_prometheus_text_or_openmetrics_on_request(client):
     r = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
     assert r.headers["Content-Type"].startswith("application/openmetrics-text")
     assert r.get_data(as_text=True).rstrip().endswith("# EOF")
+
+
+def test_a_soap_message_without_its_identity_header_is_counted_once(client):
+    before = scrape(client)
+    envelope = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>'
+                b'<heartbeatRequest xmlns="urn://Ocpp/Cs/2015/10/"/></s:Body></s:Envelope>')
+    r = client.post("/soap/ocpp16", data=envelope, content_type="application/soap+xml")
+    assert r.status_code >= 400 and b"ProtocolError" in r.data
+    assert moved(before, scrape(client), MSG) == {
+        key(MSG, transport="soap", action="Heartbeat", outcome="ProtocolError"): 1}
