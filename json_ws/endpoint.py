@@ -136,6 +136,7 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
             log.info("%s: answer to no pending call (%s)", conn.identity, frame.unique_id)
         return None
     action = frame.action
+    result = None
     try:
         result = rt.charger_service.handle(charger, action, frame.payload, unique_id=frame.unique_id, raw=text)
         return framing.call_result(frame.unique_id, result)
@@ -143,4 +144,6 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
         return framing.call_error(frame.unique_id, e.code, e.description, e.details)
     except Exception:  # never let one message take the connection down
         log.exception("%s: %s failed", conn.identity, action)
+        if result is not None:  # answered by the service layer (and counted so), but not encodable
+            rt.metrics.internal_error("json")
         return framing.call_error(frame.unique_id, "InternalError", "Internal error")
