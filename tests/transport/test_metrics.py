@@ -229,3 +229,37 @@ def test_a_soap_message_without_its_identity_header_is_counted_once(client):
     assert r.status_code >= 400 and b"ProtocolError" in r.data
     assert moved(before, scrape(client), MSG) == {
         key(MSG, transport="soap", action="Heartbeat", outcome="ProtocolError"): 1}
+
+
+def test_an_answer_that_cannot_be_encoded_is_an_internal_error_counted_once(
+        client, live_server, add_charger, connect, monkeypatch):
+    """The service layer answered (and counted the message so), but the transport could not write the answer:
+    the charger hears InternalError, and the InternalError counter says so."""
+    import json_ws.framing
+    import soap.central_system
+
+    add_charger("ENC-J")
+    add_charger("ENC-S")
+    j = connect("ENC-J")
+    j.boot()
+    s = SoapCharger(live_server.url, "ENC-S", "1.6")
+    s.boot()
+    before = scrape(client)
+
+    def unencodable(*_):
+        raise TypeError("cannot encode")
+
+    monkeypatch.setattr(json_ws.framing, "call_result", unencodable)
+    monkeypatch.setattr(soap.central_system, "from_dict", unencodable)
+    with pytest.raises(OCPPError) as e:
+        j.status(1, "Available")
+    assert e.value.code == "InternalError"
+    with pytest.raises(Fault):
+        s.heartbeat()  # (StatusNotification's SOAP answer is empty: nothing to encode)
+    after = scrape(client)
+    assert moved(before, after, "cms_charger_internal_errors_total") == {
+        key("cms_charger_internal_errors_total", transport="json"): 1,
+        key("cms_charger_internal_errors_total", transport="soap"): 1}
+    assert moved(before, after, MSG) == {
+        key(MSG, transport="json", action="StatusNotification", outcome="result"): 1,
+        key(MSG, transport="soap", action="Heartbeat", outcome="result"): 1}
