@@ -1,5 +1,6 @@
 """The metrics of :mod:`cms.metrics` in Prometheus terms: metric families, the scrape-time collector of chargers
-online, the database pool's events, the text exposition, and the multiprocess directory of ``cms serve``.
+online, the database pool's events and the text exposition (``cms.serve_metrics`` keeps the multiprocess
+directory of ``cms serve``).
 
 Isolation: every app builds its own :class:`PrometheusMetrics` with its own ``CollectorRegistry`` (never the
 library's global ``REGISTRY``), so tests that build many apps in one process each start from zero. The only
@@ -75,6 +76,8 @@ class PrometheusMetrics:
         self.internal_errors = Counter(
             "cms_charger_internal_errors", "InternalError answers to chargers (OCPP-J CALLERROR InternalError, "
             "SOAP Receiver fault): the server's own failures", ["transport"], registry=r)
+        for transport in ("json", "soap"):  # exposed at 0 from the start, so the first one shows as an increase
+            self.internal_errors.labels(transport)
         self.commands = Counter(
             "cms_commands", "CMS-initiated commands sent to chargers, by action and outcome "
             "(result, charger_call_error, timeout, not_connected, error)", ["action", "outcome"], registry=r)
