@@ -19,7 +19,7 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.support import databases
 from tests.support.charger import ChargerClient, now_iso
-from tests.support.processes import free_port, run_cms, wait_ready
+from tests.support.processes import free_port, redis_unavailable, run_cms, wait_ready
 from tests.support.scrape import key, parse, table_missing, total
 
 pytestmark = [pytest.mark.redis]
@@ -27,16 +27,6 @@ pytestmark = [pytest.mark.redis]
 REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/8")
 BACKEND = os.environ.get("CMS_TEST_DATABASE", "sqlite")
 CHARGERS = 24  # registered; connected one by one until both workers hold some
-
-
-def _redis_reason() -> str | None:
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-        return None
-    except Exception as e:
-        return f"Redis at {REDIS_URL} does not answer ({e.__class__.__name__})"
 
 
 class Server:
@@ -66,7 +56,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    reason = _redis_reason() or (databases.postgres_available() if BACKEND == "postgres" else None)
+    reason = redis_unavailable(REDIS_URL) or (databases.postgres_available() if BACKEND == "postgres" else None)
     if reason:
         pytest.skip(reason)
     tmp = tmp_path_factory.mktemp("metrics-server")
