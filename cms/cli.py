@@ -228,7 +228,8 @@ def gunicorn_command(host: str, port: int, workers: int, access_log: str = "") -
     exe = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn") or "gunicorn"
     return [exe, "--worker-class", "gevent", "--workers", str(workers), "--worker-connections", "20000",
             "--bind", f"{host}:{port}", "--graceful-timeout", "10", "--keep-alive", "75",
-            *(["--access-logfile", access_log] if access_log else []), "--no-control-socket", "app:create_app()"]
+            *(["--access-logfile", access_log] if access_log else []), "--no-control-socket",
+            "--config", "python:cms.gunicorn_conf", "app:create_app()"]
 
 
 @main.command()
