@@ -59,10 +59,12 @@ bench: install
 	$(BIN)/python -m tests.bench.run_all
 
 # A wheel and an sdist, built once: the sdist carries the front-end libraries (npm runs here if needed), the
-# wheel is built from it. `pip install dist/ev_cms-*.whl` then needs no npm, nor this checkout.
+# wheel is built from it. `pip install dist/ev_cms-*.whl` then needs no npm, nor this checkout; the runtime lock
+# goes beside it for installing the tested versions (README, Production).
 dist: install
 	rm -rf dist
 	$(BIN)/python -m build --outdir dist .
+	cp $(LOCK_RUNTIME) dist/requirements-runtime.txt
 
 # The locks: runtime (what production installs) and runtime + test extras (make install, CI), the latter held to
 # the former's versions. Universal: one lock for Linux, macOS and Windows, Python 3.11 and newer.
