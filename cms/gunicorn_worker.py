@@ -46,19 +46,23 @@ class GeventWorker(_GunicornGeventWorker):
 
     def handle_exit(self, sig, frame):
         super().handle_exit(sig, frame)  # run() stops accepting, then waits for running HTTP requests
+        self._start_drain()
+
+    def run(self):
+        super().run()
+        self._start_drain()  # stopped without SIGTERM (max_requests): drain all the same
+        self._drain.join(timeout=max(0.0, self._drain_deadline - time.monotonic()))
+
+    def _start_drain(self) -> None:
         if self._drain is None:
             # A second less than gunicorn allows: the master kills what is left at the graceful timeout.
             timeout = max(1.0, self.cfg.graceful_timeout - 1.0)
             self._drain_deadline = time.monotonic() + timeout
             self._drain = gevent.spawn(self._shutdown)  # not in the signal handler: it blocks
 
-    def run(self):
-        super().run()
-        if self._drain is not None:
-            self._drain.join(timeout=max(0.0, self._drain_deadline - time.monotonic()))
-
     def _shutdown(self) -> None:
-        runtime = (getattr(self.wsgi, "extensions", None) or {}).get("cms")
+        app = getattr(self, "wsgi", None)  # not there when the signal came while the app was being built
+        runtime = (getattr(app, "extensions", None) or {}).get("cms")
         if runtime is None:  # stopped before the app was built
             return
         # Chargers told to go away must not find this worker's listening socket still open.
