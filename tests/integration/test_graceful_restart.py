@@ -2,6 +2,9 @@
 server stopped (SIGTERM). Every answered message must be in the database (heartbeat times and message-log copies,
 which are batched, included), nothing unanswered may have been processed, each charger's socket gets close code
 1001 and it reconnects, to the new worker after the reload. With Redis, the stopped worker's presence is gone.
+
+Once per CI run (it starts gunicorn workers three times): in the PostgreSQL pass, the production database; in the
+SQLite pass only when PostgreSQL is not there. tests/transport/test_shutdown.py runs the pieces in both passes.
 """
 
 from __future__ import annotations
@@ -165,6 +168,8 @@ def server_env(tmp_path):
            # Only the drain writes batched heartbeat times and log copies: nothing may be left in a batch.
            "CMS_HEARTBEAT_BATCH_SECONDS": "300", "CMS_MESSAGE_LOG_LIMIT": "100000"}
     name = None
+    if BACKEND != "postgres" and databases.postgres_available() is None:
+        pytest.skip("once per CI run: the PostgreSQL pass runs it")
     if BACKEND == "postgres":
         reason = databases.postgres_available()
         if reason:
