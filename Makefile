@@ -19,8 +19,10 @@ LOCK_ARGS ?=
 
 .PHONY: install run test test-sqlite test-postgres lint bench clean static-vendor browser-deps dist lock
 
-# Reproducible: exactly the locked versions, hash-checked, then the project itself without dependencies.
+# Reproducible: exactly the locked versions, hash-checked, then the project itself without dependencies. A lock
+# that misses a dependency of pyproject.toml stops here with one line (run make lock).
 $(STAMP): pyproject.toml $(LOCK_TEST)
+	$(PYTHON) tools/check_lock.py $(LOCK_RUNTIME) $(LOCK_TEST):test
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q --require-hashes -r $(LOCK_TEST)
