@@ -1,6 +1,8 @@
 # make run   - set up and run the CMS on SQLite with a demo (owner, chargers, simulated sessions)
 # make test  - set up and run the whole test suite (SQLite, then PostgreSQL when it answers)
 # make bench - benchmarks beside reference peers (see README)
+# make dist  - a wheel and an sdist in dist/ (front-end libraries inside; the wheel installs without npm)
+# make lock  - refresh the hashed lock files requirements/*.txt from pyproject.toml (LOCK_ARGS=--upgrade: newest)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,27 +12,29 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_CHARGERS ?= 3
 PYTEST_ARGS ?=
+LOCK_RUNTIME := requirements/runtime.txt
+LOCK_TEST := requirements/test.txt
+UV_VERSION ?= 0.13.9
+LOCK_ARGS ?=
 
-.PHONY: install run test test-sqlite test-postgres lint bench clean static-vendor browser-deps
+.PHONY: install run test test-sqlite test-postgres lint bench clean static-vendor browser-deps dist lock
 
-$(STAMP): pyproject.toml
+# Reproducible: exactly the locked versions, hash-checked, then the project itself without dependencies. A lock
+# that misses a dependency of pyproject.toml stops here with one line (run make lock).
+$(STAMP): pyproject.toml $(LOCK_TEST)
+	$(PYTHON) tools/check_lock.py $(LOCK_RUNTIME) $(LOCK_TEST):test
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q --require-hashes -r $(LOCK_TEST)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# Front-end libraries (htmx, Chart.js, Swagger UI) from npm into cms/web/static/vendor/ (gitignored); never a CDN.
-static-vendor: cms/web/static/vendor/.installed
-
-cms/web/static/vendor/.installed: package.json package-lock.json
-	npm ci --ignore-scripts --no-audit --no-fund
-	mkdir -p cms/web/static/vendor/htmx cms/web/static/vendor/chart.js cms/web/static/vendor/swagger-ui
-	cp node_modules/htmx.org/dist/htmx.min.js cms/web/static/vendor/htmx/
-	cp node_modules/chart.js/dist/chart.umd.js cms/web/static/vendor/chart.js/
-	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js cms/web/static/vendor/swagger-ui/
-	touch $@
+# Front-end libraries from npm into cms/web/static/vendor/ (gitignored); never a CDN. What is copied is listed
+# once, in static-vendor.json, which the package build (setup.py) uses too; nothing runs when already copied.
+static-vendor:
+	$(PYTHON) tools/static_vendor.py
 
 # Headless Chromium for tests/browser (Debian's package; Playwright drives it, no browser download).
 browser-deps:
@@ -56,5 +60,23 @@ test-postgres: install
 bench: install
 	$(BIN)/python -m tests.bench.run_all
 
+# A wheel and an sdist, built once: the sdist carries the front-end libraries (npm runs here if needed), the
+# wheel is built from it. `pip install dist/ev_cms-*.whl` then needs no npm, nor this checkout; the runtime lock
+# goes beside it for installing the tested versions (README, Production).
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	cp $(LOCK_RUNTIME) dist/requirements-runtime.txt
+
+# The locks: runtime (what production installs) and runtime + test extras (make install, CI), the latter held to
+# the former's versions. Universal: one lock for Linux, macOS and Windows, Python 3.11 and newer.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/uv --version 2>/dev/null | grep -q " $(UV_VERSION)" || $(BIN)/pip install -q uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml -q --universal --python-version 3.11 --generate-hashes $(LOCK_ARGS) \
+	  -o $(LOCK_RUNTIME)
+	$(BIN)/uv pip compile pyproject.toml -q --universal --python-version 3.11 --generate-hashes $(LOCK_ARGS) \
+	  --extra test -c $(LOCK_RUNTIME) -o $(LOCK_TEST)
+
 clean:
-	rm -rf $(VENV) var *.egg-info .pytest_cache
+	rm -rf $(VENV) var *.egg-info .pytest_cache build dist

@@ -39,6 +39,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from json_ws.endpoint import create_blueprint as ocpp_ws_blueprint
 
     rt.registry = ConnectionRegistry()
+    # Stopping (rt.shutdown, from cms.gunicorn_worker on SIGTERM): JSON chargers get close 1001 once answered.
+    rt.on_shutdown.append(rt.registry.go_away_all)
     sock = Sock()
     app.register_blueprint(ocpp_ws_blueprint(sock))
     sock.init_app(app)

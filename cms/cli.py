@@ -15,14 +15,36 @@ import urllib.request
 
 import click
 
-from .config import load_settings
+from .config import StartupError, load_settings
 from .db import Database
 from .errors import Conflict, InvalidInput, NotFound
 from .timeutil import parse_timestamp
 
 
 def _db() -> Database:
-    return Database(load_settings().database_url)
+    """The database of CMS_DATABASE_URL, checked first: it answers and is migrated (else a one-line error)."""
+    settings = load_settings()
+    _ready(settings, redis=False)
+    return Database(settings.database_url)
+
+
+def _ready(settings, *, schema: bool = True, redis: bool = True) -> None:
+    """Start-up checks (cms.preflight); their warnings go to stderr, their failure ends the command."""
+    from .preflight import check
+
+    for warning in check(settings, schema=schema, redis=redis):
+        click.echo(f"Warning: {warning}", err=True)
+
+
+class _Commands(click.Group):
+    """The command group: a :class:`StartupError` (bad CMS_* value, database or Redis not ready) anywhere in a
+    command is one line on stderr and exit status 1, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except StartupError as e:
+            raise click.ClickException(str(e)) from None
 
 
 class _Fail:
@@ -37,7 +59,7 @@ class _Fail:
         return False
 
 
-@click.group()
+@click.group(cls=_Commands)
 def main() -> None:
     """Central Management System for EV charging stations (OCPP 1.5/1.6, JSON and SOAP)."""
 
@@ -54,7 +76,9 @@ def db_upgrade(revision: str) -> None:
     """Apply migrations (creates the SQLite file if needed)."""
     from .migrate import upgrade
 
-    url = load_settings().database_url
+    settings = load_settings()
+    _ready(settings, schema=False, redis=False)
+    url = settings.database_url
     upgrade(url, revision)
     click.echo(f"database at {url.split('@')[-1]} is at {revision}")
 
@@ -219,15 +243,22 @@ def outbox(recipient: str | None, limit: int) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- serving
-def gunicorn_command(host: str, port: int, workers: int, access_log: str = "") -> list[str]:
+WORKER_CLASS = "cms.gunicorn_worker.GeventWorker"  # gunicorn's gevent worker with start-up checks and drain
+GRACEFUL_TIMEOUT = 10  # seconds a stopping worker has to answer, write and close what it holds
+
+
+def gunicorn_command(host: str, port: int, workers: int, access_log: str = "",
+                     graceful_timeout: int = GRACEFUL_TIMEOUT) -> list[str]:
     """The production server: gunicorn with gevent workers (a greenlet, not a thread, per WebSocket).
 
     ``access_log`` is gunicorn's (``-`` for stdout); none by default: every SOAP message is an HTTP request,
     and a line for each cost a SOAP charger's message a tenth of its CPU (the message log keeps them anyway).
+    On SIGTERM (a stop, a ``kill -HUP`` reload) each worker drains within ``graceful_timeout`` seconds
+    (cms.gunicorn_worker).
     """
     exe = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn") or "gunicorn"
-    return [exe, "--worker-class", "gevent", "--workers", str(workers), "--worker-connections", "20000",
-            "--bind", f"{host}:{port}", "--graceful-timeout", "10", "--keep-alive", "75",
+    return [exe, "--worker-class", WORKER_CLASS, "--workers", str(workers), "--worker-connections", "20000",
+            "--bind", f"{host}:{port}", "--graceful-timeout", str(graceful_timeout), "--keep-alive", "75",
             *(["--access-logfile", access_log] if access_log else []), "--no-control-socket",
             "--config", "python:cms.gunicorn_conf", "app:create_app()"]
 
@@ -236,12 +267,19 @@ def gunicorn_command(host: str, port: int, workers: int, access_log: str = "") -
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, workers: int) -> None:
-    """Run the production server (gunicorn + gevent). Several workers need CMS_REDIS_URL."""
+@click.option("--graceful-timeout", default=GRACEFUL_TIMEOUT, show_default=True, type=click.IntRange(2, 600),
+              help="seconds a stopping worker has to finish its messages and close its chargers")
+def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
+    """Run the production server (gunicorn + gevent). Several workers need CMS_REDIS_URL.
+
+    Checks first that the settings are valid, the database answers and is migrated, and Redis answers (when
+    set): each failure is one line and exit status 1. SIGTERM stops it gracefully, SIGHUP reloads its workers.
+    """
     settings = load_settings()
     if workers > 1 and not settings.redis_url:
         raise click.ClickException("several workers share chargers through Redis: set CMS_REDIS_URL")
-    command = gunicorn_command(host, port, workers, settings.access_log)
+    _ready(settings)
+    command = gunicorn_command(host, port, workers, settings.access_log, graceful_timeout)
     os.execv(command[0], command)
 
 
@@ -306,6 +344,7 @@ def demo(host: str, port: int, chargers: int) -> None:
     from .migrate import upgrade
 
     settings = load_settings()
+    _ready(settings, schema=False)
     upgrade(settings.database_url)
     ids = seed_demo(Database(settings.database_url), chargers)
     env = {**os.environ, "CMS_PUBLIC_URL": os.environ.get("CMS_PUBLIC_URL", f"http://{host}:{port}")}

@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields
 
 from .logs import formatter
 from .metrics import parse_networks
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class StartupError(Exception):
+    """Something stops the CMS from starting; the message is one line for the operator (shown without traceback)."""
+
+
+class SettingsError(StartupError, ValueError):
+    """A ``CMS_*`` variable whose value the CMS cannot use; the message names the variable and the value."""
+
 
 def _bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    v = value.strip().lower()
+    if v in _TRUE or v in _FALSE:
+        return v in _TRUE
+    raise ValueError(value)
+
+
+def _int(value: str) -> int:
+    n = int(value.strip())  # ValueError: not a whole number
+    if n < 0:
+        raise ValueError(value)
+    return n
+
+
+def _float(value: str) -> float:
+    x = float(value.strip())
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(value)
+    return x
+
+
+_PARSERS = {"bool": (_bool, "1/0, true/false, yes/no or on/off"), "int": (_int, "a whole number, 0 or more"),
+            "float": (_float, "a number, 0 or more")}
 
 
 @dataclass
@@ -76,7 +109,11 @@ class Settings:
 
 
 def load_settings(overrides: dict | None = None, environ: dict | None = None) -> Settings:
-    """Read ``CMS_<FIELD>`` variables (e.g. ``CMS_DATABASE_URL``), then apply ``overrides``."""
+    """Read ``CMS_<FIELD>`` variables (e.g. ``CMS_DATABASE_URL``), then apply ``overrides``.
+
+    A value of the wrong kind (``CMS_HEARTBEAT_INTERVAL=soon``, a negative number, ``CMS_AUTO_REGISTER=maybe``)
+    raises :class:`SettingsError` naming the variable and the value: the server must not start on a guess.
+    """
     env = os.environ if environ is None else environ
     values: dict = {}
     for f in fields(Settings):
@@ -85,12 +122,15 @@ def load_settings(overrides: dict | None = None, environ: dict | None = None) ->
         raw = env.get("CMS_" + f.name.upper())
         if raw is None:
             continue
-        if f.type in ("bool", bool):
-            values[f.name] = _bool(raw)
-        elif f.type in ("int", int):
-            values[f.name] = int(raw)
-        elif f.type in ("float", float):
-            values[f.name] = float(raw)
+        kind = f.type if isinstance(f.type, str) else f.type.__name__
+        if kind in _PARSERS:
+            if not raw.strip() and kind != "bool":
+                continue  # set but empty (VAR= in an env file): the default
+            parse, expected = _PARSERS[kind]
+            try:
+                values[f.name] = parse(raw)
+            except ValueError:
+                raise SettingsError(f"CMS_{f.name.upper()} must be {expected}, not {raw!r}") from None
         else:
             values[f.name] = raw
     settings = Settings(**values)
@@ -101,7 +141,15 @@ def load_settings(overrides: dict | None = None, environ: dict | None = None) ->
             settings.extra[key] = value
     # Checked at start-up: every session's charge is stored in this currency (ISO 4217, three letters).
     if not (len(settings.currency) == 3 and settings.currency.isalpha() and settings.currency.isupper()):
-        raise ValueError(f"CMS_CURRENCY must be an ISO 4217 code such as EUR, not {settings.currency!r}")
-    formatter(settings.log_format)  # raises for a CMS_LOG_FORMAT that is neither plain nor json
-    parse_networks(settings.metrics_allow)  # raises for a CMS_METRICS_ALLOW entry that is not a network
+        raise SettingsError(f"CMS_CURRENCY must be an ISO 4217 code such as EUR, not {settings.currency!r}")
+    _checked(formatter, settings.log_format)  # CMS_LOG_FORMAT: plain or json
+    _checked(parse_networks, settings.metrics_allow)  # CMS_METRICS_ALLOW: networks
     return settings
+
+
+def _checked(check, value) -> None:
+    """Run a setting's own check; its ValueError (which names the variable) becomes a :class:`SettingsError`."""
+    try:
+        check(value)
+    except ValueError as e:
+        raise SettingsError(str(e)) from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from datetime import datetime
 
@@ -76,6 +77,17 @@ class GroupCommitter:
         if message.error is not None:
             raise message.error
         return message.response
+
+    def drain(self, deadline: float) -> bool:
+        """Wait until every message submitted so far is written and its submitter released, or until
+        ``deadline`` (``time.monotonic()``); True when nothing is left. Writers keep serving later messages."""
+        with self._cond:
+            while self._pending or self._idle < self._writers:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, 0.05))  # writers do not notify when a group is done: poll
+            return True
 
     def _loop(self) -> None:
         while True:

@@ -64,17 +64,22 @@ class HeartbeatBatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._postgres = db.engine.dialect.name == "postgresql"
+        self._write_through = False  # after close(): each record is written before its message is answered
 
     def record(self, charge_point_id: int, at: datetime, log_rows: list[dict]) -> None:
         """A heartbeat of ``charge_point_id`` at ``at``, with its request and answer for the log."""
         with self._lock:
             self._latest[charge_point_id] = at
             self._log_rows.extend(log_rows)
+        if self._write_through:
+            self.flush()
 
     def log(self, rows: list[dict]) -> None:
         """Message-log rows (``message_log`` columns) to write with the next batch."""
         with self._lock:
             self._log_rows.extend(rows)
+        if self._write_through:
+            self.flush()
 
     def flush(self) -> int:
         """Write what was collected; returns the number of chargers whose heartbeat time was updated."""
@@ -124,6 +129,12 @@ class HeartbeatBatcher:
     def stop(self) -> None:
         self._stop.set()
         self.flush()
+
+    def close(self) -> None:
+        """The process is stopping: write what was collected, and from now on write each record at once (a
+        message answered after this is written before its answer, with nothing left for a batch to lose)."""
+        self._write_through = True
+        self.stop()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

@@ -53,6 +53,17 @@ class RedisRouter:
         """Forget the charger unless a newer connection (here or on another node) announced it meanwhile."""
         self._withdraw(keys=[self.presence_key], args=[identity, self._value(token)])
 
+    def withdraw_all(self) -> int:
+        """Forget every charger this process announced (it is stopping); a newer announcement by another process
+        stays. Returns how many were withdrawn."""
+        prefix = f"{self.node_id}|".encode()
+        mine = [(identity, value) for identity, value in self.redis.hscan_iter(self.presence_key, count=1000)
+                if value.startswith(prefix)]
+        withdrawn = 0
+        for identity, value in mine:
+            withdrawn += self._withdraw(keys=[self.presence_key], args=[identity, value])
+        return withdrawn
+
     def holder(self, identity: str) -> str | None:
         value = self.redis.hget(self.presence_key, identity)
         return value.decode().split("|", 1)[0] if value else None

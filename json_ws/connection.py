@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 
 from cms.gateway import ChargerCallError, ChargerNotConnected, ChargerTimeout
 
@@ -33,6 +35,10 @@ class OcppConnection:
         # OCPP-J allows one outstanding CALL per direction: callers queue on this lock.
         self._call_lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
+        # Shutdown (ConnectionRegistry.go_away_all): no new CALL from either side, close once idle.
+        self.going_away = False
+        self._handling = 0  # charger CALLs being processed and answered
+        self._state_lock = threading.Lock()
 
     def send(self, text: str) -> None:
         self.channel.send_text(text)
@@ -43,8 +49,9 @@ class OcppConnection:
         if not self._call_lock.acquire(timeout=max(0.0, timeout)):
             raise ChargerTimeout(f"{self.identity} is busy with earlier calls")
         try:
-            if self.closed:
-                raise ChargerNotConnected(f"{self.identity} disconnected")
+            if self.closed or self.going_away:
+                raise ChargerNotConnected(f"{self.identity} disconnected" if self.closed else
+                                          f"{self.identity} is moving to another server process; try again")
             uid = uuid.uuid4().hex
             pending = _Pending(action)
             self._pending[uid] = pending
@@ -88,6 +95,22 @@ class OcppConnection:
         self.mark_closed()
         self.channel.close(reason, message)
 
+    @contextmanager
+    def handling(self):
+        """Around processing one incoming frame and sending its answer: the connection is busy meanwhile."""
+        with self._state_lock:
+            self._handling += 1
+        try:
+            yield
+        finally:
+            with self._state_lock:
+                self._handling -= 1
+
+    def idle(self) -> bool:
+        """No charger CALL is being processed or answered, and no call of ours waits for the charger."""
+        with self._state_lock:
+            return self._handling == 0 and not self._pending
+
 
 class ConnectionRegistry:
     """The chargers connected to this process; made in ``create_app``, one per process."""
@@ -120,6 +143,51 @@ class ConnectionRegistry:
 
     def __len__(self) -> int:
         return len(self._by_identity)
+
+    def connections(self) -> list[OcppConnection]:
+        with self._lock:
+            return list(self._by_identity.values())
+
+    def go_away_all(self, deadline: float, code: int = 1001, reason: str = "Server going away",
+                    spread: float = 2.0, tick: float = 0.05) -> int:
+        """Close every connection of this process (it is stopping) by ``deadline`` (``time.monotonic()``).
+
+        Each connection first finishes the charger CALL it is handling (answered after its data is written;
+        CALLs read after this are left unanswered, so the charger sends them again after reconnecting) and our
+        calls it is answering, then gets close ``code`` (1001, Going Away: reconnect now, to another process or
+        node). Idle connections close at once, at most 1/``spread`` of them per second (at least 1,000 a second)
+        so that thousands of chargers do not reconnect in the same instant; whatever is still busy at the
+        deadline is closed anyway, and a connection whose charger does not answer the close is dropped.
+        Connections that arrive meanwhile are closed too. Returns how many were closed.
+        """
+        closed: set[int] = set()
+        per_tick = max(math.ceil(1000 * tick), math.ceil(len(self) * tick / spread) if spread > 0 else len(self))
+        while True:
+            conns = [c for c in self.connections() if id(c) not in closed]
+            if not conns or time.monotonic() >= deadline:
+                break
+            budget = per_tick
+            for c in conns:
+                c.going_away = True
+            for c in conns:
+                if budget <= 0:
+                    break
+                if c.idle():
+                    closed.add(id(c))
+                    budget -= 1
+                    c.close(code, reason)
+            time.sleep(tick)
+        for c in self.connections():
+            if id(c) not in closed:
+                closed.add(id(c))
+                c.close(code, reason)
+        # The close handshake ends each connection's loop, which withdraws it; a silent peer is cut off.
+        end = max(deadline, time.monotonic() + 0.5)
+        while len(self) and time.monotonic() < end:
+            time.sleep(tick)
+        for c in self.connections():
+            c.channel.abort()
+        return len(closed)
 
 
 class WsGateway:

@@ -110,9 +110,10 @@ def serve_connection(channel: WsChannel, identity: str, rt) -> None:
         # Messages are handled one after the other, in order, in this greenlet: a charger sends one CALL at
         # a time, and answers to our CALLs are delivered here to the greenlet waiting for them.
         for text in channel:
-            reply = handle_frame(rt, conn, charger, text)
-            if reply is not None:
-                conn.send(reply)
+            with conn.handling():  # busy until answered: a shutdown closes the connection only after this
+                reply = handle_frame(rt, conn, charger, text)
+                if reply is not None:
+                    conn.send(reply)
     except ConnectionClosed:
         pass
     finally:
@@ -134,6 +135,10 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
     if frame.type != framing.CALL:
         if not conn.deliver(frame):
             log.info("%s: answer to no pending call (%s)", conn.identity, frame.unique_id)
+        return None
+    if conn.going_away:
+        # This process is stopping: not processed, not answered. The connection closes (1001) in a moment and
+        # the charger sends the message again to the process it reconnects to.
         return None
     action = frame.action
     result = None

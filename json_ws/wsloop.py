@@ -100,6 +100,14 @@ class WsChannel:
             pass
         self.connected = False
 
+    def abort(self) -> None:
+        """Drop the TCP connection without a close handshake; wakes the reading greenlet or thread."""
+        self.connected = False
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     # ----- reading (the connection's own greenlet/thread) -----
 
     def __iter__(self) -> Iterator[str | bytes]:

@@ -29,5 +29,7 @@ def readyz():
             checks["redis"] = "ok"
         except Exception as e:
             checks["redis"] = f"error: {e.__class__.__name__}"
+    if rt.stopping:  # draining for a restart: a load balancer sends new clients elsewhere
+        checks["process"] = "stopping"
     ok = all(v == "ok" for v in checks.values())
     return jsonify(status="ok" if ok else "unavailable", checks=checks), (200 if ok else 503)

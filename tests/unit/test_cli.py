@@ -82,7 +82,8 @@ def test_the_server_command_has_an_access_log_only_when_asked():
     assert "--access-logfile" not in quiet and quiet[-1] == "app:create_app()"
     logged = gunicorn_command("127.0.0.1", 8000, 2, access_log="-")
     assert logged[logged.index("--access-logfile") + 1] == "-"
-    assert logged[logged.index("--workers") + 1] == "2" and "gevent" in logged
+    assert logged[logged.index("--workers") + 1] == "2"
+    assert logged[logged.index("--worker-class") + 1] == "cms.gunicorn_worker.GeventWorker"
 
 
 def test_station_add_prints_the_id(cms, rt):
