@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Front-end libraries (htmx, Chart.js, Swagger UI) from npm into cms/web/static/vendor/ (gitignored); never a CDN.
+# Front-end libraries (htmx, Chart.js, Swagger UI, Leaflet) from npm into cms/web/static/vendor/ (gitignored); never a CDN.
 static-vendor: cms/web/static/vendor/.installed
 
 cms/web/static/vendor/.installed: package.json package-lock.json
@@ -30,6 +30,10 @@ cms/web/static/vendor/.installed: package.json package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js cms/web/static/vendor/htmx/
 	cp node_modules/chart.js/dist/chart.umd.js cms/web/static/vendor/chart.js/
 	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js cms/web/static/vendor/swagger-ui/
+	# driver app (/app/): Leaflet for the map (its marker images too). axe-core stays in node_modules (tests only).
+	mkdir -p cms/web/static/vendor/leaflet/images
+	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css cms/web/static/vendor/leaflet/
+	cp node_modules/leaflet/dist/images/*.png cms/web/static/vendor/leaflet/images/
 	touch $@
 
 # Headless Chromium for tests/browser (Debian's package; Playwright drives it, no browser download).

@@ -51,6 +51,10 @@ class Settings:
     payment_provider: str = "sandbox"  # sandbox | hosted | "package.module:ClassName"
     payment_webhook_secret: str = ""  # HMAC-SHA256 key that signs the provider's webhook calls
     payment_checkout_url: str = ""  # hosted provider: where a driver completes a payment ({ref} is replaced)
+    # Driver app (/app/): map tiles as a URL template ({z}/{x}/{y}, e.g. a tile server of your own); empty: no
+    # map, the list of stations by distance still works. The attribution the tile provider asks for is shown.
+    map_tiles_url: str = ""
+    map_tiles_attribution: str = ""
     data_dir: str = "var"
     access_log: str = ""  # gunicorn's access log for `cms serve` ("-": stdout); none by default
     sql_echo: bool = False
