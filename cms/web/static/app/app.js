@@ -50,6 +50,7 @@
   const pad = (n) => String(n).padStart(2, "0");
   const clock = (s) => `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(Math.floor(s % 60))}`;
   function duration(s) {
+    if (s < 60) return `${Math.round(s)} s`;
     const h = Math.floor(s / 3600);
     const m = Math.round((s % 3600) / 60);
     return h ? `${h} h ${pad(m)} min` : `${m} min`;
@@ -168,6 +169,7 @@
   const HINTS = {
     charger_not_connected: "It is not connected to us right now: try another charger or come back later.",
     charger_timeout: "It may have a poor connection. Please try again in a moment.",
+    charger_refused: "The connector may be in use, reserved or not ready: try another one, or again in a moment.",
   };
 
   function loginLink() {
@@ -653,7 +655,7 @@
         <h2><a href="${url(`/sessions/${s.id}`)}">${when(s.startedAt)}</a></h2>
         <p>${s.stationName || s.chargePointId} · connector ${s.connectorId}${s.status === "active" ? html` · <span class="badge a-in_use">charging now</span>` : ""}</p>
         <p><span>${kwh(s.energyKwh)}</span> · <span>${duration(s.durationSeconds)}</span> · <strong data-testid="cost">${money(s.cost, s.currency)}</strong></p>
-        ${s.breakdown.length > 1 ? html`<p class="muted small">${s.breakdown.map((b) => `${b.label}: ${kwh(b.energyKwh)} ${money(b.cost, s.currency)}`).join(" · ")}</p>` : ""}
+        ${s.breakdown.length ? html`<p class="muted small" data-testid="bands">${s.breakdown.map((b) => `${b.label}: ${kwh(b.energyKwh)} ${money(b.cost, s.currency)}`).join(" · ")}</p>` : ""}
         </li>`)));
       $("#more").hidden = page.length < 20;
     };
