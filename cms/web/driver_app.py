@@ -64,9 +64,10 @@ def screen(screen: str):
 
 @bp.get("/manifest.webmanifest")
 def manifest():
-    icon = lambda name, size, purpose: {  # noqa: E731 - a table of three rows
-        "src": url_for("driver_app.static", filename=f"icons/{name}"), "sizes": size, "type": "image/png",
-        "purpose": purpose}
+    def icon(name: str, size: str, purpose: str) -> dict:
+        return {"src": url_for("driver_app.static", filename=f"icons/{name}"), "sizes": size, "type": "image/png",
+                "purpose": purpose}
+
     body = {
         "name": "EV Charging", "short_name": "Charging", "id": "/app/", "start_url": "/app/", "scope": "/app/",
         "display": "standalone", "orientation": "portrait", "background_color": "#ffffff", "theme_color": "#0f5132",
