@@ -334,9 +334,13 @@ def test_every_refusal_is_shown_where_it_happened(rt, client, live_server, site,
     page.click("#topup button[type=submit]")
     page.wait_for_selector("text=Topped up €30.00.")
 
-    # The charger is offline.
-    page.goto(f"{base}/app/c/OFF-1/1")
-    page.wait_for_selector("#charge-info >> text=Out of order")
+    # The charger is offline (its number typed on the Charge screen; search shows it out of order).
+    page.goto(f"{base}/app/search?q=OFF-1")
+    page.wait_for_selector(f"[data-testid=station-{site}] >> text=Canal Garage")
+    page.check("26-search")
+    page.click("nav.tabs >> text=Charge")
+    page.fill("#cp", "OFF-1")
+    page.fill("#connector", "1")
     page.click("#start-form button[type=submit]")
     page.wait_for_selector("#start-msg [data-error=charger_not_connected] >> text=This charger is offline.")
     page.check("22-charger-offline")
@@ -360,6 +364,17 @@ def test_every_refusal_is_shown_where_it_happened(rt, client, live_server, site,
     page.wait_for_selector("#find-msg >> text=We know no place called")
     page.goto(f"{base}/app/nowhere")
     page.wait_for_selector("h1:has-text('Page not found')")
+
+    # An access token that no longer works is renewed with the refresh token, unnoticed.
+    page.goto(f"{base}/app/wallet")
+    page.wait_for_selector("[data-testid=balance]:has-text('€30.00')")
+    stale = page.evaluate("localStorage.getItem('cms.driver.access')")
+    assert client.post("/api/v1/auth/revoke", json={"token": stale},
+                       headers={"Authorization": f"Bearer {stale}"}).status_code == 200
+    page.click("nav.tabs >> text=Profile")
+    page.wait_for_selector("h1:has-text('Profile')")
+    page.wait_for_selector(f"text={verified_driver}")
+    assert page.evaluate("localStorage.getItem('cms.driver.access')") != stale
 
     # The session expired (both tokens revoked, as after a password reset elsewhere): said on the screen, with
     # the way back in that returns to it.
