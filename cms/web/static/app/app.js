@@ -188,6 +188,7 @@
     if (err.code === "charger_refused" && err.details.status && !message.includes(err.details.status)) {
       message += ` (${err.details.status})`;
     }
+    if (!/[.!?]$/.test(message)) message += ".";
     return html`<div class="alert ${kind}" role="alert" data-error="${err.code}">
       <strong>${TITLES[err.code] || "That did not work."}</strong> ${message} ${HINTS[err.code] || ""} ${action}</div>`;
   }
