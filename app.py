@@ -66,6 +66,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from soap import mount_soap
 
     mount_soap(app, rt)
+    from cms.web import security
+
+    security.init_app(app)  # headers, cookie flags; last: its proxy fix wraps every WSGI layer (SOAP too)
     if settings.redis_url:
         _connect_redis(rt)
     _start_maintenance(rt)

@@ -40,8 +40,19 @@ class Settings:
     smtp_from: str = "cms@localhost"
     smtp_starttls: bool = False
     email_token_max_age: int = 86400  # seconds a verification or password-reset link stays valid
-    login_max_failures: int = 5  # failed logins per account (x4 per client address) within the window
+    # Log-in throttle (cms.login_throttle): failures are counted per (account, client address) and per client
+    # address across accounts (x4) within the window; past that many, each further try waits a delay that starts
+    # at login_backoff_seconds and doubles per failure (never beyond the window). The account is mailed once per
+    # window when it collects login_max_failures failures from anywhere.
+    login_max_failures: int = 5
     login_window_seconds: int = 900
+    login_backoff_seconds: int = 15
+    # Web hardening (cms.web.security): forwarded headers are believed from this many reverse proxies in front
+    # (Werkzeug's ProxyFix); 0 = clients connect directly and X-Forwarded-* is ignored.
+    trusted_proxies: int = 0
+    # The driver app's map tiles, a URL template such as https://tile.example.org/{z}/{x}/{y}.png; its origin is
+    # the only outside host the driver app's pages may load images from. Empty: no map tiles.
+    map_tiles_url: str = ""
     # Driver API: money, tokens, reservations, payments (issue 6).
     currency: str = "EUR"
     min_balance_to_charge: float = 5.0  # a driver's wallet needs at least this to start charging
@@ -51,10 +62,7 @@ class Settings:
     payment_provider: str = "sandbox"  # sandbox | hosted | "package.module:ClassName"
     payment_webhook_secret: str = ""  # HMAC-SHA256 key that signs the provider's webhook calls
     payment_checkout_url: str = ""  # hosted provider: where a driver completes a payment ({ref} is replaced)
-    # Driver app (/app/): map tiles as a URL template ({z}/{x}/{y}, e.g. a tile server of your own); empty: no
-    # map, the list of stations by distance still works. The attribution the tile provider asks for is shown.
-    map_tiles_url: str = ""
-    map_tiles_attribution: str = ""
+    map_tiles_attribution: str = ""  # the credit line the tile provider asks for, shown on the driver app's map
     data_dir: str = "var"
     access_log: str = ""  # gunicorn's access log for `cms serve` ("-": stdout); none by default
     sql_echo: bool = False

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, send_from_directory, url_for
 
+from .security import DRIVER_APP_POLICY, blueprint_policy
+
 STATIC = Path(__file__).parent / "static"
 APP_STATIC = STATIC / "app"
 VENDOR = STATIC / "vendor"
@@ -26,6 +28,8 @@ SCREENS = {"", "login", "register", "verify", "forgot", "reset", "search", "stat
 
 bp = Blueprint("driver_app", __name__, url_prefix="/app", static_folder=str(APP_STATIC),
                static_url_path="/assets")
+# Beyond the CMS's own strict policy: tiles from CMS_MAP_TILES_URL, the service worker, the manifest.
+blueprint_policy(bp, **DRIVER_APP_POLICY)
 
 
 def _asset_version() -> str:

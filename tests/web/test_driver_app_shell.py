@@ -72,6 +72,16 @@ def test_every_screen_url_serves_the_shell(client, path):
     assert '<link rel="manifest" href="/app/manifest.webmanifest">' in page
 
 
+def test_the_app_runs_under_the_driver_app_policy(client):
+    policy = client.get("/app/").headers["Content-Security-Policy"]
+    directives = {d.split()[0]: d.split()[1:] for d in policy.split("; ")}
+    assert directives["script-src"] == ["'self'"] and directives["style-src"] == ["'self'"]
+    assert directives["img-src"] == ["'self'", "data:", "http://tiles.test"]
+    assert directives["worker-src"] == ["'self'"] and directives["manifest-src"] == ["'self'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert "http://tiles.test" not in client.get("/").headers["Content-Security-Policy"]  # the landing page
+
+
 def test_unknown_app_paths_are_404_with_the_shell(client):
     r = client.get("/app/no-such-screen")
     assert r.status_code == 404 and "data-api" in r.get_data(as_text=True)
