@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 
+from .logs import formatter
+from .metrics import parse_networks
+
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -65,6 +68,10 @@ class Settings:
     map_tiles_attribution: str = ""  # the credit line the tile provider asks for, shown on the driver app's map
     data_dir: str = "var"
     access_log: str = ""  # gunicorn's access log for `cms serve` ("-": stdout); none by default
+    log_format: str = "plain"  # plain | json (one JSON object per line, cms.logs)
+    # GET /metrics: from these addresses (comma-separated CIDRs) or with this Bearer token (empty: no token).
+    metrics_allow: str = "127.0.0.0/8,::1/128"
+    metrics_token: str = ""
     sql_echo: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -96,4 +103,6 @@ def load_settings(overrides: dict | None = None, environ: dict | None = None) ->
     # Checked at start-up: every session's charge is stored in this currency (ISO 4217, three letters).
     if not (len(settings.currency) == 3 and settings.currency.isalpha() and settings.currency.isupper()):
         raise ValueError(f"CMS_CURRENCY must be an ISO 4217 code such as EUR, not {settings.currency!r}")
+    formatter(settings.log_format)  # raises for a CMS_LOG_FORMAT that is neither plain nor json
+    parse_networks(settings.metrics_allow)  # raises for a CMS_METRICS_ALLOW entry that is not a network
     return settings

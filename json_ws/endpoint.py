@@ -10,6 +10,7 @@ from simple_websocket import ConnectionClosed
 from sqlalchemy import select
 
 from cms.errors import OcppError
+from cms.logs import bind_charger, unbind_charger
 from cms.models import ChargePoint
 from cms.passwords import verify_password
 from cms.services import Charger
@@ -104,6 +105,7 @@ def serve_connection(channel: WsChannel, identity: str, rt) -> None:
     for fn in rt.on_connect:
         fn(identity, conn.token)
     charger = Charger(identity=identity, transport="json", ocpp_version="1.6")
+    logged_as = bind_charger(identity)  # every line logged for this connection names the charger
     try:
         # Messages are handled one after the other, in order, in this greenlet: a charger sends one CALL at
         # a time, and answers to our CALLs are delivered here to the greenlet waiting for them.
@@ -119,6 +121,7 @@ def serve_connection(channel: WsChannel, identity: str, rt) -> None:
             rt.charger_service.charger_disconnected(identity, conn.token)
             for fn in rt.on_disconnect:
                 fn(identity, conn.token)
+        unbind_charger(logged_as)
 
 
 def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None:
@@ -126,12 +129,14 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
     try:
         frame = framing.parse(text)
     except framing.FrameError as e:
+        rt.metrics.charger_message("json", None, e.code)  # never reaches the service layer, which counts the rest
         return framing.call_error(e.unique_id, e.code, e.description)
     if frame.type != framing.CALL:
         if not conn.deliver(frame):
             log.info("%s: answer to no pending call (%s)", conn.identity, frame.unique_id)
         return None
     action = frame.action
+    result = None
     try:
         result = rt.charger_service.handle(charger, action, frame.payload, unique_id=frame.unique_id, raw=text)
         return framing.call_result(frame.unique_id, result)
@@ -139,4 +144,6 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
         return framing.call_error(frame.unique_id, e.code, e.description, e.details)
     except Exception:  # never let one message take the connection down
         log.exception("%s: %s failed", conn.identity, action)
+        if result is not None:  # answered by the service layer (and counted so), but not encodable
+            rt.metrics.internal_error("json")
         return framing.call_error(frame.unique_id, "InternalError", "Internal error")

@@ -8,6 +8,7 @@ import logging
 from spyne.model.fault import Fault
 
 from cms.errors import OcppError
+from cms.logs import bind_charger, unbind_charger
 from cms.services import Charger
 
 from . import mapping15
@@ -37,6 +38,13 @@ class CentralSystemEndpoint:
         self.services = SoapServices(self.desc, self.handle)
 
     def handle(self, rc: RequestContext, op: Operation, request) -> object:
+        logged_as = bind_charger(rc.identity)  # every line logged for this message names the charger
+        try:
+            return self._answer(rc, op, request)
+        finally:
+            unbind_charger(logged_as)
+
+    def _answer(self, rc: RequestContext, op: Operation, request) -> object:
         if not rc.identity:
             raise ocpp_fault("ProtocolError", f"The {self.desc.header_element} header is missing")
         payload = to_dict(op.request_type, request) if request is not None else {}
@@ -44,17 +52,17 @@ class CentralSystemEndpoint:
             payload = mapping15.request_to_16(op.name, payload)
         charger = Charger(identity=rc.identity, transport="soap", ocpp_version=self.version,
                           endpoint_url=rc.from_address)
+        rc.counted = True  # the service layer counts it, whatever happens there (cms.metrics)
         try:
             result = self.rt.charger_service.handle(charger, op.name, payload, unique_id=rc.message_id,
                                                     raw=rc.raw)
         except OcppError as e:
             raise ocpp_fault(e.code, e.description) from None
-        if self.version == "1.5":
-            result = mapping15.response_to_15(op.name, result)
-        if op.response_is_empty:
-            return None
         try:
-            return from_dict(op.response_type, result)
-        except (TypeError, ValueError):
+            if self.version == "1.5":
+                result = mapping15.response_to_15(op.name, result)
+            return None if op.response_is_empty else from_dict(op.response_type, result)
+        except Exception:
             log.exception("%s answer to %s could not be encoded", op.name, rc.identity)
+            self.rt.metrics.internal_error("soap")  # the message itself was counted with the service's outcome
             raise ocpp_fault("InternalError", f"{op.name} could not be answered") from None
