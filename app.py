@@ -64,8 +64,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(files_bp)
     api.register(app)
 
-    from cms.web import dashboard
+    from cms.web import dashboard, driver_app
 
+    driver_app.init_app(app)  # /app/ (the drivers' web app) and the landing page /
     dashboard.init_app(app)  # Flask-Login, CSRF (dashboard forms only), mailer, the /dashboard blueprint
 
     from cms.dispatcher import Dispatcher

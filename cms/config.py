@@ -98,6 +98,7 @@ class Settings:
     payment_provider: str = "sandbox"  # sandbox | hosted | "package.module:ClassName"
     payment_webhook_secret: str = ""  # HMAC-SHA256 key that signs the provider's webhook calls
     payment_checkout_url: str = ""  # hosted provider: where a driver completes a payment ({ref} is replaced)
+    map_tiles_attribution: str = ""  # the credit line the tile provider asks for, shown on the driver app's map
     data_dir: str = "var"
     access_log: str = ""  # gunicorn's access log for `cms serve` ("-": stdout); none by default
     log_format: str = "plain"  # plain | json (one JSON object per line, cms.logs)

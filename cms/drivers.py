@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .accounts import create_user, issue_token, revoke_token, user_for_token
@@ -19,7 +19,7 @@ from .credentials import Credentials
 from .errors import Conflict, InvalidInput, NotFound
 from .idtags import add_id_tag
 from .mail import Mailer
-from .models import IdTag, User, Vehicle
+from .models import ApiToken, IdTag, User, Vehicle, utcnow
 from .timeutil import iso
 
 LinkFor = Callable[[str], str]
@@ -84,6 +84,26 @@ def resend_verification(session: Session, settings: Settings, email: str, link_f
 
 def verify_email(session: Session, settings: Settings, token: str) -> User:
     return credentials(settings).verify_email(session, token)
+
+
+def request_password_reset(session: Session, settings: Settings, email: str, link_for: LinkFor) -> None:
+    """Mail a driver a link to choose a new password; silent for unknown or non-driver addresses (no account
+    probing, and an owner's reset belongs to the dashboard)."""
+    user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if user is not None and user.role == "driver" and user.is_active:
+        credentials(settings).request_password_reset(session, user.email, link_for)
+
+
+def reset_password(session: Session, settings: Settings, token: str, new_password: str) -> User:
+    """Set a new password with the mailed token (it works once) and log out every device of the driver."""
+    creds = credentials(settings)
+    if creds.check_reset_token(session, token).role != "driver":
+        raise InvalidInput("This link is not valid")
+    user = creds.reset_password(session, token, new_password)
+    session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))
+    session.flush()
+    return user
 
 
 def _issue_pair(session: Session, user: User, settings: Settings) -> dict:

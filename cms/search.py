@@ -148,7 +148,8 @@ def nearby(session: Session, lat, lon, radius_km, currency: str, *, limit: int =
     return result
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern (escape character: backslash)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -160,7 +161,7 @@ def text_search(session: Session, query: str, currency: str, *, limit: int = 20,
         raise InvalidInput("q needs 1 to 100 characters")
     if not 1 <= limit <= MAX_RESULTS:
         raise InvalidInput(f"limit must be 1 to {MAX_RESULTS}")
-    pattern = f"%{_escape_like(query.lower())}%"
+    pattern = f"%{escape_like(query.lower())}%"
     by_charger = select(ChargePoint.station_id).where(func.lower(ChargePoint.identity).like(pattern, escape="\\"))
     rows = session.execute(
         select(*_STATION_COLUMNS).where(or_(
@@ -198,7 +199,7 @@ def help_entries(session: Session, query: str | None = None, category: str | Non
     """Help entries in display order, optionally filtered by words in question/answer and by category."""
     q = select(HelpEntry)
     if query and query.strip():
-        pattern = f"%{_escape_like(query.strip().lower()[:100])}%"
+        pattern = f"%{escape_like(query.strip().lower()[:100])}%"
         q = q.where(or_(func.lower(HelpEntry.question).like(pattern, escape="\\"),
                         func.lower(HelpEntry.answer).like(pattern, escape="\\")))
     if category:

@@ -3,8 +3,6 @@ answers CMS-initiated commands the way a charger does."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -14,30 +12,8 @@ from sqlalchemy import func, select
 
 from cms.models import Connector, MeterValue, Transaction
 from json_ws.simulated_ev import SimulatedEV
-from json_ws.simulator import charger_url, run_async, three_phase_sample
-
-
-class SimulatorThread:
-    """Runs ``run_async`` on its own event loop thread for the duration of a test."""
-
-    def __init__(self, url: str, identities: list[str], **kw):
-        self.loop = asyncio.new_event_loop()
-        self.task = None
-
-        def _run():
-            asyncio.set_event_loop(self.loop)
-            self.task = self.loop.create_task(run_async(url, identities, **kw))
-            try:
-                self.loop.run_until_complete(self.task)
-            except asyncio.CancelledError:
-                pass
-
-        self.thread = threading.Thread(target=_run, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.loop.call_soon_threadsafe(lambda: self.task and self.task.cancel())
-        self.thread.join(timeout=10)
+from json_ws.simulator import charger_url, three_phase_sample
+from tests.support.simulator import SimulatorThread
 
 
 def wait_for(predicate, timeout=20.0, step=0.1):

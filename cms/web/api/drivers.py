@@ -56,6 +56,10 @@ VERIFY_BODY = BodySchema({"type": "object", "required": ["token"],
 RESEND_BODY = BodySchema({"type": "object", "required": ["email"], "properties": {"email": EMAIL}})
 LOGIN_BODY = BodySchema({"type": "object", "required": ["email", "password"],
                          "properties": {"email": EMAIL, "password": {"type": "string", "maxLength": 256}}})
+RESET_REQUEST_BODY = BodySchema({"type": "object", "required": ["email"], "properties": {"email": EMAIL}})
+RESET_BODY = BodySchema({"type": "object", "required": ["token", "newPassword"], "properties": {
+    "token": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "the token from the mailed link"},
+    "newPassword": PASSWORD}})
 REFRESH_BODY = BodySchema({"type": "object", "required": ["refreshToken"],
                            "properties": {"refreshToken": {"type": "string", "minLength": 1, "maxLength": 200}}})
 REVOKE_BODY = BodySchema({"type": "object", "required": ["token"], "properties": {
@@ -67,8 +71,17 @@ PROFILE_BODY = BodySchema({"type": "object", "properties": {
 VEHICLE_BODY = BodySchema({"type": "object", "properties": VEHICLE_FIELDS})
 
 
+def _app_link(screen: str, token: str) -> str:
+    """Links mailed to drivers open a screen of the driver app (/app/), which then calls this API."""
+    return f"{runtime().settings.public_url.rstrip('/')}/app/{screen}?token={quote(token)}"
+
+
 def _verify_link(token: str) -> str:
-    return f"{runtime().settings.public_url}/api/v1/auth/verify?token={quote(token)}"
+    return _app_link("verify", token)
+
+
+def _reset_link(token: str) -> str:
+    return _app_link("reset", token)
 
 
 @bp.post("/auth/register")
@@ -136,6 +149,39 @@ def resend_verification():
 spec.operation("/auth/resend-verification", "post", {
     "summary": "Mail the verification link again", "tags": TAG, "security": [],
     "requestBody": body(RESEND_BODY), "responses": {**ok("Accepted", ACCEPTED, "202"), **error_responses(422)},
+})
+
+
+@bp.post("/auth/password-reset")
+def request_password_reset():
+    data = RESET_REQUEST_BODY.load()
+    rt = runtime()
+    with rt.db.uow() as uow:
+        drivers.request_password_reset(uow.session, rt.settings, data["email"], _reset_link)
+        uow.commit()
+    return jsonify({"status": "sent if a driver account has this address"}), 202
+
+
+@bp.post("/auth/password-reset/confirm")
+def confirm_password_reset():
+    data = RESET_BODY.load()
+    rt = runtime()
+    with rt.db.uow() as uow:
+        user = drivers.reset_password(uow.session, rt.settings, data["token"], data["newPassword"])
+        view = drivers.profile(uow.session, user)
+        uow.commit()
+    return jsonify(view)
+
+
+spec.operation("/auth/password-reset", "post", {
+    "summary": "Forgotten password: mail a link to choose a new one (the same answer whether or not the account "
+               "exists)", "tags": TAG, "security": [],
+    "requestBody": body(RESET_REQUEST_BODY), "responses": {**ok("Accepted", ACCEPTED, "202"), **error_responses(422)},
+})
+spec.operation("/auth/password-reset/confirm", "post", {
+    "summary": "Set a new password with the token from the mailed link (works once; logs out every device)",
+    "tags": TAG, "security": [],
+    "requestBody": body(RESET_BODY), "responses": {**ok("Password changed", PROFILE), **error_responses(422)},
 })
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from cms import search, tariff
+from cms import places, search, tariff
 
 from . import bp, spec
 from .auth import require_user
@@ -64,6 +64,13 @@ STATION_DETAIL = spec.schema("StationDetail", {
     "properties": {**_STATION_PROPS, "currency": {"type": "string"},
                    "tariff": {"type": "array", "items": BAND,
                               "description": "time-of-day bands in the station's local time"}}})
+PLACE = spec.schema("Place", {
+    "type": "object", "required": ["label", "latitude", "longitude", "kind", "stations"],
+    "properties": {"label": {"type": "string"}, "latitude": {"type": "number"}, "longitude": {"type": "number"},
+                   "kind": {"type": "string", "enum": ["coordinates", "area", "station"],
+                            "description": "typed coordinates; the centre of our stations matching the words; "
+                                           "one such station"},
+                   "stations": {"type": "integer", "description": "how many of our stations the place stands for"}}})
 HELP = spec.schema("HelpEntry", {
     "type": "object", "required": ["id", "question", "answer", "category", "position"],
     "properties": {"id": {"type": "integer"}, "question": {"type": "string"}, "answer": {"type": "string"},
@@ -121,6 +128,27 @@ spec.operation("/stations/search", "get", {
                    query_param("limit", {"type": "integer", "minimum": 1, "maximum": search.MAX_RESULTS,
                                          "default": 20}, "at most this many stations")],
     "responses": {**ok("Stations", {"type": "array", "items": STATION}), **error_responses(422)},
+})
+
+
+@bp.get("/places")
+def find_places():
+    q = query_str("q", 100, required=True)
+    limit = query_int("limit", 5, 1, 20)
+    with runtime().db.uow() as uow:
+        return jsonify(places.find_place(uow.session, q, limit=limit))
+
+
+spec.operation("/places", "get", {
+    "summary": "A typed place as coordinates, without any outside service: typed \"lat, lon\", or where our "
+               "stations whose name or address contains the words are (their area first)", "tags": TAG,
+    "security": [],
+    "parameters": [query_param("q", {"type": "string", "minLength": 1, "maxLength": 100},
+                               "a town, street or landmark, or \"lat, lon\"", True),
+                   query_param("limit", {"type": "integer", "minimum": 1, "maximum": 20, "default": 5},
+                               "at most this many candidates")],
+    "responses": {**ok("Candidates, best first (empty: unknown place)", {"type": "array", "items": PLACE}),
+                  **error_responses(422)},
 })
 
 
