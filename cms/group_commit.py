@@ -19,7 +19,7 @@ import threading
 from collections import deque
 from datetime import datetime
 
-from .errors import OcppError
+from .errors import InternalFailure, OcppError
 from .models import utcnow
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class GroupCommitter:
                 log.exception("group commit failed")
                 for m in group:
                     if not m.done.is_set():
-                        m.error = OcppError("InternalError", f"{m.action} could not be processed")
+                        m.error = InternalFailure(f"{m.action} could not be processed")
                         m.done.set()
 
     def _write(self, group: list[_Message]) -> None:
@@ -119,7 +119,7 @@ class GroupCommitter:
                     m.response = m.applied.response
                 except Exception as exc:  # its data is committed; the charger hears the failure and retries
                     log.exception("%s from %s failed after commit", m.action, m.charger.identity)
-                    m.error = OcppError("InternalError", f"{m.action} could not be processed")
+                    m.error = InternalFailure(f"{m.action} could not be processed")
                     m.error.__cause__ = exc
             m.done.set()
 

@@ -9,7 +9,8 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 from sqlalchemy import select
 
-from cms.errors import OcppError
+from cms.errors import InternalFailure, OcppError
+from cms.limits import identity_problem
 from cms.models import ChargePoint
 from cms.passwords import verify_password
 from cms.services import Charger
@@ -46,7 +47,7 @@ def create_blueprint(sock: Sock) -> Blueprint:
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         if SUBPROTOCOL not in offered:
             return _refuse(400, f"Subprotocol {SUBPROTOCOL} required")
-        if not identity or len(identity) > 48:
+        if not identity or len(identity) > 48 or identity_problem(identity):
             return _refuse(404, "Unknown charge point")
         with rt.db.uow() as uow:
             row = uow.session.execute(
@@ -126,6 +127,7 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
     try:
         frame = framing.parse(text)
     except framing.FrameError as e:
+        log.warning("%s: frame %s refused with %s: %s", conn.identity, e.unique_id, e.code, e.description)
         return framing.call_error(e.unique_id, e.code, e.description)
     if frame.type != framing.CALL:
         if not conn.deliver(frame):
@@ -135,8 +137,23 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
     try:
         result = rt.charger_service.handle(charger, action, frame.payload, unique_id=frame.unique_id, raw=text)
         return framing.call_result(frame.unique_id, result)
-    except OcppError as e:
+    except InternalFailure as e:
+        return internal_error(conn.identity, frame, e)
+    except OcppError as e:  # the charger's mistake: one line, no stack trace
+        log.warning("%s: %s %s refused with %s: %s", conn.identity, action, frame.unique_id, e.code, e.description)
         return framing.call_error(frame.unique_id, e.code, e.description, e.details)
-    except Exception:  # never let one message take the connection down
-        log.exception("%s: %s failed", conn.identity, action)
-        return framing.call_error(frame.unique_id, "InternalError", "Internal error")
+    except Exception as e:  # never let one message take the connection down
+        return internal_error(conn.identity, frame, e)
+
+
+def internal_error(identity: str, frame: framing.Frame, failure: Exception) -> str:
+    """The one place an OCPP-J charger is answered InternalError: the server's own failure, never its input.
+
+    A failure the core reported (:class:`InternalFailure`) was logged with its stack trace where it was
+    caught; anything else is logged here with its own."""
+    if isinstance(failure, InternalFailure):
+        log.error("%s: %s %s answered InternalError: %s", identity, frame.action, frame.unique_id,
+                  failure.description)
+    else:
+        log.error("%s: %s %s failed", identity, frame.action, frame.unique_id, exc_info=failure)
+    return framing.call_error(frame.unique_id, "InternalError", "Internal error")
