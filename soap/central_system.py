@@ -7,24 +7,31 @@ import logging
 
 from spyne.model.fault import Fault
 
-from cms.errors import OcppError
+from cms.errors import InternalFailure, OcppError
 from cms.services import Charger
 
 from . import mapping15
-from .convert import from_dict, to_dict
+from .convert import from_dict
 from .schema import Operation, load
 from .service import RequestContext, SoapServices
 
 log = logging.getLogger(__name__)
 
-# OCPP error codes that are the central system's own failure (SOAP Receiver); all others are the Sender's.
-_RECEIVER_CODES = frozenset({"InternalError"})
-
 
 def ocpp_fault(code: str, description: str) -> Fault:
-    """A SOAP fault whose Subcode is the OCPP error code (e.g. SecurityError)."""
-    side = "Server" if code in _RECEIVER_CODES else "Client"
-    return Fault(faultcode=f"{side}.{code}", faultstring=description or code)
+    """A Sender fault (the charger's mistake) whose Subcode is the OCPP error code (e.g. SecurityError)."""
+    return Fault(faultcode=f"Client.{code}", faultstring=description or code)
+
+
+def internal_error(identity: str | None, operation: str, failure: Exception) -> Fault:
+    """The one place a SOAP charger is answered with a Receiver fault (InternalError): the server's own
+    failure, never its input. A failure the core reported (:class:`InternalFailure`) was logged with its
+    stack trace where it was caught; anything else is logged here with its own."""
+    if isinstance(failure, InternalFailure):
+        log.error("%s: %s answered InternalError: %s", identity, operation, failure.description)
+    else:
+        log.error("%s: %s failed", identity, operation, exc_info=failure)
+    return Fault(faultcode="Server.InternalError", faultstring=f"{operation} could not be processed")
 
 
 class CentralSystemEndpoint:
@@ -36,25 +43,28 @@ class CentralSystemEndpoint:
         self.desc = load(version, "CentralSystemService")
         self.services = SoapServices(self.desc, self.handle)
 
-    def handle(self, rc: RequestContext, op: Operation, request) -> object:
+    def handle(self, rc: RequestContext, op: Operation, payload: dict) -> object:
         if not rc.identity:
+            log.warning("SOAP %s %s refused: no %s header", op.name, rc.message_id, self.desc.header_element)
             raise ocpp_fault("ProtocolError", f"The {self.desc.header_element} header is missing")
-        payload = to_dict(op.request_type, request) if request is not None else {}
+        try:
+            result = self._answer(rc, op, payload)
+        except InternalFailure as e:
+            raise internal_error(rc.identity, op.name, e) from None
+        except OcppError as e:  # the charger's mistake: one line, no stack trace
+            log.warning("%s: %s %s refused with %s: %s", rc.identity, op.name, rc.message_id, e.code,
+                        e.description)
+            raise ocpp_fault(e.code, e.description) from None
+        except Exception as e:
+            raise internal_error(rc.identity, op.name, e) from None
+        return result
+
+    def _answer(self, rc: RequestContext, op: Operation, payload: dict) -> object:
         if self.version == "1.5":
             payload = mapping15.request_to_16(op.name, payload)
         charger = Charger(identity=rc.identity, transport="soap", ocpp_version=self.version,
                           endpoint_url=rc.from_address)
-        try:
-            result = self.rt.charger_service.handle(charger, op.name, payload, unique_id=rc.message_id,
-                                                    raw=rc.raw)
-        except OcppError as e:
-            raise ocpp_fault(e.code, e.description) from None
+        result = self.rt.charger_service.handle(charger, op.name, payload, unique_id=rc.message_id, raw=rc.raw)
         if self.version == "1.5":
             result = mapping15.response_to_15(op.name, result)
-        if op.response_is_empty:
-            return None
-        try:
-            return from_dict(op.response_type, result)
-        except (TypeError, ValueError):
-            log.exception("%s answer to %s could not be encoded", op.name, rc.identity)
-            raise ocpp_fault("InternalError", f"{op.name} could not be answered") from None
+        return None if op.response_is_empty else from_dict(op.response_type, result)

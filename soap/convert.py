@@ -1,18 +1,29 @@
-"""Between spyne objects (built from the WSDLs) and plain OCPP payload dicts with the WSDL's camelCase names.
+"""Between SOAP (spyne objects and request elements, typed by the WSDLs) and plain OCPP payload dicts with
+the WSDL's camelCase names.
 
 The WSDL field names are the OCPP names, so the conversion is generic: dates become ISO 8601 strings (as in
 OCPP-J), absent optional fields are left out, and fields a type does not have are dropped on the way out.
+A request coming in is read by :func:`from_element` as faithfully as an OCPP-J payload is by JSON, so the
+service layer checks both the same way.
 """
 
 from __future__ import annotations
 
 import decimal
+import math
+import re
 from datetime import UTC, datetime
 
-from spyne.model.complex import ComplexModelBase, XmlModifier
+from lxml import etree
+from spyne.model.complex import ComplexModelBase, XmlAttribute, XmlData, XmlModifier
 from spyne.model.primitive import Boolean, DateTime, Decimal, Integer
 
 from cms.timeutil import iso, parse_timestamp
+
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+# xs:int and xs:decimal as XML Schema writes them (ASCII digits only; Python's int() would take more).
+_INTEGER = re.compile(r"[+-]?[0-9]{1,20}", re.ASCII)
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 
 
 def _is_list(cls) -> bool:
@@ -48,7 +59,10 @@ def _value(cls, value):
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return iso(value)
+        try:
+            return iso(value)
+        except OverflowError:  # 9999-12-31T23:00:00-05:00 has no UTC datetime: the core refuses it as sent
+            return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return float(value)
     return value
@@ -87,3 +101,82 @@ def _native(cls, value):
     if issubclass(cls, Decimal):
         return decimal.Decimal(str(value))
     return str(value)
+
+
+def from_element(cls, element) -> dict:
+    """A request element (``<startTransactionRequest>``) as an OCPP payload dict, typed by the WSDL's ``cls``.
+
+    Nothing is refused here: a value that does not read as its type (``<meterStart>abc</meterStart>``) stays
+    text, an element the type does not have is kept under its name, a structure where a value belongs is kept
+    as a dict; repeated single elements keep the last, as JSON does with repeated keys. The service layer then
+    answers them with the OCPP-J codes, exactly as for an OCPP-J payload."""
+    if element is None:
+        return {}
+    value = _read(cls, element)
+    return value if isinstance(value, dict) else {}
+
+
+def _read(cls, element):
+    cls = _unwrap(cls)
+    children = [c for c in element if isinstance(c.tag, str)]
+    if issubclass(cls, ComplexModelBase):
+        info = cls.get_flat_type_info(cls)
+        has_text = any(isinstance(m, type) and issubclass(m, XmlData) for m in info.values())
+        if not children and not has_text and (element.text or "").strip():
+            return element.text  # text where elements belong
+        return _read_complex(cls, info, element, children)
+    if children:
+        return _read_unknown(element)  # elements where a value belongs
+    return _read_simple(cls, element.text)
+
+
+def _read_complex(cls, info: dict, element, children: list) -> dict:
+    out: dict = {}
+    for name, member in info.items():
+        if isinstance(member, type) and issubclass(member, XmlData):
+            if (element.text or "").strip() or not children:
+                out[name] = _read_simple(member.type, element.text)
+        elif isinstance(member, type) and issubclass(member, XmlAttribute):
+            raw = element.get(name)
+            if raw is not None:
+                out[name] = _read_simple(member.type, raw)
+    for child in children:
+        name = etree.QName(child).localname
+        member = info.get(name)
+        if member is None or (isinstance(member, type) and issubclass(member, XmlData | XmlAttribute)):
+            out[name] = _read_unknown(child)
+            continue
+        if child.get(XSI_NIL) in ("true", "1"):
+            continue
+        value = _read(member, child)
+        if _is_list(_unwrap(member)):
+            out.setdefault(name, []).append(value)
+        else:
+            out[name] = value
+    return out
+
+
+def _read_unknown(element):
+    """An element the WSDL does not give a type: its text, or its children by name."""
+    children = [c for c in element if isinstance(c.tag, str)]
+    if not children:
+        return element.text or ""
+    return {etree.QName(c).localname: _read_unknown(c) for c in children}
+
+
+def _read_simple(cls, text: str | None):
+    text = text or ""
+    if issubclass(cls, Integer):
+        digits = text.strip()
+        return int(digits) if _INTEGER.fullmatch(digits) else text
+    if issubclass(cls, Decimal):
+        digits = text.strip()
+        if _DECIMAL.fullmatch(digits):
+            number = float(digits)
+            return number if math.isfinite(number) else text
+        return text
+    if issubclass(cls, Boolean):
+        return {"true": True, "1": True, "false": False, "0": False}.get(text.strip(), text)
+    if issubclass(cls, DateTime):
+        return text.strip()  # read by the service layer, which tells a bad date-time from a good one
+    return text
