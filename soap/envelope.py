@@ -62,7 +62,7 @@ def read(body: bytes, desc: ServiceDescription) -> Envelope:
         root = etree.fromstring(body, _parser())
     except etree.XMLSyntaxError as e:
         raise EnvelopeError("FormationViolation", f"Malformed XML: {e}") from None
-    except ValueError as e:  # e.g. an encoding declaration lxml does not take
+    except (ValueError, LookupError) as e:  # e.g. an encoding declaration lxml does not take
         raise EnvelopeError("FormationViolation", f"Unreadable XML: {e}") from None
     soap_ns = etree.QName(root).namespace
     if soap_ns not in (SOAP11_ENV, SOAP12_ENV) or etree.QName(root).localname != "Envelope":
