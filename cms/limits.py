@@ -228,15 +228,20 @@ class FittedPayload(dict):
 def problems(action: str, payload: dict) -> list[Violation]:
     """Every field of ``payload`` the CMS cannot store as sent (empty for an action it does not know)."""
     found: list[Violation] = []
-    _walk(_LIMITS.get(action, {}), payload, "", found, fit=False)
+    spec = _LIMITS.get(action)
+    if spec is None:
+        return found
+    if not isinstance(payload, dict):
+        return [Violation("payload", TYPE_VIOLATION, f"expected an object, got {_json_type(payload)}")]
+    _check(spec, payload, None, found)
     return found
 
 
 def fitted(action: str, payload: dict) -> FittedPayload:
     """``payload`` with what cannot be stored left out (or, for :class:`Fit` fields, cut to fit)."""
     found: list[Violation] = []
-    usable = _walk(_LIMITS.get(action, {}), payload, "", found, fit=True)
-    return FittedPayload(usable, payload, found)
+    usable = _fit(_LIMITS.get(action, {}), payload, None, found)
+    return FittedPayload(usable if usable is not _GONE else {}, payload, found)
 
 
 def identity_problem(identity: str) -> str | None:
@@ -257,53 +262,90 @@ def endpoint_problem(url: str) -> str | None:
     return None
 
 
-def _walk(spec, value, path: str, found: list[Violation], fit: bool):
-    """Check ``value`` against ``spec`` (dict: object, [x]: array of x, Limit / Fit: a leaf), appending to
-    ``found``; with ``fit``, returns the usable copy (``_GONE`` for a value left out)."""
+def _path(path: tuple | None) -> str:
+    """A path as the walks carry it, ``(((None, "meterValue"), 0), "timestamp")`` (a pair per step, cheap to
+    make), written ``meterValue[0].timestamp``; only for a violation: paths of values that fit never are."""
+    steps = []
+    while path is not None:
+        path, step = path
+        steps.append(step)
+    out = ""
+    for step in reversed(steps):
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else step)
+    return out or "payload"
+
+
+def _check(spec: dict, value: dict, path: tuple | None, found: list[Violation]) -> None:
+    """Append to ``found`` what in ``value`` (an object) its ``spec`` says cannot be stored. On the path of
+    every message: the usual values are accepted without a call or an allocation."""
+    for key, item in value.items():
+        sub = spec.get(key)
+        if sub is None or item is None:  # not stored, or absent (JSON null): the schema's business
+            continue
+        kind = type(sub)
+        if kind is Limit or kind is Fit:
+            limit = sub if kind is Limit else sub.limit
+            if limit.kind == "int":
+                if type(item) is int and limit.low <= item <= limit.high:
+                    continue
+            elif limit.kind == "text":
+                if type(item) is str and (limit.length is None or len(item) <= limit.length) and item.isascii() \
+                        and "\x00" not in item:
+                    continue
+            try:
+                limit.usable(item)
+            except _Unusable as e:
+                found.append(Violation(_path((path, key)), e.code, e.reason))
+        elif kind is dict:
+            if type(item) is dict:
+                _check(sub, item, (path, key), found)
+            else:
+                found.append(Violation(_path((path, key)), TYPE_VIOLATION,
+                                       f"expected an object, got {_json_type(item)}"))
+        elif type(item) is list:
+            element_spec = sub[0]
+            for i, element in enumerate(item):
+                if type(element) is dict:
+                    _check(element_spec, element, ((path, key), i), found)
+                else:
+                    found.append(Violation(_path(((path, key), i)), TYPE_VIOLATION,
+                                           f"expected an object, got {_json_type(element)}"))
+        else:
+            found.append(Violation(_path((path, key)), TYPE_VIOLATION, f"expected an array, got {_json_type(item)}"))
+
+
+def _fit(spec, value, path: tuple | None, found: list[Violation]):
+    """The usable copy of ``value`` by ``spec`` (dict: object, [x]: array of x, Limit / Fit: a leaf), appending
+    to ``found`` what was left out or changed; ``_GONE`` for a value left out."""
     if isinstance(spec, dict):
         if not isinstance(value, dict):
-            found.append(Violation(path or "payload", TYPE_VIOLATION, f"expected an object, got {_json_type(value)}"))
+            found.append(Violation(_path(path), TYPE_VIOLATION, f"expected an object, got {_json_type(value)}"))
             return _GONE
-        if not fit:
-            for key, sub in spec.items():
-                if key in value:
-                    _walk(sub, value[key], f"{path}.{key}" if path else key, found, fit)
-            return None
         out = {}
         for key, item in value.items():
             sub = spec.get(key)
-            if sub is None:  # not stored: whatever it is, the schema has had its say
-                out[key] = item
-                continue
-            kept = _walk(sub, item, f"{path}.{key}" if path else key, found, fit)
+            kept = item if sub is None else _fit(sub, item, (path, key), found)  # not stored: the schema's
             if kept is not _GONE:
                 out[key] = kept
         return out
     if isinstance(spec, list):
         if not isinstance(value, list):
-            found.append(Violation(path, TYPE_VIOLATION, f"expected an array, got {_json_type(value)}"))
+            found.append(Violation(_path(path), TYPE_VIOLATION, f"expected an array, got {_json_type(value)}"))
             return _GONE
-        kept = [_walk(spec[0], item, f"{path}[{i}]", found, fit) for i, item in enumerate(value)]
-        return [k for k in kept if k is not _GONE] if fit else None
-    if value is None:  # absent (JSON null); required fields are the schema's business
+        kept = [_fit(spec[0], item, (path, i), found) for i, item in enumerate(value)]
+        return [k for k in kept if k is not _GONE]
+    if value is None:
         return None
     if isinstance(spec, Fit):
-        if fit:
-            text = spec.limit.fit(value)
-            if text != value:
-                found.append(Violation(path, VALUE_VIOLATION if isinstance(value, str) else TYPE_VIOLATION,
-                                       "kept cut to fit" if isinstance(value, str) else "kept as text"))
-            return text
-        spec = spec.limit
-        try:
-            spec.usable(value)
-        except _Unusable as e:
-            found.append(Violation(path, e.code, e.reason))
-        return None
+        text = spec.limit.fit(value)
+        if text != value:
+            found.append(Violation(_path(path), VALUE_VIOLATION if isinstance(value, str) else TYPE_VIOLATION,
+                                   "kept cut to fit" if isinstance(value, str) else "kept as text"))
+        return text
     try:
         return spec.usable(value)
     except _Unusable as e:
-        found.append(Violation(path, e.code, e.reason))
+        found.append(Violation(_path(path), e.code, e.reason))
         return _GONE
 
 

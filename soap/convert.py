@@ -13,6 +13,7 @@ import decimal
 import math
 import re
 from datetime import UTC, datetime
+from functools import cache
 
 from lxml import etree
 from spyne.model.complex import ComplexModelBase, XmlAttribute, XmlData, XmlModifier
@@ -112,47 +113,67 @@ def from_element(cls, element) -> dict:
     answers them with the OCPP-J codes, exactly as for an OCPP-J payload."""
     if element is None:
         return {}
-    value = _read(cls, element)
+    value = _read(_layout(cls), element)
     return value if isinstance(value, dict) else {}
 
 
-def _read(cls, element):
+class _Layout:
+    """How to read an element of one WSDL type, worked out once per type: its text member (simple content),
+    attributes and child elements, each with its reader (a layout, or a simple kind) and whether it repeats."""
+
+    __slots__ = ("kind", "text", "attributes", "children")
+
+    def __init__(self, kind: str):
+        self.kind = kind  # complex | int | decimal | bool | time | text
+        self.text: tuple[str, str] | None = None
+        self.attributes: dict[str, str] = {}
+        self.children: dict[str, tuple[_Layout, bool]] = {}
+
+
+@cache
+def _layout(cls) -> _Layout:
     cls = _unwrap(cls)
-    children = [c for c in element if isinstance(c.tag, str)]
-    if issubclass(cls, ComplexModelBase):
-        info = cls.get_flat_type_info(cls)
-        has_text = any(isinstance(m, type) and issubclass(m, XmlData) for m in info.values())
-        if not children and not has_text and (element.text or "").strip():
-            return element.text  # text where elements belong
-        return _read_complex(cls, info, element, children)
-    if children:
-        return _read_unknown(element)  # elements where a value belongs
-    return _read_simple(cls, element.text)
-
-
-def _read_complex(cls, info: dict, element, children: list) -> dict:
-    out: dict = {}
-    for name, member in info.items():
+    if not issubclass(cls, ComplexModelBase):
+        for base, kind in ((Integer, "int"), (Decimal, "decimal"), (Boolean, "bool"), (DateTime, "time")):
+            if issubclass(cls, base):
+                return _Layout(kind)
+        return _Layout("text")
+    layout = _Layout("complex")
+    for name, member in cls.get_flat_type_info(cls).items():
         if isinstance(member, type) and issubclass(member, XmlData):
-            if (element.text or "").strip() or not children:
-                out[name] = _read_simple(member.type, element.text)
+            layout.text = (name, _layout(member.type).kind)
         elif isinstance(member, type) and issubclass(member, XmlAttribute):
-            raw = element.get(name)
-            if raw is not None:
-                out[name] = _read_simple(member.type, raw)
-    for child in children:
-        name = etree.QName(child).localname
-        member = info.get(name)
-        if member is None or (isinstance(member, type) and issubclass(member, XmlData | XmlAttribute)):
-            out[name] = _read_unknown(child)
-            continue
-        if child.get(XSI_NIL) in ("true", "1"):
-            continue
-        value = _read(member, child)
-        if _is_list(_unwrap(member)):
-            out.setdefault(name, []).append(value)
+            layout.attributes[name] = _layout(member.type).kind
         else:
-            out[name] = value
+            layout.children[name] = (_layout(member), _is_list(_unwrap(member)))
+    return layout
+
+
+def _read(layout: _Layout, element):
+    children = [c for c in element if isinstance(c.tag, str)]
+    if layout.kind != "complex":
+        return _read_unknown(element) if children else _read_simple(layout.kind, element.text)
+    if not children and layout.text is None and (element.text or "").strip():
+        return element.text  # text where elements belong
+    out: dict = {}
+    if layout.text is not None and ((element.text or "").strip() or not children):
+        out[layout.text[0]] = _read_simple(layout.text[1], element.text)
+    for name, kind in layout.attributes.items():
+        raw = element.get(name)
+        if raw is not None:
+            out[name] = _read_simple(kind, raw)
+    for child in children:
+        tag = child.tag
+        name = tag[tag.index("}") + 1:] if tag[0] == "{" else tag
+        known = layout.children.get(name)
+        if known is None:
+            out[name] = _read_unknown(child)
+        elif child.get(XSI_NIL) not in ("true", "1"):
+            value = _read(known[0], child)
+            if known[1]:
+                out.setdefault(name, []).append(value)
+            else:
+                out[name] = value
     return out
 
 
@@ -164,19 +185,18 @@ def _read_unknown(element):
     return {etree.QName(c).localname: _read_unknown(c) for c in children}
 
 
-def _read_simple(cls, text: str | None):
+def _read_simple(kind: str, text: str | None):
     text = text or ""
-    if issubclass(cls, Integer):
-        digits = text.strip()
+    if kind == "text":
+        return text
+    if kind == "time":
+        return text.strip()  # read by the service layer, which tells a bad date-time from a good one
+    digits = text.strip()
+    if kind == "int":
         return int(digits) if _INTEGER.fullmatch(digits) else text
-    if issubclass(cls, Decimal):
-        digits = text.strip()
+    if kind == "decimal":
         if _DECIMAL.fullmatch(digits):
             number = float(digits)
             return number if math.isfinite(number) else text
         return text
-    if issubclass(cls, Boolean):
-        return {"true": True, "1": True, "false": False, "0": False}.get(text.strip(), text)
-    if issubclass(cls, DateTime):
-        return text.strip()  # read by the service layer, which tells a bad date-time from a good one
-    return text
+    return {"true": True, "1": True, "false": False, "0": False}.get(digits, text)
