@@ -21,12 +21,18 @@ _EXCHANGE = insert(MessageLogEntry.__table__).values([
 ])
 
 
+def _storable(text: str) -> str:
+    """A message as the log keeps it: cut to PAYLOAD_LIMIT, without NUL characters (PostgreSQL text has none)."""
+    text = text[:PAYLOAD_LIMIT]
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 def exchange_rows(charge_point_id: int, action: str | None, unique_id: str | None, request: str, response: str,
                   at: datetime) -> list[dict]:
     """A request and its answer as two log rows (``message_log`` columns)."""
     unique_id = unique_id[:_UNIQUE_ID_LIMIT] if unique_id else unique_id
     return [{"charge_point_id": charge_point_id, "direction": direction, "action": action, "unique_id": unique_id,
-             "payload": text[:PAYLOAD_LIMIT], "created_at": at}
+             "payload": _storable(text), "created_at": at}
             for direction, text in (("in", request), ("out", response))]
 
 
@@ -36,7 +42,7 @@ def record(session: Session, charge_point_id: int, direction: str, action: str |
     session.execute(insert(MessageLogEntry.__table__), {
         "charge_point_id": charge_point_id, "direction": direction, "action": action,
         "unique_id": unique_id[:_UNIQUE_ID_LIMIT] if unique_id else unique_id,
-        "payload": payload[:PAYLOAD_LIMIT], "created_at": utcnow()})
+        "payload": _storable(payload), "created_at": utcnow()})
     # Pruning on every insert would double the write cost of each message; a small random share
     # keeps the log within a few percent of its limit.
     if random.random() < PRUNE_PROBABILITY:

@@ -97,10 +97,13 @@ def request_context(ctx, desc: ServiceDescription) -> RequestContext:
             addr = el.find(f"{{{WSA}}}Address")
             if addr is not None and addr.text and addr.text.strip() != WSA_ANONYMOUS:
                 from_address = addr.text.strip()
-    # the body as received, kept by the WSGI mount (spyne has consumed its own copy by now)
+    # the body as received, kept by the WSGI mount (spyne has consumed its own copy by now), in the encoding
+    # the document declares (a UTF-16 envelope read as UTF-8 would be full of NUL characters)
     env = getattr(ctx.transport, "req_env", None) or {}
     body = env.get(RAW_BODY_KEY)
-    raw = body.decode("utf-8", "replace") if body else None
+    checked = env.get(PARSED_KEY)
+    encoding = (checked.root.getroottree().docinfo.encoding if checked is not None else None) or "utf-8"
+    raw = body.decode(encoding, "replace") if body else None
     return RequestContext(
         identity=_header_text(headers, desc.namespace, desc.header_element),
         message_id=_header_text(headers, WSA, "MessageID"),

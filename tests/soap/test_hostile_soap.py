@@ -226,3 +226,14 @@ def test_only_a_server_failure_is_a_receiver_fault(client, booted, caplog, monke
     status, body = _sent(client, envelope("1.6", _request("Heartbeat", ""), IDENTITY))
     assert status == 500 and soap_reply_kind(status, body) == ("receiver", "InternalError")
     assert [r for r in caplog.records if r.name == "soap.central_system" and r.levelno == logging.ERROR]
+
+
+def test_an_envelope_in_utf16_is_logged_as_it_reads(client, booted):
+    """Valid XML in UTF-16 read as UTF-8 would put NUL characters in the message log (refused by PostgreSQL)."""
+    data = envelope("1.6", _request("Heartbeat", ""), IDENTITY, message_id="urn:uuid:utf16")
+    data = data.decode().replace("encoding='UTF-8'", "encoding='UTF-16'").encode("utf-16")
+    assert _sent(client, data)[0] == 200
+    with booted.db.uow() as uow:
+        logged = uow.session.scalar(select(MessageLogEntry.payload).where(
+            MessageLogEntry.unique_id == "urn:uuid:utf16", MessageLogEntry.direction == "in"))
+    assert "heartbeatRequest" in logged and "\x00" not in logged

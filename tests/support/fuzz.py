@@ -381,6 +381,7 @@ def mutate_envelope(src, data: bytes, version: str) -> bytes:
             data.replace(b"</s:Body>", b"</s:Body><s:Body/>"),
             data.replace(b"encoding='UTF-8'", b"encoding='EBCDIC-US'"),
             data[:-len(b"</s:Envelope>")] + b"\xff\xfe</s:Envelope>",
+            data.decode().replace("encoding='UTF-8'", "encoding='UTF-16'").encode("utf-16"),  # valid, UTF-16
             data.replace(b"</s:Header>", b"<x>&#0;</x></s:Header>"),
             data.replace(b"<s:Body>", b"<s:Body>text before"),
             b"<x/>", b"", b"\x00" * 10, b"<s:Envelope xmlns:s='" + SOAP12.encode() + b"'/>",
