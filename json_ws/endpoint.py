@@ -124,6 +124,12 @@ def serve_connection(channel: WsChannel, identity: str, rt) -> None:
 
 def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None:
     """Process one incoming frame; returns the frame to answer with, if any. Never raises."""
+    if isinstance(text, bytes):  # a binary frame: OCPP-J is text, but what reads as UTF-8 is taken as text
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            log.warning("%s: binary frame refused with FormationViolation: not UTF-8 text", conn.identity)
+            return framing.call_error("-1", "FormationViolation", "OCPP-J frames are UTF-8 text")
     try:
         frame = framing.parse(text)
     except framing.FrameError as e:

@@ -240,8 +240,9 @@ def frame(unique_id: str, action: str, payload) -> str:
     return json.dumps([2, unique_id, action, payload], ensure_ascii=False, allow_nan=True)
 
 
-def hostile_frame(src, action: str | None = None, unique_id: str = "fuzz-1") -> str:
-    """A CALL frame with a hostile payload of ``action`` (any charger action if None), or a broken frame."""
+def hostile_frame(src, action: str | None = None, unique_id: str = "fuzz-1") -> str | bytes:
+    """A CALL frame with a hostile payload of ``action`` (any charger action if None), or a broken frame
+    (bytes: to be sent as a binary WebSocket message)."""
     action = action or src.choice(CHARGER_ACTIONS)
     if src.chance(80):
         return frame(unique_id, action, hostile_payload(src, action))
@@ -260,6 +261,7 @@ def hostile_frame(src, action: str | None = None, unique_id: str = "fuzz-1") -> 
         f'[2, "{unique_id}", "{action}", ' + "[" * 2000 + "]" * 2000 + "]",  # deep nesting
         f'[2, "{unique_id}", "{src.choice(["MakeCoffee", "Reset", "", "x" * 500])}", {{}}]',
         '{"not": "an array"}', "", "null", "[]", "[2]", "\x00", "[3, \"nobody\", {}]",
+        good.encode(), good.encode("utf-16"), b"\xff\xfe\x00",  # binary frames
     ])
 
 

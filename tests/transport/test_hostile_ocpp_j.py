@@ -48,7 +48,7 @@ def booted(rt, add_charger, add_tag):
     return rt
 
 
-def send(rt, text: str) -> str | None:
+def send(rt, text: str | bytes) -> str | None:
     """One frame through the OCPP-J transport, as its receive loop hands it over."""
     return handle_frame(rt, OcppConnection(None, IDENTITY, "test"), Charger(IDENTITY), text)
 
@@ -258,3 +258,11 @@ def test_only_a_server_failure_is_internal_error(booted, caplog, monkeypatch):
     assert reply[0] == 4 and reply[2] == "InternalError"
     assert [r for r in caplog.records if r.exc_info and "StatusNotification" in r.getMessage()]
     assert [r for r in caplog.records if r.name == "json_ws.endpoint" and r.levelno == logging.ERROR]
+
+
+def test_binary_frames_are_read_as_text_when_they_are(booted):
+    assert json_reply_kind(send(booted, frame("b-1", "Heartbeat", {}).encode())) == ("result", None)
+    assert json_reply_kind(send(booted, b"\xff\xfe[2]")) == ("error", "FormationViolation")
+    with booted.db.uow() as uow:  # the log keeps the frame as text
+        assert uow.session.scalar(select(MessageLogEntry.payload).where(MessageLogEntry.unique_id == "b-1")) \
+            == frame("b-1", "Heartbeat", {})
