@@ -244,6 +244,13 @@ def fitted(action: str, payload: dict) -> FittedPayload:
     return FittedPayload(usable if usable is not _GONE else {}, payload, found)
 
 
+def brief(text, length: int = 255) -> str:
+    """A charger's text as a log line or an error description repeats it: at most ``length`` characters (a
+    message may hold a megabyte of it)."""
+    text = str(text)
+    return text if len(text) <= length else text[: length - 3] + "..."
+
+
 def identity_problem(identity: str) -> str | None:
     """Why a charger identity cannot be one of this CMS's charge points, if it cannot."""
     try:

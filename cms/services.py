@@ -554,8 +554,8 @@ class ChargerService:
                     self._log_failed(charger, action, unique_id, raw, payload)
                     raise _refusal(problem)
         reasons = ([invalid.description] if invalid is not None else []) + [str(v) for v in usable.problems]
-        log.warning("%s %s from %s does not fit, processed as far as usable: %s", action, unique_id,
-                    charger.identity, "; ".join(reasons))
+        log.warning("%s %s from %s does not fit, processed as far as usable: %s", action, limits.brief(unique_id, 80),
+                    charger.identity, limits.brief("; ".join(reasons), 1000))
         return usable
 
     def _known_row(self, charger: Charger) -> ChargerRow | None:

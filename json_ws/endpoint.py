@@ -10,7 +10,7 @@ from simple_websocket import ConnectionClosed
 from sqlalchemy import select
 
 from cms.errors import InternalFailure, OcppError
-from cms.limits import identity_problem
+from cms.limits import brief, identity_problem
 from cms.models import ChargePoint
 from cms.passwords import verify_password
 from cms.services import Charger
@@ -133,7 +133,7 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
     try:
         frame = framing.parse(text)
     except framing.FrameError as e:
-        log.warning("%s: frame %s refused with %s: %s", conn.identity, e.unique_id, e.code, e.description)
+        log.warning("%s: frame %s refused with %s: %s", conn.identity, e.unique_id, e.code, brief(e.description))
         return framing.call_error(e.unique_id, e.code, e.description)
     if frame.type != framing.CALL:
         if not conn.deliver(frame):
@@ -146,7 +146,8 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
     except InternalFailure as e:
         return internal_error(conn.identity, frame, e)
     except OcppError as e:  # the charger's mistake: one line, no stack trace
-        log.warning("%s: %s %s refused with %s: %s", conn.identity, action, frame.unique_id, e.code, e.description)
+        log.warning("%s: %s %s refused with %s: %s", conn.identity, brief(action, 64), frame.unique_id, e.code,
+                    brief(e.description))
         return framing.call_error(frame.unique_id, e.code, e.description, e.details)
     except Exception as e:  # never let one message take the connection down
         return internal_error(conn.identity, frame, e)

@@ -8,6 +8,7 @@ import logging
 from spyne.model.fault import Fault
 
 from cms.errors import InternalFailure, OcppError
+from cms.limits import brief
 from cms.services import Charger
 
 from . import mapping15
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def ocpp_fault(code: str, description: str) -> Fault:
     """A Sender fault (the charger's mistake) whose Subcode is the OCPP error code (e.g. SecurityError)."""
-    return Fault(faultcode=f"Client.{code}", faultstring=description or code)
+    return Fault(faultcode=f"Client.{code}", faultstring=brief(description or code))
 
 
 def internal_error(identity: str | None, operation: str, failure: Exception) -> Fault:
@@ -45,15 +46,16 @@ class CentralSystemEndpoint:
 
     def handle(self, rc: RequestContext, op: Operation, payload: dict) -> object:
         if not rc.identity:
-            log.warning("SOAP %s %s refused: no %s header", op.name, rc.message_id, self.desc.header_element)
+            log.warning("SOAP %s %s refused: no %s header", op.name, brief(rc.message_id, 80),
+                        self.desc.header_element)
             raise ocpp_fault("ProtocolError", f"The {self.desc.header_element} header is missing")
         try:
             result = self._answer(rc, op, payload)
         except InternalFailure as e:
             raise internal_error(rc.identity, op.name, e) from None
         except OcppError as e:  # the charger's mistake: one line, no stack trace
-            log.warning("%s: %s %s refused with %s: %s", rc.identity, op.name, rc.message_id, e.code,
-                        e.description)
+            log.warning("%s: %s %s refused with %s: %s", brief(rc.identity, 80), op.name, brief(rc.message_id, 80),
+                        e.code, brief(e.description))
             raise ocpp_fault(e.code, e.description) from None
         except Exception as e:
             raise internal_error(rc.identity, op.name, e) from None

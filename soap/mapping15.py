@@ -40,7 +40,7 @@ def _meter_value_to_16(mv):
             if v.get(attr) is not None:
                 sample[attr] = v[attr]
         if v.get("unit") is not None:
-            sample["unit"] = _UNIT_TO_16.get(v["unit"], v["unit"])
+            sample["unit"] = _renamed(v["unit"], _UNIT_TO_16)
         samples.append(sample)
     out = {k: v for k, v in mv.items() if k not in ("value", "timestamp")}  # unknown elements stay visible
     out["sampledValue"] = samples
@@ -72,11 +72,15 @@ def request_to_16(action: str, p: dict) -> dict:
     elif action == "StopTransaction" and "transactionData" in p:
         p["transactionData"] = _transaction_data_to_16(p.pop("transactionData"))
     elif action == "StatusNotification":
-        if p.get("status") in _STATUS_TO_16:
-            p["status"] = _STATUS_TO_16[p["status"]]
-        if p.get("errorCode") in _ERROR_CODE_TO_16:
-            p["errorCode"] = _ERROR_CODE_TO_16[p["errorCode"]]
+        for field, table in (("status", _STATUS_TO_16), ("errorCode", _ERROR_CODE_TO_16)):
+            if field in p:
+                p[field] = _renamed(p[field], table)
     return p
+
+
+def _renamed(value, table: dict):
+    """A 1.5 value by its 1.6 name; anything else (another value, a structure) as it is."""
+    return table.get(value, value) if isinstance(value, str) else value
 
 
 def response_to_15(action: str, r: dict) -> dict:

@@ -15,6 +15,8 @@ import logging
 from lxml import etree
 from spyne.server.wsgi import WsgiApplication
 
+from cms.limits import brief
+
 from . import envelope
 from .envelope import SOAP11_ENV, SOAP12_ENV, WSA, EnvelopeError
 from .service import PARSED_KEY, RAW_BODY_KEY, WSA_FAULT_ACTION, SoapServices
@@ -129,12 +131,12 @@ class SoapMount:
         try:
             ns, _local = inspect(body)
         except UnsafeXml as e:
-            log.warning("refused SOAP request to %s: %s", environ.get("PATH_INFO"), e)
+            log.warning("refused SOAP request to %s: %s", environ.get("PATH_INFO"), brief(e))
             return self._refuse(start_response, endpoint, "400 Bad Request", str(e))
         try:
             checked = envelope.read(body, endpoint.desc)
         except EnvelopeError as e:
-            log.warning("refused SOAP request to %s: %s", environ.get("PATH_INFO"), e.reason)
+            log.warning("refused SOAP request to %s: %s", environ.get("PATH_INFO"), brief(e.reason))
             soap_ns = SOAP11_ENV if ns == SOAP11_ENV else SOAP12_ENV
             return self._refuse(start_response, endpoint, "500 Internal Server Error" if soap_ns == SOAP11_ENV
                                 else "400 Bad Request", e.reason, soap_ns=soap_ns, code=e.code,
@@ -153,7 +155,7 @@ class SoapMount:
     def _refuse(start_response, endpoint: _Endpoint, status: str, reason: str, soap_ns: str = SOAP12_ENV,
                 code: str = "ProtocolError", relates_to: str | None = None):
         """Refused unread or unparsed: in the SOAP version the request seems to use (else OCPP's SOAP 1.2)."""
-        body = fault_document(soap_ns, code, reason, endpoint.namespace, relates_to)
+        body = fault_document(soap_ns, code, brief(reason), endpoint.namespace, relates_to)
         ctype = "text/xml; charset=utf-8" if soap_ns == SOAP11_ENV else "application/soap+xml; charset=utf-8"
         start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body)))])
         return [body]

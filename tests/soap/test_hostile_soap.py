@@ -35,7 +35,7 @@ from tests.support.fuzz import (
 )
 
 IDENTITY = "FUZZS"
-FUZZ = settings(max_examples=20, deadline=None, database=None, print_blob=True,
+FUZZ = settings(max_examples=40, deadline=None, database=None, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 CONTENT_TYPE = {SOAP12: "application/soap+xml; charset=utf-8", SOAP11: "text/xml; charset=utf-8"}
 
@@ -237,3 +237,11 @@ def test_an_envelope_in_utf16_is_logged_as_it_reads(client, booted):
         logged = uow.session.scalar(select(MessageLogEntry.payload).where(
             MessageLogEntry.unique_id == "urn:uuid:utf16", MessageLogEntry.direction == "in"))
     assert "heartbeatRequest" in logged and "\x00" not in logged
+
+
+@pytest.mark.parametrize("version", ["1.5", "1.6"])
+def test_a_structure_where_a_value_belongs_is_a_sender_fault(client, booted, version):
+    status = _request("StatusNotification", "<o:connectorId>1</o:connectorId><o:status><o:x>1</o:x></o:status>"
+                                            "<o:errorCode><o:y/></o:errorCode>", version)
+    resp = post(client, version, envelope(version, status, IDENTITY))
+    assert soap_reply_kind(resp.status_code, resp.data) == ("sender", "TypeConstraintViolation")

@@ -390,7 +390,10 @@ def mutate_envelope(src, data: bytes, version: str) -> bytes:
         ])
     doc = etree.fromstring(data)
     desc = load(version, "CentralSystemService")
-    elements = [e for e in doc.iter() if e is not doc]
+    body = doc.find(f"{{{etree.QName(doc).namespace}}}Body")
+    request_parts = [e for e in body.iter() if e is not body] if body is not None and len(body) else []
+    # Mostly the request's own elements (where the service layer's reading is tested), else anything.
+    elements = request_parts if request_parts and src.chance(75) else [e for e in doc.iter() if e is not doc]
     target = src.choice(elements)
     how = src.choice(["drop", "repeat", "add", "namespace", "text", "nest", "header", "body"])
     parent = target.getparent()
@@ -416,11 +419,9 @@ def mutate_envelope(src, data: bytes, version: str) -> bytes:
                 if el.tag.endswith(("chargeBoxIdentity", "MessageID", "Address")) or el.tag.endswith("From"):
                     (el.find(f"{{{WSA}}}Address") if el.tag.endswith("From") else el).text = src.choice(
                         ["x" * 65, "x" * 600, "", "   ", "x" * 5000])
-    else:
-        body = doc.find(f"{{{etree.QName(doc).namespace}}}Body")
-        if body is not None:
-            other = src.choice([a for a in CHARGER_ACTIONS if a in desc.operations])
-            body.append(soap_body(src, version, other))
+    elif body is not None:
+        other = src.choice([a for a in CHARGER_ACTIONS if a in desc.operations])
+        body.append(soap_body(src, version, other))
     return etree.tostring(doc)
 
 

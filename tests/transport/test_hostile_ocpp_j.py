@@ -34,7 +34,7 @@ from tests.support.fuzz import (
 )
 
 IDENTITY = "FUZZ1"
-FUZZ = settings(max_examples=30, deadline=None, database=None, print_blob=True,
+FUZZ = settings(max_examples=40, deadline=None, database=None, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
