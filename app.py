@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+from functools import partial
 from pathlib import Path
 
 from flask import Flask
@@ -10,6 +10,7 @@ from flask_sock import Sock
 
 import cms.web
 from cms.config import load_settings
+from cms.logs import configure_logging
 from cms.runtime import build_runtime
 
 WEB_ROOT = Path(cms.web.__file__).parent
@@ -18,6 +19,7 @@ WEB_ROOT = Path(cms.web.__file__).parent
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: settings from ``CMS_*`` (overridden by ``test_config``), database, transports, blueprints."""
     settings = load_settings(test_config)
+    configure_logging(settings.log_format)
     # Templates and static files travel inside the package (cms/web/), so an installed CMS serves them from
     # any working directory.
     app = Flask(__name__, template_folder=str(WEB_ROOT / "templates"), static_folder=str(WEB_ROOT / "static"))
@@ -27,9 +29,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     # flask-sock does the handshake; the connection's own greenlet then reads (json_ws/wsloop.py), which also
     # pings chargers silent for CMS_WS_PING_INTERVAL seconds and limits message size.
     app.config["SOCK_SERVER_OPTIONS"] = {"subprotocols": ["ocpp1.6"], "thread_class": NoReaderThread}
-    rt = build_runtime(settings)
+    from cms.prometheus import build_metrics
+
+    rt = build_runtime(settings, partial(build_metrics, settings))
     app.extensions["cms"] = rt
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from cms.web.health import bp as health_bp
     from json_ws.connection import ConnectionRegistry, WsGateway
@@ -40,6 +43,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(ocpp_ws_blueprint(sock))
     sock.init_app(app)
     app.register_blueprint(health_bp)
+    from cms.metrics import MetricsAccess
+    from cms.web.metrics import bp as metrics_bp
+
+    rt.extras["metrics_access"] = MetricsAccess.from_settings(settings)
+    app.register_blueprint(metrics_bp)
 
     from cms.files import FileStore
     from cms.web import api
@@ -60,11 +68,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from cms.dispatcher import Dispatcher
 
-    rt.dispatcher = Dispatcher(rt.db, rt.validator, timeout=settings.call_timeout)
+    rt.dispatcher = Dispatcher(rt.db, rt.validator, timeout=settings.call_timeout, metrics=rt.metrics)
     rt.dispatcher.add_gateway(WsGateway(rt.registry))
     from soap import mount_soap
 
     mount_soap(app, rt)
+    from cms.web import security
+
+    security.init_app(app)  # headers, cookie flags; last: its proxy fix wraps every WSGI layer (SOAP too)
     if settings.redis_url:
         _connect_redis(rt)
     _start_maintenance(rt)
@@ -72,12 +83,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         from cms.group_commit import GroupCommitter
 
         rt.charger_service.group_commit = GroupCommitter(rt.charger_service, settings.group_commit_max,
-                                                              settings.group_commit_writers)
+                                                              settings.group_commit_writers, metrics=rt.metrics)
     if settings.heartbeat_batch_seconds > 0:
         from cms.heartbeats import HeartbeatBatcher
 
         rt.charger_service.heartbeats = HeartbeatBatcher(rt.db, settings.heartbeat_batch_seconds,
-                                                              settings.message_log_limit)
+                                                              settings.message_log_limit, metrics=rt.metrics)
         rt.charger_service.heartbeats.start()
     return app
 

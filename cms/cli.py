@@ -144,6 +144,33 @@ def chargepoint_import(path: str) -> None:
     click.echo(f"{count} charge points imported")
 
 
+# ----------------------------------------------------------------------------------------------- stations
+@main.group()
+def station() -> None:
+    """Stations (sites that group charge points)."""
+
+
+@station.command("add")
+@click.argument("name")
+@click.option("--owner", "owner_email", required=True)
+@click.option("--address", default="")
+@click.option("--lat", default=None, help="latitude, with --lon")
+@click.option("--lon", default=None, help="longitude, with --lat")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone, e.g. Europe/Berlin")
+def station_add(name: str, owner_email: str, address: str, lat: str | None, lon: str | None, timezone: str) -> None:
+    """Add a station for an owner; prints its id."""
+    from .accounts import user_by_email
+    from .stations import create_station
+
+    # Coordinates stay text here so that a bad one gets the core's one-line reason, not click's usage text.
+    with _Fail(), _db().uow() as uow:
+        user = user_by_email(uow.session, owner_email)
+        row = create_station(uow.session, user, name=name, address=address, latitude=lat, longitude=lon,
+                             timezone=timezone)
+        uow.commit()
+        click.echo(row.id)
+
+
 # ----------------------------------------------------------------------------------------------- id tags
 @main.group()
 def idtag() -> None:
@@ -201,7 +228,8 @@ def gunicorn_command(host: str, port: int, workers: int, access_log: str = "") -
     exe = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn") or "gunicorn"
     return [exe, "--worker-class", "gevent", "--workers", str(workers), "--worker-connections", "20000",
             "--bind", f"{host}:{port}", "--graceful-timeout", "10", "--keep-alive", "75",
-            *(["--access-logfile", access_log] if access_log else []), "--no-control-socket", "app:create_app()"]
+            *(["--access-logfile", access_log] if access_log else []), "--no-control-socket",
+            "--config", "python:cms.gunicorn_conf", "app:create_app()"]
 
 
 @main.command()

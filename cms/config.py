@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 
+from .logs import formatter
+from .metrics import parse_networks
+
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -40,8 +43,19 @@ class Settings:
     smtp_from: str = "cms@localhost"
     smtp_starttls: bool = False
     email_token_max_age: int = 86400  # seconds a verification or password-reset link stays valid
-    login_max_failures: int = 5  # failed logins per account (x4 per client address) within the window
+    # Log-in throttle (cms.login_throttle): failures are counted per (account, client address) and per client
+    # address across accounts (x4) within the window; past that many, each further try waits a delay that starts
+    # at login_backoff_seconds and doubles per failure (never beyond the window). The account is mailed once per
+    # window when it collects login_max_failures failures from anywhere.
+    login_max_failures: int = 5
     login_window_seconds: int = 900
+    login_backoff_seconds: int = 15
+    # Web hardening (cms.web.security): forwarded headers are believed from this many reverse proxies in front
+    # (Werkzeug's ProxyFix); 0 = clients connect directly and X-Forwarded-* is ignored.
+    trusted_proxies: int = 0
+    # The driver app's map tiles, a URL template such as https://tile.example.org/{z}/{x}/{y}.png; its origin is
+    # the only outside host the driver app's pages may load images from. Empty: no map tiles.
+    map_tiles_url: str = ""
     # Driver API: money, tokens, reservations, payments (issue 6).
     currency: str = "EUR"
     min_balance_to_charge: float = 5.0  # a driver's wallet needs at least this to start charging
@@ -53,6 +67,10 @@ class Settings:
     payment_checkout_url: str = ""  # hosted provider: where a driver completes a payment ({ref} is replaced)
     data_dir: str = "var"
     access_log: str = ""  # gunicorn's access log for `cms serve` ("-": stdout); none by default
+    log_format: str = "plain"  # plain | json (one JSON object per line, cms.logs)
+    # GET /metrics: from these addresses (comma-separated CIDRs) or with this Bearer token (empty: no token).
+    metrics_allow: str = "127.0.0.0/8,::1/128"
+    metrics_token: str = ""
     sql_echo: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -84,4 +102,6 @@ def load_settings(overrides: dict | None = None, environ: dict | None = None) ->
     # Checked at start-up: every session's charge is stored in this currency (ISO 4217, three letters).
     if not (len(settings.currency) == 3 and settings.currency.isalpha() and settings.currency.isupper()):
         raise ValueError(f"CMS_CURRENCY must be an ISO 4217 code such as EUR, not {settings.currency!r}")
+    formatter(settings.log_format)  # raises for a CMS_LOG_FORMAT that is neither plain nor json
+    parse_networks(settings.metrics_allow)  # raises for a CMS_METRICS_ALLOW entry that is not a network
     return settings

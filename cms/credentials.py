@@ -1,4 +1,4 @@
-"""Owner accounts on the dashboard: sign-up, email verification, log-in with rate limiting, password reset.
+"""Owner accounts on the dashboard: sign-up, email verification, log-in (throttled), password reset.
 
 Verification and reset links carry a signed, timestamped token (itsdangerous); a reset token also carries a
 fingerprint of the current password hash, so it stops working once used.
@@ -8,28 +8,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .accounts import check_password_strength, create_user, normalise_email
 from .config import Settings
-from .errors import Conflict, InvalidInput
+from .errors import InvalidInput
+from .login_throttle import LoginThrottle, TooManyAttempts
 from .mail import Mailer
-from .models import LoginAttempt, User, utcnow
+from .models import User, utcnow
 from .passwords import hash_password, verify_password
 
+__all__ = ["Credentials", "LinkFor", "TooManyAttempts"]  # TooManyAttempts: where the web layer imports it from
+
 LinkFor = Callable[[str], str]  # token -> absolute URL of the page that takes it
-
-
-class TooManyAttempts(Conflict):
-    """Login refused because of recent failures; ``retry_after`` seconds until the window frees up."""
-
-    def __init__(self, retry_after: int):
-        super().__init__(f"Too many failed logins; try again in {max(1, retry_after // 60)} minute(s)")
-        self.retry_after = retry_after
 
 
 class Credentials:
@@ -39,6 +33,7 @@ class Credentials:
         self.settings = settings
         self.mailer = mailer
         self._signer = URLSafeTimedSerializer(settings.secret_key, salt="cms-accounts")
+        self.throttle = LoginThrottle(settings, mailer)
 
     # ----- tokens -----
 
@@ -96,35 +91,18 @@ class Credentials:
     def authenticate(self, session: Session, email: str, password: str, remote_addr: str = "") -> User | None:
         """The user for a correct email and password, else None; every try is recorded.
 
-        Raises :class:`TooManyAttempts` when the account or the client address failed too often recently,
-        before the password is even checked (so a correct guess during a lock-out tells nothing).
+        Raises :class:`TooManyAttempts` when this client address has to wait after recent failures (for this
+        account, or for many accounts), before the password is even checked; see :mod:`cms.login_throttle`.
         """
         try:
             email = normalise_email(email)
         except InvalidInput:
             return None
         now = utcnow()
-        window = timedelta(seconds=self.settings.login_window_seconds)
-        limit = self.settings.login_max_failures
-        for column, value, allowed in ((LoginAttempt.email, email, limit),
-                                       (LoginAttempt.remote_addr, remote_addr, limit * 4)):
-            if column is LoginAttempt.remote_addr and not value:
-                continue
-            failures = session.execute(
-                select(func.count(), func.min(LoginAttempt.created_at))
-                .where(column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.created_at > now - window)
-            ).one()
-            if failures[0] >= allowed:
-                retry = int((failures[1] + window - now).total_seconds()) if failures[1] else int(window.seconds)
-                raise TooManyAttempts(retry)
+        self.throttle.check(session, email, remote_addr, now)
         user = session.scalar(select(User).where(User.email == email))
         ok = user is not None and user.is_active and verify_password(user.password_hash, password)
-        session.add(LoginAttempt(email=email, remote_addr=remote_addr[:64], succeeded=ok, created_at=now))
-        if ok:  # a success clears the account's failures, and old rows go
-            session.execute(delete(LoginAttempt).where(
-                (LoginAttempt.created_at < now - window)
-                | ((LoginAttempt.email == email) & LoginAttempt.succeeded.is_(False))))
-        session.flush()
+        self.throttle.record(session, email, remote_addr, user, ok, now)
         return user if ok else None
 
     # ----- password reset -----

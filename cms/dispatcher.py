@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import logging
+from time import perf_counter
 
 from sqlalchemy import select
 
 from .db import Database
 from .errors import InvalidInput, NotFound, OcppError
-from .gateway import ChargerGateway, ChargerNotConnected
+from .gateway import CallFailed, ChargerCallError, ChargerGateway, ChargerNotConnected, ChargerTimeout
+from .metrics import CHARGER_CALL_ERROR, FAILED, NO_METRICS, NOT_CONNECTED, RESULT, TIMEOUT, Metrics
 from .models import ChargePoint
 from .schemas import PayloadValidator
 
 log = logging.getLogger(__name__)
 
+_OUTCOMES = {ChargerCallError: CHARGER_CALL_ERROR, ChargerTimeout: TIMEOUT, ChargerNotConnected: NOT_CONNECTED}
+
 
 class Dispatcher:
     """Routes calls to the first gateway that holds the charger; a remote router (Redis) comes last."""
 
-    def __init__(self, db: Database, validator: PayloadValidator, timeout: float = 30.0):
+    def __init__(self, db: Database, validator: PayloadValidator, timeout: float = 30.0, *,
+                 metrics: Metrics = NO_METRICS):
         self.db = db
+        self.metrics = metrics
         self.validator = validator
         self.timeout = timeout
         self._gateways: list[ChargerGateway] = []
@@ -61,7 +67,22 @@ class Dispatcher:
         return self.route(identity, action, payload, timeout)
 
     def route(self, identity: str, action: str, payload: dict, timeout: float | None = None) -> dict:
-        """Deliver an already validated call to a known charger: here if this process holds it, else remotely."""
+        """Deliver an already validated call to a known charger: here if this process holds it, else remotely.
+
+        Counted in the metrics once, by the process that sent it, with its outcome and round trip."""
+        started = perf_counter()
+        outcome = FAILED
+        try:
+            response = self._route(identity, action, payload, timeout)
+            outcome = RESULT
+            return response
+        except CallFailed as failure:
+            outcome = next((label for cls, label in _OUTCOMES.items() if isinstance(failure, cls)), FAILED)
+            raise
+        finally:
+            self.metrics.command_sent(action, outcome, perf_counter() - started)
+
+    def _route(self, identity: str, action: str, payload: dict, timeout: float | None) -> dict:
         timeout = self.timeout if timeout is None else timeout
         if self.holds_locally(identity):
             return self.call_local(identity, action, payload, timeout)

@@ -20,6 +20,8 @@ from collections import deque
 from datetime import datetime
 
 from .errors import InternalFailure, OcppError
+from .logs import bind_charger, unbind_charger
+from .metrics import NO_METRICS, Metrics
 from .models import utcnow
 
 log = logging.getLogger(__name__)
@@ -46,8 +48,10 @@ class GroupCommitter:
     ``idle_exit`` seconds without one, so an app that is dropped (tests) leaves nothing running.
     """
 
-    def __init__(self, service, max_group: int = 64, writers: int = 2, idle_exit: float = 5.0):
+    def __init__(self, service, max_group: int = 64, writers: int = 2, idle_exit: float = 5.0, *,
+                 metrics: Metrics = NO_METRICS):
         self.service = service
+        self.metrics = metrics
         self.max_group = max(1, max_group)
         self.max_writers = max(1, writers)
         self.idle_exit = idle_exit
@@ -110,6 +114,7 @@ class GroupCommitter:
             return
         self.groups += 1
         self.messages += len(group)
+        self.metrics.group_committed(len(group))
         for m in group:
             if m.error is not None:
                 svc.refused(m.charger, m.action, m.unique_id, m.raw, m.payload)
@@ -126,8 +131,11 @@ class GroupCommitter:
     def _one_by_one(self, group: list[_Message]) -> None:
         for m in group:
             m.error = None
+            logged_as = bind_charger(m.charger.identity)  # a failure is logged here, in the writer's thread
             try:
                 m.response = self.service.run_alone(m.charger, m.action, m.payload, m.unique_id, m.raw, m.now)
             except OcppError as e:
                 m.error = e
+            finally:
+                unbind_charger(logged_as)
             m.done.set()

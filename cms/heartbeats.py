@@ -25,7 +25,8 @@ from sqlalchemy import bindparam, insert, select, text, update
 from . import message_log
 from .bulk import json_rows, naive_utc, recordset
 from .db import Database
-from .models import ChargePoint, MessageLogEntry
+from .metrics import NO_METRICS, Metrics
+from .models import ChargePoint, MessageLogEntry, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,9 @@ class HeartbeatBatcher:
     random share of the chargers in it are trimmed to their newest ``log_limit`` entries.
     """
 
-    def __init__(self, db: Database, interval: float, log_limit: int = 500):
+    def __init__(self, db: Database, interval: float, log_limit: int = 500, *, metrics: Metrics = NO_METRICS):
         self.db = db
+        self.metrics = metrics
         self.interval = interval
         self.log_limit = log_limit
         self._lock = threading.Lock()
@@ -89,6 +91,8 @@ class HeartbeatBatcher:
                 for cp_id in {r["charge_point_id"] for r in rows if random.random() < message_log.PRUNE_PROBABILITY}:
                     message_log.prune(uow.session, cp_id, self.log_limit)
             uow.commit()
+        if latest:  # how long the oldest of them waited to be written
+            self.metrics.heartbeat_batch_written(len(latest), (utcnow() - min(latest.values())).total_seconds())
         return updated
 
     @staticmethod

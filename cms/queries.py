@@ -41,11 +41,36 @@ def _mine(owner: User, column):
     return column == column if owner.role == "admin" else column == owner.id
 
 
+def soap_online_window(heartbeat_interval: int) -> timedelta:
+    """How long a SOAP charger counts as online after it was last heard: two heartbeats and a grace."""
+    return timedelta(seconds=2 * heartbeat_interval) + SOAP_GRACE
+
+
 def is_online(cp: ChargePoint, now: datetime, default_heartbeat: int) -> bool:
     if cp.transport == "soap":
-        interval = timedelta(seconds=2 * (cp.heartbeat_interval or default_heartbeat)) + SOAP_GRACE
+        interval = soap_online_window(cp.heartbeat_interval or default_heartbeat)
         return cp.last_seen_at is not None and now - cp.last_seen_at < interval
     return bool(cp.connected)
+
+
+def online_charger_counts(session: Session, now: datetime, default_heartbeat: int) -> dict[tuple[str, str], int]:
+    """Registered chargers online now, by (transport, OCPP version), across every process and node: JSON
+    chargers holding a WebSocket, SOAP chargers heard within :func:`soap_online_window` (as :func:`is_online`).
+    Two small queries (the SOAP heartbeat intervals in use, then the counts), whatever the number of chargers."""
+    interval = func.coalesce(ChargePoint.heartbeat_interval, default_heartbeat)
+    soap = and_(ChargePoint.registered.is_(True), ChargePoint.transport == "soap")
+    intervals = session.scalars(select(interval).where(soap).distinct()).all()
+    online = and_(ChargePoint.transport == "json", ChargePoint.connected.is_(True))
+    if intervals:
+        heard = or_(*(and_(interval == seconds, ChargePoint.last_seen_at > now - soap_online_window(seconds))
+                      for seconds in intervals))
+        online = or_(online, and_(ChargePoint.transport == "soap", heard))
+    rows = session.execute(
+        select(ChargePoint.transport, ChargePoint.ocpp_version, func.count())
+        .where(ChargePoint.registered.is_(True), online)
+        .group_by(ChargePoint.transport, ChargePoint.ocpp_version)
+    ).all()
+    return {(transport, version): n for transport, version, n in rows}
 
 
 # ----------------------------------------------------------------------------------------------------------

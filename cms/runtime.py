@@ -11,6 +11,7 @@ from typing import Any
 from .config import Settings
 from .datatransfer import DataTransferRegistry
 from .db import Database
+from .metrics import NO_METRICS, Metrics
 from .schemas import PayloadValidator
 from .services import ChargerService
 
@@ -24,6 +25,7 @@ class Runtime:
     charger_service: ChargerService
     validator: PayloadValidator
     node_id: str
+    metrics: Metrics = NO_METRICS  # what the collaborators record (cms.metrics); /metrics shows it
     registry: Any = None  # json_ws ConnectionRegistry of this process
     dispatcher: Any = None  # cms.dispatcher.Dispatcher
     # Called with (charge point identity, connection token) when a JSON charger connects / disconnects here.
@@ -32,14 +34,17 @@ class Runtime:
     extras: dict = field(default_factory=dict)
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, metrics_factory: Callable[[Database], Metrics] | None = None) -> Runtime:
+    """The runtime's core objects; ``metrics_factory`` makes the metrics once the database exists."""
     db = Database(settings.database_url, echo=settings.sql_echo)
     node_id = settings.node_id or f"{socket.gethostname()}:{os.getpid()}"
     validator = PayloadValidator()
+    metrics = metrics_factory(db) if metrics_factory is not None else NO_METRICS
     return Runtime(
         settings=settings,
         db=db,
-        charger_service=ChargerService(db, settings, DataTransferRegistry(), validator),
+        charger_service=ChargerService(db, settings, DataTransferRegistry(), validator, metrics=metrics),
         validator=validator,
         node_id=node_id,
+        metrics=metrics,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from functools import cache
 from importlib import resources
 
 import fastjsonschema
@@ -44,6 +45,13 @@ def _strip_multiple_of(node):
         for v in node:
             _strip_multiple_of(v)
     return node
+
+
+@cache
+def ocpp_actions() -> frozenset[str]:
+    """Every OCPP 1.6 action, both directions and the security extension: the names of the request schemas."""
+    names = (p.name for p in (resources.files("ocpp") / "v16" / "schemas").iterdir())
+    return frozenset(n[:-5] for n in names if n.endswith(".json") and not n.endswith("Response.json"))
 
 
 class PayloadValidator:

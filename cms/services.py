@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from time import monotonic
+from time import monotonic, perf_counter
 
 import orjson
 from sqlalchemy import bindparam, case, insert, or_, select, update
@@ -29,6 +29,7 @@ from .db import Database
 from .errors import InternalFailure, OcppError
 from .heartbeats import HeartbeatBatcher
 from .metering import latest_register_and_power, rows_from_meter_values
+from .metrics import INTERNAL_ERROR, NO_METRICS, RESULT, Metrics
 from .models import (
     ChargePoint,
     Connector,
@@ -474,8 +475,9 @@ class ChargerService:
     """Runs charger-initiated operations, each in its own unit of work, with the message log."""
 
     def __init__(self, db: Database, settings: Settings, data_transfer: DataTransferRegistry | None = None,
-                 validator: PayloadValidator | None = None):
+                 validator: PayloadValidator | None = None, *, metrics: Metrics = NO_METRICS):
         self.db = db
+        self.metrics = metrics
         self.validator = validator or PayloadValidator()
         self.settings = settings
         self.data_transfer = data_transfer or DataTransferRegistry()
@@ -490,6 +492,25 @@ class ChargerService:
     def handle(self, charger: Charger, action: str, payload: dict, *, unique_id: str | None = None,
                raw: str | None = None) -> dict:
         """Validate and run ``action`` for ``charger``. Raises :class:`OcppError` for anything the charger must hear.
+
+        Every message of every transport passes here once: it is counted in the metrics with its outcome (an
+        exception other than OcppError reaches the charger as InternalError) and how long it took.
+        """
+        started = perf_counter()
+        outcome = INTERNAL_ERROR
+        try:
+            response = self._handle(charger, action, payload, unique_id, raw)
+            outcome = RESULT
+            return response
+        except OcppError as e:
+            outcome = e.code
+            raise
+        finally:
+            self.metrics.charger_message(charger.transport, action, outcome, perf_counter() - started)
+
+    def _handle(self, charger: Charger, action: str, payload: dict, unique_id: str | None,
+                raw: str | None) -> dict:
+        """Validate and run ``action`` for ``charger``.
 
         Strict with the wire, lenient with the facts: a message that does not fit its schema is refused with
         the OCPP 1.6 code, except transaction messages, which are processed whatever their flaws (a refused

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from cms.errors import InternalFailure, OcppError
 from cms.limits import brief, identity_problem
+from cms.logs import bind_charger, unbind_charger
 from cms.models import ChargePoint
 from cms.passwords import verify_password
 from cms.services import Charger
@@ -105,6 +106,7 @@ def serve_connection(channel: WsChannel, identity: str, rt) -> None:
     for fn in rt.on_connect:
         fn(identity, conn.token)
     charger = Charger(identity=identity, transport="json", ocpp_version="1.6")
+    logged_as = bind_charger(identity)  # every line logged for this connection names the charger
     try:
         # Messages are handled one after the other, in order, in this greenlet: a charger sends one CALL at
         # a time, and answers to our CALLs are delivered here to the greenlet waiting for them.
@@ -120,6 +122,7 @@ def serve_connection(channel: WsChannel, identity: str, rt) -> None:
             rt.charger_service.charger_disconnected(identity, conn.token)
             for fn in rt.on_disconnect:
                 fn(identity, conn.token)
+        unbind_charger(logged_as)
 
 
 def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None:
@@ -129,35 +132,41 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             log.warning("%s: binary frame refused with FormationViolation: not UTF-8 text", conn.identity)
+            rt.metrics.charger_message("json", None, "FormationViolation")
             return framing.call_error("-1", "FormationViolation", "OCPP-J frames are UTF-8 text")
     try:
         frame = framing.parse(text)
     except framing.FrameError as e:
         log.warning("%s: frame %s refused with %s: %s", conn.identity, e.unique_id, e.code, brief(e.description))
+        rt.metrics.charger_message("json", None, e.code)  # never reaches the service layer, which counts the rest
         return framing.call_error(e.unique_id, e.code, e.description)
     if frame.type != framing.CALL:
         if not conn.deliver(frame):
             log.info("%s: answer to no pending call (%s)", conn.identity, frame.unique_id)
         return None
     action = frame.action
+    result = None
     try:
         result = rt.charger_service.handle(charger, action, frame.payload, unique_id=frame.unique_id, raw=text)
         return framing.call_result(frame.unique_id, result)
     except InternalFailure as e:
-        return internal_error(conn.identity, frame, e)
+        return internal_error(rt, conn.identity, frame, e)
     except OcppError as e:  # the charger's mistake: one line, no stack trace
         log.warning("%s: %s %s refused with %s: %s", conn.identity, brief(action, 64), frame.unique_id, e.code,
                     brief(e.description))
         return framing.call_error(frame.unique_id, e.code, e.description, e.details)
     except Exception as e:  # never let one message take the connection down
-        return internal_error(conn.identity, frame, e)
+        return internal_error(rt, conn.identity, frame, e, answered=result is not None)
 
 
-def internal_error(identity: str, frame: framing.Frame, failure: Exception) -> str:
+def internal_error(rt, identity: str, frame: framing.Frame, failure: Exception, answered: bool = False) -> str:
     """The one place an OCPP-J charger is answered InternalError: the server's own failure, never its input.
 
     A failure the core reported (:class:`InternalFailure`) was logged with its stack trace where it was
-    caught; anything else is logged here with its own."""
+    caught; anything else is logged here with its own. Counted once: by the service layer when it failed
+    there, here when its answer could not be encoded (``answered``)."""
+    if answered:
+        rt.metrics.internal_error("json")
     if isinstance(failure, InternalFailure):
         log.error("%s: %s %s answered InternalError: %s", identity, frame.action, frame.unique_id,
                   failure.description)

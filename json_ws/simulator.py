@@ -1,10 +1,19 @@
 """Simulated OCPP 1.6-J chargers for demos and load: the ``ocpp`` package's ChargePoint on a ``websockets`` client.
 
 Each charger boots, reports every connector's status, heartbeats at the interval the CMS answered, and runs
-charging sessions back to back on connector 1 (Authorize, StartTransaction, periodic three-phase MeterValues,
+charging sessions back to back on connector 1 (Authorize, StartTransaction, periodic MeterValues,
 StopTransaction). It answers every CMS-initiated 1.6 command the way a well-behaved charger does: a
 RemoteStartTransaction starts a session, a RemoteStopTransaction stops it, GetConfiguration returns its
 configuration, TriggerMessage sends the message asked for, and so on. ``run()`` is what ``cms simulate`` calls.
+
+Smart charging: each session charges an EV (``simulated_ev``: its own maximum current and phases, a battery
+that fills up and tapers) at the lower of its demand and what the charger offers; the offer follows the
+TxProfile / TxDefaultProfile / ChargePointMaxProfile the charger holds (``charger_profiles``: stack levels,
+validity, schedule periods, A or W), re-evaluated when a profile arrives or is cleared, at each meter sample and
+when a session starts or ends. Meter values report ``Current.Import`` per phase, ``Current.Offered``,
+``Power.Active.Import``, the energy register (integrated from what was drawn) and the EV's SoC; the connector
+status follows (Charging, SuspendedEVSE under 6 A offered, SuspendedEV when the EV takes nothing).
+GetCompositeSchedule answers from the profiles held.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import base64
 import contextlib
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,9 +32,22 @@ from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as OcppChargePoint
 from ocpp.v16 import call, call_result
 
+from .charger_profiles import (
+    Offer,
+    Profile,
+    ProfileRejected,
+    ProfileStore,
+    Transaction,
+    charge_point_level,
+    composite_schedule,
+    connector_offer,
+)
+from .simulated_ev import IEC_MIN_CURRENT_A, NOMINAL_VOLTAGE, SimulatedEV, random_ev
+
 log = logging.getLogger(__name__)
 
 NUMBER_OF_CONNECTORS = 2
+MAX_STACK_LEVEL = 8
 SUBPROTOCOL = "ocpp1.6"
 # (key, readonly, initial value) of the configuration a GetConfiguration returns.
 _CONFIGURATION = (
@@ -39,7 +62,7 @@ _CONFIGURATION = (
     ("NumberOfConnectors", True, str(NUMBER_OF_CONNECTORS)),
     ("SupportedFeatureProfiles", True, "Core,FirmwareManagement,LocalAuthListManagement,Reservation,"
                                        "SmartCharging,RemoteTrigger"),
-    ("ChargeProfileMaxStackLevel", True, "8"),
+    ("ChargeProfileMaxStackLevel", True, str(MAX_STACK_LEVEL)),
     ("LocalAuthListMaxLength", True, "1000"),
 )
 
@@ -68,39 +91,80 @@ def three_phase_sample(energy_wh: float, power_w: float, soc: float, context: st
     return values
 
 
+def meter_sample(energy_wh: float, currents_a: tuple[float, float, float], offered_a: float, soc: float | None,
+                 context: str = "Sample.Periodic", voltage: float = NOMINAL_VOLTAGE) -> list[dict]:
+    """One meter reading of a connector: energy register, power, current offered and drawn per phase, voltage
+    per phase and (with an EV) its SoC. Power is what the currents draw at the nominal voltage."""
+    power_w = sum(currents_a) * voltage
+    values = [
+        {"value": f"{energy_wh:.0f}", "measurand": "Energy.Active.Import.Register", "unit": "Wh",
+         "context": context, "location": "Outlet"},
+        {"value": f"{power_w:.0f}", "measurand": "Power.Active.Import", "unit": "W", "context": context},
+        {"value": f"{offered_a:.1f}", "measurand": "Current.Offered", "unit": "A", "context": context},
+    ]
+    for phase, amperes in zip(("L1", "L2", "L3"), currents_a, strict=True):
+        values.append({"value": f"{amperes:.2f}", "measurand": "Current.Import", "phase": phase, "unit": "A",
+                       "context": context})
+    for phase in ("L1-N", "L2-N", "L3-N"):
+        values.append({"value": f"{voltage + random.uniform(-3, 3):.1f}", "measurand": "Voltage", "phase": phase,
+                       "unit": "V", "context": context})
+    if soc is not None:
+        values.append({"value": f"{soc:.0f}", "measurand": "SoC", "unit": "Percent", "location": "EV",
+                       "context": context})
+    return values
+
+
+@dataclass
+class ChargerMemory:
+    """What a charger keeps across reconnections and reboots: its energy registers and charging profiles."""
+
+    energy_wh: dict[int, float] = field(default_factory=lambda: {
+        c: float(random.randint(1_000_000, 5_000_000)) for c in range(1, NUMBER_OF_CONNECTORS + 1)})
+    profiles: ProfileStore = field(default_factory=lambda: ProfileStore(NUMBER_OF_CONNECTORS, MAX_STACK_LEVEL))
+
+
 @dataclass
 class Session:
-    """A charging session on one connector."""
+    """A charging session on one connector, with the EV plugged in and what it draws now."""
 
     connector_id: int
     id_tag: str
+    ev: SimulatedEV
     transaction_id: int | None = None
+    started_at: datetime | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     stop_reason: str = "Local"
+    offered_a: float = 0.0  # per phase, what the charger offers (0 until the transaction runs)
+    draw_a: float = 0.0  # per phase, what the EV takes
+    phases: int = 3  # phases it draws on (its own, or fewer when a profile's numberPhases says so)
+    updated_at: float = 0.0  # event-loop time up to which energy was counted
 
 
 class SimulatedChargePoint(OcppChargePoint):
     """A charger with state: configuration, connectors, sessions, reservations, local list, profiles."""
 
     def __init__(self, identity: str, connection, *, id_tag: str = "DEMO", session_seconds: float = 60.0,
-                 meter_interval: float = 10.0, pause_seconds: float = 5.0, power_w: float = 11000.0):
+                 meter_interval: float = 10.0, pause_seconds: float = 5.0, max_current_a: float = 32.0,
+                 ev_factory: Callable[[], SimulatedEV] | None = None, memory: ChargerMemory | None = None):
         super().__init__(identity, connection, response_timeout=30)
+        memory = memory or ChargerMemory()
         self.id_tag = id_tag
         self.session_seconds = session_seconds
         self.pause_seconds = pause_seconds
-        self.power_w = power_w
+        self.max_current_a = max_current_a  # per connector, per phase (its cable and contactor)
+        self.ev_factory = ev_factory or random_ev
         self.configuration = {k: [ro, v] for k, ro, v in _CONFIGURATION}
         self.configuration["MeterValueSampleInterval"][1] = str(int(max(1, meter_interval)))
         self.meter_interval = meter_interval
         self.heartbeat_interval = 300.0
         self.accepted = asyncio.Event()
         self.status = {c: "Available" for c in range(NUMBER_OF_CONNECTORS + 1)}
-        self.energy_wh = {c: random.randint(1_000_000, 5_000_000) for c in range(1, NUMBER_OF_CONNECTORS + 1)}
+        self.energy_wh = memory.energy_wh
         self.sessions: dict[int, Session] = {}
         self.reservations: dict[int, int] = {}  # reservationId -> connectorId
         self.local_list_version = 0
         self.local_list: dict[str, dict] = {}
-        self.profiles: dict[int, dict] = {}
+        self.profiles = memory.profiles
         self.tasks: set[asyncio.Task] = set()
 
     # ----- charger-initiated behaviour -----
@@ -138,23 +202,68 @@ class SimulatedChargePoint(OcppChargePoint):
             await asyncio.sleep(self.heartbeat_interval)
             await self.call(call.Heartbeat(), suppress=False)
 
+    # ----- drawing current under the profiles held
+
+    def transactions(self) -> dict[int, Transaction]:
+        """The running transactions by connector (what TxProfiles and Relative schedules refer to)."""
+        return {c: Transaction(s.transaction_id, s.started_at) for c, s in self.sessions.items()
+                if s.transaction_id is not None and s.started_at is not None}
+
+    def _count_energy(self) -> None:
+        """Add what each session drew since it was last counted to the register and its EV's battery."""
+        now = asyncio.get_running_loop().time()
+        for c, sess in self.sessions.items():
+            if sess.updated_at and sess.draw_a > 0:
+                self.energy_wh[c] += sess.ev.charge(sess.draw_a, now - sess.updated_at, sess.phases)
+            sess.updated_at = now
+
+    def apply_limits(self) -> None:
+        """Count energy so far, then set what each running session is offered and draws now (its connector's
+        profile, the ChargePointMaxProfile shared among connectors) and report status changes."""
+        self._count_energy()
+        now = datetime.now(UTC)
+        txs = self.transactions()
+        running = [s for c, s in sorted(self.sessions.items()) if c in txs and not s.stop.is_set()]
+        offers = [connector_offer(self.profiles, s.connector_id, now, txs[s.connector_id], self.max_current_a,
+                                  s.ev.phases, NOMINAL_VOLTAGE) for s in running]
+        wants = [Offer(min(o.amperes, s.ev.demand_a()) if o.amperes >= IEC_MIN_CURRENT_A else 0.0, o.phases)
+                 for s, o in zip(running, offers, strict=True)]
+        level = charge_point_level(self.profiles.charge_point_limit(now, now), wants, NOMINAL_VOLTAGE)
+        for sess, offer in zip(running, offers, strict=True):
+            sess.offered_a = offer.amperes if level is None else min(offer.amperes, level)
+            sess.phases = offer.phases
+            sess.draw_a = sess.ev.draw_a(sess.offered_a)
+            status = ("SuspendedEVSE" if sess.offered_a < IEC_MIN_CURRENT_A
+                      else "SuspendedEV" if sess.draw_a == 0 else "Charging")
+            if self.status.get(sess.connector_id) != status:
+                self.status[sess.connector_id] = status
+                self.spawn(self.send_status(sess.connector_id, status))
+
+    def _currents(self, sess: Session | None) -> tuple[float, float, float]:
+        """Per-phase currents of a session (L1 first), a hair under what it draws as a real meter shows."""
+        if sess is None or sess.draw_a <= 0:
+            return (0.0, 0.0, 0.0)
+        drawn = [max(0.0, sess.draw_a - random.uniform(0, min(0.05, sess.draw_a / 100))) for _ in range(3)]
+        return tuple(drawn[p] if p < sess.phases else 0.0 for p in range(3))  # type: ignore[return-value]
+
     async def send_meter_values(self, connector_id: int, context: str = "Sample.Periodic") -> None:
+        self.apply_limits()
         sess = self.sessions.get(connector_id)
-        power = self.power_w if sess and self.status.get(connector_id) == "Charging" else 0.0
         await self.call(call.MeterValues(
             connector_id=connector_id, transaction_id=sess.transaction_id if sess else None,
-            meter_value=[{"timestamp": now_iso(), "sampledValue": three_phase_sample(
-                self.energy_wh[connector_id], power, self._soc(connector_id), context)}]), suppress=False)
-
-    def _soc(self, connector_id: int) -> float:
-        return 20.0 + (self.energy_wh[connector_id] / 1000.0) % 75.0
+            meter_value=[{"timestamp": now_iso(), "sampledValue": meter_sample(
+                self.energy_wh[connector_id], self._currents(sess), sess.offered_a if sess else 0.0,
+                sess.ev.soc if sess else None, context)}]), suppress=False)
 
     async def charge(self, connector_id: int, id_tag: str, *, authorize: bool = True,
-                     reservation_id: int | None = None) -> None:
-        """One session: (Authorize), Preparing, StartTransaction, Charging with MeterValues, Stop, Available."""
+                     reservation_id: int | None = None, tx_profile: dict | None = None) -> None:
+        """One session: (Authorize), Preparing, StartTransaction, charging with MeterValues, Stop, Available.
+
+        ``tx_profile`` is the ``chargingProfile`` of a RemoteStartTransaction: installed for this transaction.
+        """
         if connector_id in self.sessions:
             return
-        sess = Session(connector_id, id_tag)
+        sess = Session(connector_id, id_tag, self.ev_factory())
         self.sessions[connector_id] = sess
         try:
             if authorize:
@@ -163,39 +272,42 @@ class SimulatedChargePoint(OcppChargePoint):
                     log.info("%s: %s not authorised (%s)", self.id, id_tag, res.id_tag_info["status"])
                     return
             await self.send_status(connector_id, "Preparing")
+            started_at = datetime.now(UTC)
             started = await self.call(call.StartTransaction(
                 connector_id=connector_id, id_tag=id_tag, meter_start=int(self.energy_wh[connector_id]),
                 timestamp=now_iso(), reservation_id=reservation_id), suppress=False)
             self.reservations = {r: c for r, c in self.reservations.items() if c != connector_id}
-            sess.transaction_id = started.transaction_id
+            sess.transaction_id, sess.started_at = started.transaction_id, started_at
             if started.id_tag_info["status"] != "Accepted":
                 sess.stop_reason = "DeAuthorized"
                 sess.stop.set()
             else:
-                await self.send_status(connector_id, "Charging")
+                if tx_profile is not None:
+                    self._install_profile(connector_id, tx_profile)
+                self.apply_limits()
             loop = asyncio.get_running_loop()
             ends_at = loop.time() + self.session_seconds
-            last = loop.time()
             while not sess.stop.is_set() and loop.time() < ends_at:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(sess.stop.wait(), min(self.meter_interval, ends_at - loop.time()))
-                now = loop.time()
-                if self.status.get(connector_id) == "Charging":
-                    self.energy_wh[connector_id] += self.power_w * (now - last) / 3600.0
-                last = now
-                if not sess.stop.is_set() and now < ends_at:
+                if not sess.stop.is_set() and loop.time() < ends_at:
                     await self.send_meter_values(connector_id)
+            self._count_energy()
+            sess.draw_a = sess.offered_a = 0.0
             if sess.stop_reason == "Local":
                 sess.stop_reason = "EVDisconnected" if not sess.stop.is_set() else "Local"
             await self.call(call.StopTransaction(
                 meter_stop=int(self.energy_wh[connector_id]), timestamp=now_iso(),
                 transaction_id=sess.transaction_id, reason=sess.stop_reason, id_tag=id_tag,
-                transaction_data=[{"timestamp": now_iso(), "sampledValue": three_phase_sample(
-                    self.energy_wh[connector_id], 0.0, self._soc(connector_id), "Transaction.End")}]),
+                transaction_data=[{"timestamp": now_iso(), "sampledValue": meter_sample(
+                    self.energy_wh[connector_id], (0.0, 0.0, 0.0), 0.0, sess.ev.soc, "Transaction.End")}]),
                 suppress=False)
             await self.send_status(connector_id, "Finishing")
         finally:
             self.sessions.pop(connector_id, None)
+            self.profiles.end_transaction(connector_id)
+            with contextlib.suppress(RuntimeError):
+                self.apply_limits()  # the others may draw more now
             if self.status.get(connector_id) not in ("Unavailable", "Reserved"):
                 with contextlib.suppress(Exception):
                     await self.send_status(connector_id, "Available")
@@ -228,8 +340,10 @@ class SimulatedChargePoint(OcppChargePoint):
         target = self._free_connector(connector_id)
         if target is None:
             return call_result.RemoteStartTransaction(status="Rejected")
+        if charging_profile is not None and charging_profile.get("charging_profile_purpose") != "TxProfile":
+            return call_result.RemoteStartTransaction(status="Rejected")  # OCPP 1.6, 5.11: a TxProfile only
         authorize = self.configuration["AuthorizeRemoteTxRequests"][1] == "true"
-        self.spawn(self.charge(target, id_tag, authorize=authorize))
+        self.spawn(self.charge(target, id_tag, authorize=authorize, tx_profile=charging_profile))
         return call_result.RemoteStartTransaction(status="Accepted")
 
     @on("RemoteStopTransaction")
@@ -419,46 +533,46 @@ class SimulatedChargePoint(OcppChargePoint):
         self.local_list_version = list_version
         return call_result.SendLocalList(status="Accepted")
 
+    def _install_profile(self, connector_id: int, payload: dict) -> bool:
+        try:
+            self.profiles.install(Profile.from_ocpp(connector_id, payload, datetime.now(UTC)), self.transactions())
+        except ProfileRejected as e:
+            log.info("%s: charging profile refused: %s", self.id, e)
+            return False
+        return True
+
     @on("SetChargingProfile")
     def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict, **_):
-        if connector_id not in self.status:
-            return call_result.SetChargingProfile(status="Rejected")
-        if cs_charging_profiles.get("charging_profile_purpose") == "TxProfile" and connector_id not in self.sessions:
-            return call_result.SetChargingProfile(status="Rejected")
-        self.profiles[cs_charging_profiles["charging_profile_id"]] = {"connector_id": connector_id,
-                                                                      **cs_charging_profiles}
-        return call_result.SetChargingProfile(status="Accepted")
+        accepted = self._install_profile(connector_id, cs_charging_profiles)
+        return call_result.SetChargingProfile(status="Accepted" if accepted else "Rejected")
+
+    @after("SetChargingProfile")
+    def after_set_charging_profile(self, **_):
+        self.apply_limits()  # the new limit holds from now on, not from the next meter sample
 
     @on("ClearChargingProfile")
     def on_clear_charging_profile(self, id: int | None = None, connector_id: int | None = None,  # noqa: A002
                                   charging_profile_purpose: str | None = None, stack_level: int | None = None, **_):
-        matching = [pid for pid, p in self.profiles.items()
-                    if (id is None or pid == id)
-                    and (connector_id is None or p["connector_id"] == connector_id)
-                    and (charging_profile_purpose is None or p.get("charging_profile_purpose")
-                         == charging_profile_purpose)
-                    and (stack_level is None or p.get("stack_level") == stack_level)]
-        for pid in matching:
-            del self.profiles[pid]
-        return call_result.ClearChargingProfile(status="Accepted" if matching else "Unknown")
+        cleared = self.profiles.clear(id, connector_id, charging_profile_purpose, stack_level)
+        return call_result.ClearChargingProfile(status="Accepted" if cleared else "Unknown")
+
+    @after("ClearChargingProfile")
+    def after_clear_charging_profile(self, **_):
+        self.apply_limits()
 
     @on("GetCompositeSchedule")
     def on_get_composite_schedule(self, connector_id: int, duration: int, charging_rate_unit: str | None = None,
                                   **_):
-        if connector_id not in self.status:
+        if connector_id not in self.status or duration < 0:
             return call_result.GetCompositeSchedule(status="Rejected")
-        limit_a = min([16.0] + [float(period.get("limit", 16.0))
-                                for p in self.profiles.values() if p["connector_id"] in (0, connector_id)
-                                for period in p.get("charging_schedule", {}).get("charging_schedule_period", [])])
-        unit = charging_rate_unit or "A"
-        limit = limit_a if unit == "A" else limit_a * 230.0 * 3
         start = datetime.now(UTC).replace(microsecond=0)
-        return call_result.GetCompositeSchedule(
-            status="Accepted", connector_id=connector_id,
-            schedule_start=start.isoformat().replace("+00:00", "Z"),
-            charging_schedule={"duration": duration, "start_schedule": start.isoformat().replace("+00:00", "Z"),
-                               "charging_rate_unit": unit,
-                               "charging_schedule_period": [{"start_period": 0, "limit": limit}]})
+        schedule = composite_schedule(
+            self.profiles, connector_id, start, duration, charging_rate_unit or "A",
+            transactions=self.transactions(), hardware_max_a=self.max_current_a, voltage=NOMINAL_VOLTAGE,
+            phases={c: s.ev.phases for c, s in self.sessions.items()})
+        return call_result.GetCompositeSchedule(status="Accepted", connector_id=connector_id,
+                                                schedule_start=schedule["start_schedule"],
+                                                charging_schedule=schedule)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -476,7 +590,9 @@ def charger_url(url: str, identity: str) -> str:
 
 async def run_charger(url: str, identity: str, *, password: str | None = None, retry_seconds: float = 5.0,
                       **behaviour) -> None:
-    """Keep one simulated charger connected (reconnecting after failures) until cancelled."""
+    """Keep one simulated charger connected (reconnecting after failures) until cancelled; its energy registers
+    and charging profiles survive reconnections."""
+    memory = ChargerMemory()
     headers = {}
     if password:
         headers["Authorization"] = "Basic " + base64.b64encode(f"{identity}:{password}".encode()).decode()
@@ -484,7 +600,7 @@ async def run_charger(url: str, identity: str, *, password: str | None = None, r
         try:
             async with websockets.connect(charger_url(url, identity), subprotocols=[SUBPROTOCOL],
                                           additional_headers=headers, open_timeout=20) as ws:
-                cp = SimulatedChargePoint(identity, ws, **behaviour)
+                cp = SimulatedChargePoint(identity, ws, memory=memory, **behaviour)
                 receiver = asyncio.ensure_future(cp.start())
                 behaviour_task = asyncio.ensure_future(cp.run_behaviour())
                 try:
@@ -503,13 +619,18 @@ async def run_charger(url: str, identity: str, *, password: str | None = None, r
 
 async def run_async(url: str, identities: list[str], *, id_tag: str = "DEMO", session_seconds: float = 60.0,
                     meter_interval: float = 10.0, duration: float | None = None,
-                    password: str | None = None) -> None:
-    """Run ``identities`` as simulated chargers against ``url`` for ``duration`` seconds (None: forever)."""
+                    password: str | None = None, max_current_a: float = 32.0,
+                    ev_factory: Callable[[], SimulatedEV] | None = None) -> None:
+    """Run ``identities`` as simulated chargers against ``url`` for ``duration`` seconds (None: forever).
+
+    ``max_current_a`` is each connector's maximum per phase; ``ev_factory`` makes the EV of each session
+    (default: a random one of ``simulated_ev.FLEET``).
+    """
     tasks = []
     for n, identity in enumerate(identities):
         tasks.append(asyncio.ensure_future(run_charger(
             url, identity, password=password, id_tag=id_tag, session_seconds=session_seconds,
-            meter_interval=meter_interval)))
+            meter_interval=meter_interval, max_current_a=max_current_a, ev_factory=ev_factory)))
         if n % 50 == 49:
             await asyncio.sleep(0.05)  # spread handshakes so a large fleet does not arrive in one burst
     try:
@@ -535,4 +656,5 @@ def run(url: str, identities: list[str], *, id_tag: str = "DEMO", session_second
                               meter_interval=meter_interval, duration=duration, password=password))
 
 
-__all__ = ["SimulatedChargePoint", "charger_url", "run", "run_async", "run_charger", "three_phase_sample"]
+__all__ = ["ChargerMemory", "SimulatedChargePoint", "charger_url", "meter_sample", "run", "run_async", "run_charger",
+           "three_phase_sample"]

@@ -21,5 +21,5 @@ def mount_soap(app, rt) -> None:
 
     endpoints = {path: CentralSystemEndpoint(rt, version) for version, path in PATHS.items()}
     rt.extras["soap_endpoints"] = endpoints
-    app.wsgi_app = SoapMount(app.wsgi_app, {path: ep.services for path, ep in endpoints.items()})
+    app.wsgi_app = SoapMount(app.wsgi_app, {path: ep.services for path, ep in endpoints.items()}, rt.metrics)
     rt.dispatcher.add_gateway(SoapGateway(rt.db))

@@ -40,6 +40,7 @@ class RequestContext:
     from_address: str | None  # WS-Addressing From/Address, unless anonymous
     action: str | None  # WS-Addressing Action
     raw: str | None  # the envelope as received, for the message log
+    counted: bool = False  # handed to the service layer, which counts it in the metrics (else soap.wsgi does)
 
 
 Handler = Callable[[RequestContext, Operation, dict], object]

@@ -16,6 +16,7 @@ from lxml import etree
 from spyne.server.wsgi import WsgiApplication
 
 from cms.limits import brief
+from cms.metrics import INTERNAL_ERROR, NO_METRICS, Metrics
 
 from . import envelope
 from .envelope import SOAP11_ENV, SOAP12_ENV, WSA, EnvelopeError
@@ -52,6 +53,16 @@ def fault_document(soap_ns: str, code: str, reason: str, namespace: str, relates
     return etree.tostring(env, xml_declaration=True, encoding="utf-8")
 
 
+def fault_outcome(error) -> str:
+    """The metrics outcome of a fault: its OCPP code (``Client.SecurityError`` -> ``SecurityError``; spyne's own
+    ``Client.SchemaValidationError`` likewise); a Receiver (``Server``) fault is the server's InternalError."""
+    code = str(getattr(error, "faultcode", None) or "Server")
+    side, _, sub = code.partition(".")
+    if side.rpartition(":")[2] in ("Server", "Receiver"):
+        return INTERNAL_ERROR
+    return sub.rpartition(".")[2] or "Sender"
+
+
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 WSDL_SOAP12 = "http://schemas.xmlsoap.org/wsdl/soap12/"
 WSAW = "http://www.w3.org/2006/05/addressing/wsdl"
@@ -82,13 +93,24 @@ def complete_wsdl(generated: bytes, desc) -> bytes:
 
 
 class _Endpoint:
-    def __init__(self, services: SoapServices):
+    def __init__(self, services: SoapServices, metrics: Metrics = NO_METRICS):
         self.soap11 = WsgiApplication(services.soap11)
         self.soap12 = WsgiApplication(services.soap12)
         self.desc = services.desc
         self.namespace = services.desc.namespace
+        self.metrics = metrics
         self.soap12.event_manager.add_listener("wsdl", self._complete_wsdl)
+        for app in (self.soap11, self.soap12):
+            app.event_manager.add_listener("wsgi_exception", self._count_unhandled)
         self._wsdl: dict[bytes, bytes] = {}
+
+    def _count_unhandled(self, ctx) -> None:
+        """A fault for a message that never reached the service layer (an envelope that does not fit the WSDL,
+        a missing identity header): counted here; the service layer counts every message that reaches it."""
+        if (ctx.udc is not None and ctx.udc.counted) or (ctx.transport.req_env or {}).get("REQUEST_METHOD") != "POST":
+            return
+        operation = getattr(ctx.descriptor, "operation_name", None) if ctx.descriptor is not None else None
+        self.metrics.charger_message("soap", operation, fault_outcome(ctx.out_error or ctx.in_error))
 
     def _complete_wsdl(self, ctx) -> None:
         """Make spyne's WSDL say what the official one says about headers and addressing: the
@@ -102,9 +124,10 @@ class _Endpoint:
 class SoapMount:
     """WSGI middleware in front of Flask's ``wsgi_app``; ``services`` maps a path to its SoapServices."""
 
-    def __init__(self, wsgi_app, services: dict[str, SoapServices]):
+    def __init__(self, wsgi_app, services: dict[str, SoapServices], metrics: Metrics = NO_METRICS):
         self.wsgi_app = wsgi_app
-        self.endpoints = {path: _Endpoint(s) for path, s in services.items()}
+        self.metrics = metrics
+        self.endpoints = {path: _Endpoint(s, metrics) for path, s in services.items()}
 
     def __call__(self, environ, start_response):
         endpoint = self.endpoints.get(environ.get("PATH_INFO", ""))
@@ -151,10 +174,11 @@ class SoapMount:
         app = endpoint.soap11 if checked.soap_ns == SOAP11_ENV else endpoint.soap12
         return app(environ, start_response)
 
-    @staticmethod
-    def _refuse(start_response, endpoint: _Endpoint, status: str, reason: str, soap_ns: str = SOAP12_ENV,
+    def _refuse(self, start_response, endpoint: _Endpoint, status: str, reason: str, soap_ns: str = SOAP12_ENV,
                 code: str = "ProtocolError", relates_to: str | None = None):
-        """Refused unread or unparsed: in the SOAP version the request seems to use (else OCPP's SOAP 1.2)."""
+        """Refused unread or unparsed: in the SOAP version the request seems to use (else OCPP's SOAP 1.2).
+        Counted here: such a message never reaches the service layer, which counts the others."""
+        self.metrics.charger_message("soap", None, code)
         body = fault_document(soap_ns, code, brief(reason), endpoint.namespace, relates_to)
         ctype = "text/xml; charset=utf-8" if soap_ns == SOAP11_ENV else "application/soap+xml; charset=utf-8"
         start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body)))])

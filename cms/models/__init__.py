@@ -15,7 +15,7 @@ from .charging import (
 )
 from .idtags import IdTag, Reservation
 from .transactions import MeterValue, Transaction, UnmatchedStop
-from .web import EnergyDaily, LoginAttempt, OutboxMail, RollupWatermark
+from .web import EnergyDaily, LoginAlert, LoginAttempt, OutboxMail, RollupWatermark
 
 __all__ = [
     "HelpEntry",
@@ -35,6 +35,7 @@ __all__ = [
     "EnergyDaily",
     "IdTag",
     "LocalListEntry",
+    "LoginAlert",
     "LoginAttempt",
     "MessageLogEntry",
     "MeterValue",

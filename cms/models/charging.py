@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, BigIntPK, utcnow
@@ -49,6 +49,9 @@ class ChargePoint(Base):
     firmware_status: Mapped[str | None] = mapped_column(String(32))
     firmware_status_at: Mapped[datetime | None]
     local_list_version: Mapped[int] = mapped_column(default=0)
+    # The most this charger may draw, in amperes per phase (set by its owner; site load management keeps
+    # every allocation at or below it). None: no limit of its own.
+    max_current_a: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     connectors: Mapped[list[Connector]] = relationship(

@@ -43,6 +43,16 @@ class LoginAttempt(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LoginAlert(Base):
+    """When an account's holder was last mailed about failed log-ins: at most one mail per window, claimed by a
+    single UPDATE or INSERT so that several processes never send it twice."""
+
+    __tablename__ = "login_alerts"
+
+    email: Mapped[str] = mapped_column(String(255), primary_key=True)
+    sent_at: Mapped[datetime]
+
+
 class EnergyDaily(Base):
     """Lowest and highest energy register (Wh) of a connector on a UTC day: the consumption rollup.
 

@@ -7,6 +7,16 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.support.operator import (  # noqa: F401  (the operator API's fixtures)
+    as_admin,
+    as_driver,
+    as_nobody,
+    as_other,
+    as_owner,
+    other_owner,
+    sessions,
+)
+
 
 @dataclass
 class Driver:

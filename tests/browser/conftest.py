@@ -44,13 +44,36 @@ def chromium():
         browser.close()
 
 
+# Every page reports Content-Security-Policy violations to the test: the browser's securitypolicyviolation event
+# (caught in every document and frame before its own scripts run) and Chromium's console line about a refusal.
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline") +
+                " in " + e.documentURI + (e.sourceFile ? " (" + e.sourceFile + ":" + e.lineNumber + ")" : ""));
+}, true);
+"""
+
+
+def is_policy_violation(text: str) -> bool:
+    return text.startswith("CSP violation:") or "Content Security Policy" in text
+
+
 @pytest.fixture
-def page(chromium):
+def csp_violations():
+    """The policy violations the page met so far (``page`` fails the test on any left at its end)."""
+    return []
+
+
+@pytest.fixture
+def page(chromium, csp_violations):
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(_REPORT_VIOLATIONS)
     pg = context.new_page()
     pg.set_default_timeout(15_000)
+    pg.on("console", lambda m: is_policy_violation(m.text) and csp_violations.append(m.text))
     yield pg
     context.close()
+    assert csp_violations == [], "the Content-Security-Policy refused something on these pages"
 
 
 @pytest.fixture

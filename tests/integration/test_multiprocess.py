@@ -12,26 +12,16 @@ import requests
 
 from tests.support import databases
 from tests.support.charger import ChargerClient
-from tests.support.processes import free_port, run_cms, wait_ready
+from tests.support.processes import free_port, redis_unavailable, run_cms, wait_ready
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def _redis_reason() -> str | None:
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-        return None
-    except Exception as e:
-        return f"Redis at {REDIS_URL} does not answer ({e.__class__.__name__})"
-
-
 @pytest.fixture
 def cluster(tmp_path):
-    reason = databases.postgres_available() or _redis_reason()
+    reason = databases.postgres_available() or redis_unavailable(REDIS_URL)
     if reason:
         pytest.skip(reason)
     name = f"cms_cluster_{os.getpid()}_{uuid.uuid4().hex[:6]}"

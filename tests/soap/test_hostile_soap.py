@@ -33,6 +33,7 @@ from tests.support.fuzz import (
     soap_reply_kind,
     valid_envelope,
 )
+from tests.support.scrape import parse, total
 
 IDENTITY = "FUZZS"
 FUZZ = settings(max_examples=40, deadline=None, database=None, print_blob=True,
@@ -65,6 +66,11 @@ def assert_answer_fits_the_binding(status: int, body: bytes) -> tuple[str, str |
     return kind, code
 
 
+def internal_errors(client) -> float:
+    """InternalError answers (Receiver faults) counted in the metrics so far."""
+    return total(parse(client.get("/metrics").get_data(as_text=True)), "cms_charger_internal_errors_total")
+
+
 def assert_quiet(records) -> None:
     assert not [r for r in records if r.exc_info], [r.getMessage() for r in records if r.exc_info]
     assert not [r for r in records if r.levelno >= logging.ERROR], [r.getMessage() for r in records]
@@ -90,6 +96,7 @@ def test_hostile_envelopes_get_a_sender_fault_or_an_answer(client, booted, caplo
             assert_quiet(caplog.records[before:])
 
     check()
+    assert internal_errors(client) == 0
 
 
 @pytest.mark.parametrize("version", ["1.5", "1.6"])
@@ -226,6 +233,7 @@ def test_only_a_server_failure_is_a_receiver_fault(client, booted, caplog, monke
     status, body = _sent(client, envelope("1.6", _request("Heartbeat", ""), IDENTITY))
     assert status == 500 and soap_reply_kind(status, body) == ("receiver", "InternalError")
     assert [r for r in caplog.records if r.name == "soap.central_system" and r.levelno == logging.ERROR]
+    assert internal_errors(client) == 1
 
 
 def test_an_envelope_in_utf16_is_logged_as_it_reads(client, booted):

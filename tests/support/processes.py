@@ -35,3 +35,14 @@ def wait_ready(address: str, seconds: float = 30) -> None:
             pass
         assert time.monotonic() < deadline, f"server at {address} did not start"
         time.sleep(0.2)
+
+
+def redis_unavailable(url: str) -> str | None:
+    """None when Redis at ``url`` answers, else why not (a skip reason)."""
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        return None
+    except Exception as e:
+        return f"Redis at {url} does not answer ({e.__class__.__name__})"

@@ -32,6 +32,7 @@ from tests.support.fuzz import (
     json_reply_kind,
     valid_payload,
 )
+from tests.support.scrape import parse, total
 
 IDENTITY = "FUZZ1"
 FUZZ = settings(max_examples=40, deadline=None, database=None, print_blob=True,
@@ -53,6 +54,11 @@ def send(rt, text: str | bytes) -> str | None:
     return handle_frame(rt, OcppConnection(None, IDENTITY, "test"), Charger(IDENTITY), text)
 
 
+def internal_errors(client) -> float:
+    """InternalError answers counted in the metrics so far (both transports)."""
+    return total(parse(client.get("/metrics").get_data(as_text=True)), "cms_charger_internal_errors_total")
+
+
 def assert_quiet(records, reply_kind: str) -> None:
     """No stack trace and nothing at ERROR for a charger's input; a refusal is one WARNING line naming it."""
     assert not [r for r in records if r.exc_info], [r.getMessage() for r in records if r.exc_info]
@@ -62,7 +68,7 @@ def assert_quiet(records, reply_kind: str) -> None:
         assert len(warnings) == 1 and IDENTITY in warnings[0].getMessage(), [r.getMessage() for r in warnings]
 
 
-def test_hostile_payloads_are_the_chargers_error(booted, caplog):
+def test_hostile_payloads_are_the_chargers_error(booted, client, caplog):
     """Each example sends every charger-initiated action once, with hostile values, missing and unknown fields."""
     @FUZZ
     @given(st.data())
@@ -76,6 +82,7 @@ def test_hostile_payloads_are_the_chargers_error(booted, caplog):
             assert_quiet(caplog.records[before:], kind)
 
     check()
+    assert internal_errors(client) == 0
 
 
 def test_valid_payloads_are_still_accepted(booted, caplog):
@@ -93,7 +100,7 @@ def test_valid_payloads_are_still_accepted(booted, caplog):
     check()
 
 
-def test_hostile_frames_are_the_chargers_error(booted, caplog):
+def test_hostile_frames_are_the_chargers_error(booted, client, caplog):
     @settings(FUZZ, max_examples=60)
     @given(st.data())
     def check(data):
@@ -104,6 +111,7 @@ def test_hostile_frames_are_the_chargers_error(booted, caplog):
         assert_quiet(caplog.records[before:], kind)
 
     check()
+    assert internal_errors(client) == 0
 
 
 def test_hostile_frames_over_a_real_connection(booted, live_server, caplog):
@@ -247,7 +255,7 @@ def test_other_messages_out_of_range_are_refused_with_the_right_code(booted, cap
     assert _rows(booted, Connector) == []
 
 
-def test_only_a_server_failure_is_internal_error(booted, caplog, monkeypatch):
+def test_only_a_server_failure_is_internal_error(booted, client, caplog, monkeypatch):
     """A database outage is the server's failure: InternalError, with its stack trace in the log."""
     def outage(*_args, **_kwargs):
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
@@ -258,6 +266,7 @@ def test_only_a_server_failure_is_internal_error(booted, caplog, monkeypatch):
     assert reply[0] == 4 and reply[2] == "InternalError"
     assert [r for r in caplog.records if r.exc_info and "StatusNotification" in r.getMessage()]
     assert [r for r in caplog.records if r.name == "json_ws.endpoint" and r.levelno == logging.ERROR]
+    assert internal_errors(client) == 1
 
 
 def test_binary_frames_are_read_as_text_when_they_are(booted):

@@ -83,3 +83,43 @@ def test_the_server_command_has_an_access_log_only_when_asked():
     logged = gunicorn_command("127.0.0.1", 8000, 2, access_log="-")
     assert logged[logged.index("--access-logfile") + 1] == "-"
     assert logged[logged.index("--workers") + 1] == "2" and "gevent" in logged
+
+
+def test_station_add_prints_the_id(cms, rt):
+    from cms.models import Station
+
+    cms("owner", "create", "ann@example.com", "--password", "ann-password")
+    out = cms("station", "add", "Depot", "--owner", "ann@example.com", "--address", "1 Yard Road",
+              "--lat", "52.52", "--lon", "13.405", "--timezone", "Europe/Berlin")
+    assert out.exit_code == 0, out.output
+    station_id = int(out.output.strip())
+    bare = cms("station", "add", "Bare", "--owner", "ann@example.com")
+    assert bare.exit_code == 0
+    with rt.db.uow() as uow:
+        s = uow.session.get(Station, station_id)
+        assert (s.name, s.address, s.latitude, s.longitude, s.timezone) == (
+            "Depot", "1 Yard Road", 52.52, 13.405, "Europe/Berlin")
+        b = uow.session.get(Station, int(bare.output))
+        assert (b.latitude, b.longitude, b.timezone) == (None, None, "UTC")
+
+
+@pytest.mark.parametrize("args,reason", [
+    (("Depot", "--owner", "nobody@example.com"), "No account"),
+    (("Depot", "--owner", "ann@example.com", "--timezone", "Mars/Olympus"), "time zone"),
+    (("Depot", "--owner", "ann@example.com", "--lat", "52.5"), "both latitude and longitude"),
+    (("Depot", "--owner", "ann@example.com", "--lon", "13.4"), "both latitude and longitude"),
+    (("Depot", "--owner", "ann@example.com", "--lat", "north", "--lon", "13.4"), "Latitude must be a number"),
+    (("Depot", "--owner", "ann@example.com", "--lat", "95", "--lon", "13.4"), "Latitude must be between"),
+    (("  ", "--owner", "ann@example.com"), "name"),
+    (("Taken", "--owner", "ann@example.com"), "already"),
+])
+def test_station_add_refuses_bad_input_in_one_line(cms, rt, args, reason):
+    from cms.models import Station
+
+    cms("owner", "create", "ann@example.com", "--password", "ann-password")
+    assert cms("station", "add", "Taken", "--owner", "ann@example.com").exit_code == 0
+    out = cms("station", "add", *args)
+    assert out.exit_code != 0
+    assert out.output.startswith("Error: ") and out.output.count("\n") == 1 and reason in out.output, out.output
+    with rt.db.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Station)) == 1

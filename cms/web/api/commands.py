@@ -83,7 +83,9 @@ def charge_point_view(cp: ChargePoint, connectors: list[Connector]) -> dict:
         "registrationStatus": cp.registration_status, "vendor": cp.vendor, "model": cp.model,
         "firmwareVersion": cp.firmware_version, "stationId": cp.station_id,
         "lastSeen": cp.last_seen_at.isoformat() if cp.last_seen_at else None,
-        "connectors": [{"connectorId": c.connector_id, "status": c.status, "errorCode": c.error_code}
+        "hasPassword": bool(cp.password_hash), "maxCurrentA": cp.max_current_a,
+        "connectors": [{"connectorId": c.connector_id, "status": c.status, "errorCode": c.error_code,
+                        "connectorType": c.connector_type, "maxPowerKw": c.max_power_kw}
                        for c in connectors],
     }
 
@@ -157,8 +159,12 @@ def _describe() -> None:
             "firmwareVersion": {"type": "string", "nullable": True},
             "stationId": {"type": "integer", "nullable": True},
             "lastSeen": {"type": "string", "format": "date-time", "nullable": True},
+            "hasPassword": {"type": "boolean", "description": "whether the charger must use HTTP Basic auth"},
+            "maxCurrentA": {"type": "number", "nullable": True, "description": "amperes per phase"},
             "connectors": {"type": "array", "items": {"type": "object", "properties": {
-                "connectorId": {"type": "integer"}, "status": {"type": "string"}, "errorCode": {"type": "string"}}}},
+                "connectorId": {"type": "integer"}, "status": {"type": "string"}, "errorCode": {"type": "string"},
+                "connectorType": {"type": "string", "nullable": True},
+                "maxPowerKw": {"type": "number", "nullable": True}}}},
         },
     })
     for action in sorted(commands.COMMANDS_16):

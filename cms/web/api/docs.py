@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from flask import jsonify, render_template_string, url_for
 
+from cms.web.security import DATA, page_policy
+
 from . import bp, spec
 
-_VIEWER = """<!doctype html><html><head><meta charset="utf-8"><title>EV CMS API</title>
-<link rel="stylesheet" href="{{ css }}"></head><body><div id="ui"></div>
-<script src="{{ js }}"></script>
-<script>SwaggerUIBundle({url: "{{ doc }}", dom_id: "#ui"});</script></body></html>"""
+# No inline script: static/swagger-init.js starts Swagger UI with the document URL from data-openapi-url, so the
+# page runs under the same Content-Security-Policy as the rest of the CMS.
+_VIEWER = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>EV CMS API</title>
+<link rel="stylesheet" href="{{ css }}"></head><body><div id="ui" data-openapi-url="{{ doc }}"></div>
+<script src="{{ js }}"></script><script src="{{ init }}"></script></body></html>"""
 
 
 @bp.get("/openapi.json")
@@ -18,11 +21,13 @@ def openapi_document():
 
 
 @bp.get("/docs")
+@page_policy(img_src=[DATA])  # Swagger UI's stylesheet draws its icons as data: SVG images
 def openapi_viewer():
     return render_template_string(
         _VIEWER,
         css=url_for("static", filename="vendor/swagger-ui/swagger-ui.css"),
         js=url_for("static", filename="vendor/swagger-ui/swagger-ui-bundle.js"),
+        init=url_for("static", filename="swagger-init.js"),
         doc=url_for("api.openapi_document"),
     )
 

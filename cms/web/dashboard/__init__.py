@@ -39,8 +39,7 @@ def init_app(app: Flask) -> None:
     # OCPP WebSocket and the SOAP services are not browser forms and must never need a token.
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Cookie flags (HttpOnly, SameSite, Secure): cms.web.security.
     csrf = CSRFProtect(app)
     app.extensions["dashboard_csrf"] = csrf
 

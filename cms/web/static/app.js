@@ -1,4 +1,4 @@
-// Dashboard behaviour: htmx settings and charts drawn from JSON embedded next to each <canvas data-chart>.
+// Dashboard behaviour: htmx settings, confirmations and charts drawn from JSON embedded next to each <canvas data-chart>.
 (function () {
   "use strict";
 
@@ -8,6 +8,15 @@
     if (e.detail.xhr.status >= 400) {
       e.detail.shouldSwap = true;
       e.detail.isError = false;
+    }
+  });
+
+  // A form with data-confirm="question" asks before it is sent (no inline handlers: the page's
+  // Content-Security-Policy allows scripts from files only).
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      e.preventDefault();
     }
   });
 
