@@ -23,3 +23,13 @@ class Conflict(Exception):
 
 class InvalidInput(ValueError):
     """The request is malformed; the message says why."""
+
+
+class InternalFailure(OcppError):
+    """The server's own failure (a database outage, a bug), never the charger's: OCPP ``InternalError``.
+
+    Only this is answered InternalError, in one place per transport (where it can be counted); the core logs
+    its stack trace where it caught the cause."""
+
+    def __init__(self, description: str):
+        super().__init__("InternalError", description)

@@ -20,7 +20,7 @@ import time
 from collections import deque
 from datetime import datetime
 
-from .errors import OcppError
+from .errors import InternalFailure, OcppError
 from .logs import bind_charger, unbind_charger
 from .metrics import NO_METRICS, Metrics
 from .models import utcnow
@@ -106,7 +106,7 @@ class GroupCommitter:
                 log.exception("group commit failed")
                 for m in group:
                     if not m.done.is_set():
-                        m.error = OcppError("InternalError", f"{m.action} could not be processed")
+                        m.error = InternalFailure(f"{m.action} could not be processed")
                         m.done.set()
 
     def _write(self, group: list[_Message]) -> None:
@@ -136,7 +136,7 @@ class GroupCommitter:
                     m.response = m.applied.response
                 except Exception as exc:  # its data is committed; the charger hears the failure and retries
                     log.exception("%s from %s failed after commit", m.action, m.charger.identity)
-                    m.error = OcppError("InternalError", f"{m.action} could not be processed")
+                    m.error = InternalFailure(f"{m.action} could not be processed")
                     m.error.__cause__ = exc
             m.done.set()
 

@@ -12,6 +12,8 @@ from .models import MessageLogEntry, utcnow
 
 PRUNE_PROBABILITY = 0.02
 PAYLOAD_LIMIT = 65536  # characters of a message kept in the log
+# A SOAP MessageID may be any URI: the log keeps what its column holds.
+_UNIQUE_ID_LIMIT = MessageLogEntry.__table__.c.unique_id.type.length
 _COLUMNS = ("charge_point_id", "direction", "action", "unique_id", "payload", "created_at")
 # A request and its answer as one two-row INSERT, built once (statement construction costs more than the SQL).
 _EXCHANGE = insert(MessageLogEntry.__table__).values([
@@ -19,11 +21,18 @@ _EXCHANGE = insert(MessageLogEntry.__table__).values([
 ])
 
 
+def _storable(text: str) -> str:
+    """A message as the log keeps it: cut to PAYLOAD_LIMIT, without NUL characters (PostgreSQL text has none)."""
+    text = text[:PAYLOAD_LIMIT]
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 def exchange_rows(charge_point_id: int, action: str | None, unique_id: str | None, request: str, response: str,
                   at: datetime) -> list[dict]:
     """A request and its answer as two log rows (``message_log`` columns)."""
+    unique_id = unique_id[:_UNIQUE_ID_LIMIT] if unique_id else unique_id
     return [{"charge_point_id": charge_point_id, "direction": direction, "action": action, "unique_id": unique_id,
-             "payload": text[:PAYLOAD_LIMIT], "created_at": at}
+             "payload": _storable(text), "created_at": at}
             for direction, text in (("in", request), ("out", response))]
 
 
@@ -31,8 +40,9 @@ def record(session: Session, charge_point_id: int, direction: str, action: str |
            unique_id: str | None, payload: str, *, limit: int) -> None:
     """Append one message; now and then trim the charger's log to its newest ``limit`` entries."""
     session.execute(insert(MessageLogEntry.__table__), {
-        "charge_point_id": charge_point_id, "direction": direction, "action": action, "unique_id": unique_id,
-        "payload": payload[:PAYLOAD_LIMIT], "created_at": utcnow()})
+        "charge_point_id": charge_point_id, "direction": direction, "action": action,
+        "unique_id": unique_id[:_UNIQUE_ID_LIMIT] if unique_id else unique_id,
+        "payload": _storable(payload), "created_at": utcnow()})
     # Pruning on every insert would double the write cost of each message; a small random share
     # keeps the log within a few percent of its limit.
     if random.random() < PRUNE_PROBABILITY:

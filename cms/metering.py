@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from .timeutil import believable, parse_timestamp
@@ -19,6 +20,9 @@ _UNIT_SCALE = {
     "kVA": ("VA", 1000.0),
     "Celcius": ("Celsius", 1.0),  # a misspelling in the 1.6 specification that chargers do send
 }
+# No meter reads a terawatt-hour or a terawatt: a larger number (or NaN, or an infinity) is kept as raw text
+# only, so that sums, costs and plots never meet it (a cost in minor units must fit a BIGINT).
+LARGEST_READING = 1e12
 
 
 def normalise_sample(sample: dict, timestamp: datetime, received_at: datetime) -> dict:
@@ -35,6 +39,8 @@ def normalise_sample(sample: dict, timestamp: datetime, received_at: datetime) -
     norm_unit, factor = _UNIT_SCALE.get(unit, (unit, 1.0))
     if value is not None:
         value *= factor
+        if not (math.isfinite(value) and abs(value) <= LARGEST_READING):
+            value = None
     return {
         "timestamp": timestamp,
         "received_at": received_at,

@@ -6,6 +6,7 @@ and calls :meth:`ChargerService.handle`; the answer is an OCPP 1.6 response payl
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable
@@ -19,13 +20,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from . import message_log
+from . import limits, message_log
 from .authorization import authorize, authorize_with_tag
 from .bulk import BulkInsert
 from .config import Settings
 from .datatransfer import DataTransferRegistry
 from .db import Database
-from .errors import OcppError
+from .errors import InternalFailure, OcppError
 from .heartbeats import HeartbeatBatcher
 from .metering import latest_register_and_power, rows_from_meter_values
 from .metrics import INTERNAL_ERROR, NO_METRICS, RESULT, Metrics
@@ -253,7 +254,9 @@ def stop_transaction(ctx: OperationContext, p: dict) -> dict:
     """Close a transaction. Unknown ids (or -1, errata 3.18) are answered, kept for review, reconciled."""
     s, cp = ctx.session, ctx.row
     conn = s.connection()
-    reported = int(p.get("transactionId", -1))
+    # A transactionId that cannot be stored (10^20) names no transaction: an unknown one, like -1.
+    reported = p.get("transactionId")
+    reported = -1 if reported is None else int(reported)
     id_tag = p.get("idTag")
     found = conn.execute(_TRANSACTION_FOR_STOP, {"tx_id_": reported}).first() if reported > 0 else None
     tx = StoppedTransaction(*found) if found is not None and found.charge_point_id == cp.id else None
@@ -262,12 +265,14 @@ def stop_transaction(ctx: OperationContext, p: dict) -> dict:
     connector_id = tx.connector_id if tx is not None else 0
     changes: dict = {}
     if tx is not None and tx.stop_timestamp is None:
-        tx.meter_stop = int(p.get("meterStop") or 0)
+        # Without a usable meterStop the session closes on its last reading (MeterValues), not on 0.
+        meter_stop = p.get("meterStop")
+        tx.meter_stop = int(meter_stop) if meter_stop is not None else None
         tx.stop_timestamp = parse_timestamp(p.get("timestamp")) or ctx.now
-        tx.last_meter_wh = float(tx.meter_stop)
         changes = {"meter_stop": tx.meter_stop, "stop_timestamp": tx.stop_timestamp, "stop_received_at": ctx.now,
-                   "stop_reason": p.get("reason") or "Local", "stop_id_tag": id_tag,
-                   "last_meter_wh": tx.last_meter_wh, "last_power_w": 0.0}
+                   "stop_reason": p.get("reason") or "Local", "stop_id_tag": id_tag, "last_power_w": 0.0}
+        if tx.meter_stop is not None:
+            tx.last_meter_wh = changes["last_meter_wh"] = float(tx.meter_stop)
     rows = rows_from_meter_values(p.get("transactionData") or [], ctx.now)
     _store_meter_rows(ctx, rows, connector_id, tx.id if tx is not None else None)
     if tx is not None:
@@ -380,6 +385,13 @@ OPERATIONS: dict[str, Callable[[OperationContext, dict], dict]] = {
 # Transaction messages are never refused for a charger's registration state or their content: the
 # charger would retry, then drop them, and billing data would be lost.
 TRANSACTION_MESSAGES = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
+# The facts a StartTransaction is refused for when they cannot be stored (a missing one is processed as 0 / "").
+_START_FACTS = ("connectorId", "meterStart", "idTag")
+
+
+def _refusal(problem: limits.Violation) -> OcppError:
+    """The OCPP error a charger hears for a value the CMS cannot store."""
+    return OcppError(problem.code, str(problem), {"field": problem.field})
 # Operations that may share a unit of work with other chargers' messages (cms.group_commit): database work only,
 # and any OcppError raised before they write. BootNotification and DataTransfer (vendor handlers) run alone.
 GROUPED_OPERATIONS = frozenset(OPERATIONS) - {"BootNotification", "DataTransfer"}
@@ -422,11 +434,15 @@ def _reconcile_stop(ctx: OperationContext, reported: int, p: dict) -> StoppedTra
         q = q.where(Transaction.id_tag == p["idTag"])
     candidates = s.connection().execute(q.limit(2)).all()
     match = StoppedTransaction(*candidates[0]) if len(candidates) == 1 else None
+    note = ("matched the only open transaction of this charger and tag" if match
+            else f"{len(candidates)} open candidate(s); needs review")
+    unusable = p.problem("transactionId") if isinstance(p, limits.FittedPayload) else None
+    if unusable is not None:  # the id as sent is in the payload kept (as received) and in the note
+        note = f"transactionId {unusable.reason}: it cannot be one of ours; {note}"
     s.add(UnmatchedStop(
         charge_point_id=cp.id, reported_transaction_id=reported,
-        matched_transaction_id=match.id if match else None, payload=p, received_at=ctx.now,
-        note=("matched the only open transaction of this charger and tag" if match
-              else f"{len(candidates)} open candidate(s); needs review"),
+        matched_transaction_id=match.id if match else None, payload=getattr(p, "received", p),
+        received_at=ctx.now, note=note,
     ))
     log.warning("StopTransaction for unknown transaction %s from %s (matched: %s)",
                 reported, cp.identity, match.id if match else None)
@@ -508,19 +524,60 @@ class ChargerService:
             if action in KNOWN_UNSUPPORTED:
                 raise OcppError("NotSupported", f"{action} is not supported by this central system")
             raise OcppError("NotImplemented", f"Unknown action {action}")
+        charger = self._storable_charger(charger)
         try:
             self.validator.validate(action, payload)
-        except OcppError as invalid:
-            if action not in TRANSACTION_MESSAGES:
+            invalid = None
+        except OcppError as e:
+            invalid = e
+        # Then what the database can hold (cms.limits): 10^20 fits "type": "integer", not a column.
+        problems = limits.problems(action, payload)
+        if action not in TRANSACTION_MESSAGES:
+            if invalid is None and problems:
+                invalid = _refusal(problems[0])
+            if invalid is not None:
                 self._log_failed(charger, action, unique_id, raw, payload)
-                raise
-            log.warning("%s %s from %s does not fit the schema, processed anyway: %s", action, unique_id,
-                        charger.identity, invalid.description)
-            try:
-                return self._run(charger, action, payload, unique_id, raw)
-            except OcppError as failed:
-                raise (invalid if failed.code == "InternalError" else failed) from None
+                raise invalid
+            return self._run(charger, action, payload, unique_id, raw)
+        if invalid is not None or problems:
+            payload = self._usable_transaction_message(charger, action, payload, unique_id, raw, invalid)
         return self._run(charger, action, payload, unique_id, raw)
+
+    def _storable_charger(self, charger: Charger) -> Charger:
+        """Refuse an identity no charge point of this CMS can have; forget an address that cannot be kept."""
+        reason = limits.identity_problem(charger.identity)
+        if reason is not None:
+            raise OcppError("SecurityError", f"Unknown charge point: {reason}")
+        if charger.endpoint_url:
+            reason = limits.endpoint_problem(charger.endpoint_url)
+            if reason is not None:
+                log.warning("%s: %s; the address is not kept", charger.identity, reason)
+                return dataclasses.replace(charger, endpoint_url=None)
+        return charger
+
+    def _usable_transaction_message(self, charger: Charger, action: str, payload: dict, unique_id: str | None,
+                                    raw: str | None, invalid: OcppError | None) -> limits.FittedPayload:
+        """A transaction message with flaws, as far as it can be used (one WARNING line says what was wrong).
+
+        Its operation gets what can be stored: an unusable transactionId is an unknown transaction (answered,
+        kept for review), an unusable meterStop or timestamp is a missing one, sampled-value attributes are
+        cut to fit. Only a StartTransaction whose own facts cannot be stored is refused (see below)."""
+        usable = limits.fitted(action, payload)
+        if action == "StartTransaction":
+            for field in _START_FACTS:
+                problem = usable.problem(field)
+                if problem is not None:
+                    # A transaction cannot be opened on a connector or meter reading that cannot exist (nor
+                    # billed to a tag that cannot be one). The charger retries the start up to its
+                    # TransactionMessageAttempts, hears the same answer and drops it; the session goes on
+                    # locally and its StopTransaction comes with an unknown transactionId (or -1), which is
+                    # answered and kept as an UnmatchedStop for review. Every attempt stays in the message log.
+                    self._log_failed(charger, action, unique_id, raw, payload)
+                    raise _refusal(problem)
+        reasons = ([invalid.description] if invalid is not None else []) + [str(v) for v in usable.problems]
+        log.warning("%s %s from %s does not fit, processed as far as usable: %s", action, limits.brief(unique_id, 80),
+                    charger.identity, limits.brief("; ".join(reasons), 1000))
+        return usable
 
     def _known_row(self, charger: Charger) -> ChargerRow | None:
         """The row of a charger known to be accepted (read within ACCEPTED_TTL, batching on), if this
@@ -569,10 +626,10 @@ class ChargerService:
         except OcppError:
             self.refused(charger, action, unique_id, raw, payload)
             raise
-        except Exception as exc:  # the charger gets InternalError, the message stays in the log
+        except Exception as exc:  # the server's failure: the charger gets InternalError, the message stays in the log
             log.exception("%s from %s failed", action, charger.identity)
             self.refused(charger, action, unique_id, raw, payload)
-            raise OcppError("InternalError", f"{action} could not be processed") from exc
+            raise InternalFailure(f"{action} could not be processed") from exc
         self.committed(applied, charger, action, unique_id, now)
         return applied.response
 

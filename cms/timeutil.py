@@ -30,7 +30,10 @@ def parse_timestamp(value: str | None) -> datetime | None:
         sign = 1 if tz[0] == "+" else -1
         digits = tz[1:].replace(":", "")
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
-        dt = (dt - sign * offset).replace(tzinfo=UTC)
+        try:
+            dt = (dt - sign * offset).replace(tzinfo=UTC)
+        except OverflowError:  # 9999-12-31T23:00-05:00 is past what a datetime holds
+            return None
     else:
         dt = dt.replace(tzinfo=UTC)
     return dt

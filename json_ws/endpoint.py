@@ -9,7 +9,8 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 from sqlalchemy import select
 
-from cms.errors import OcppError
+from cms.errors import InternalFailure, OcppError
+from cms.limits import brief, identity_problem
 from cms.logs import bind_charger, unbind_charger
 from cms.models import ChargePoint
 from cms.passwords import verify_password
@@ -47,7 +48,7 @@ def create_blueprint(sock: Sock) -> Blueprint:
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         if SUBPROTOCOL not in offered:
             return _refuse(400, f"Subprotocol {SUBPROTOCOL} required")
-        if not identity or len(identity) > 48:
+        if not identity or len(identity) > 48 or identity_problem(identity):
             return _refuse(404, "Unknown charge point")
         with rt.db.uow() as uow:
             row = uow.session.execute(
@@ -127,9 +128,17 @@ def serve_connection(channel: WsChannel, identity: str, rt) -> None:
 
 def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None:
     """Process one incoming frame; returns the frame to answer with, if any. Never raises."""
+    if isinstance(text, bytes):  # a binary frame: OCPP-J is text, but what reads as UTF-8 is taken as text
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            log.warning("%s: binary frame refused with FormationViolation: not UTF-8 text", conn.identity)
+            rt.metrics.charger_message("json", None, "FormationViolation")
+            return framing.call_error("-1", "FormationViolation", "OCPP-J frames are UTF-8 text")
     try:
         frame = framing.parse(text)
     except framing.FrameError as e:
+        log.warning("%s: frame %s refused with %s: %s", conn.identity, e.unique_id, e.code, brief(e.description))
         rt.metrics.charger_message("json", None, e.code)  # never reaches the service layer, which counts the rest
         return framing.call_error(e.unique_id, e.code, e.description)
     if frame.type != framing.CALL:
@@ -145,10 +154,27 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
     try:
         result = rt.charger_service.handle(charger, action, frame.payload, unique_id=frame.unique_id, raw=text)
         return framing.call_result(frame.unique_id, result)
-    except OcppError as e:
+    except InternalFailure as e:
+        return internal_error(rt, conn.identity, frame, e)
+    except OcppError as e:  # the charger's mistake: one line, no stack trace
+        log.warning("%s: %s %s refused with %s: %s", conn.identity, brief(action, 64), frame.unique_id, e.code,
+                    brief(e.description))
         return framing.call_error(frame.unique_id, e.code, e.description, e.details)
-    except Exception:  # never let one message take the connection down
-        log.exception("%s: %s failed", conn.identity, action)
-        if result is not None:  # answered by the service layer (and counted so), but not encodable
-            rt.metrics.internal_error("json")
-        return framing.call_error(frame.unique_id, "InternalError", "Internal error")
+    except Exception as e:  # never let one message take the connection down
+        return internal_error(rt, conn.identity, frame, e, answered=result is not None)
+
+
+def internal_error(rt, identity: str, frame: framing.Frame, failure: Exception, answered: bool = False) -> str:
+    """The one place an OCPP-J charger is answered InternalError: the server's own failure, never its input.
+
+    A failure the core reported (:class:`InternalFailure`) was logged with its stack trace where it was
+    caught; anything else is logged here with its own. Counted once: by the service layer when it failed
+    there, here when its answer could not be encoded (``answered``)."""
+    if answered:
+        rt.metrics.internal_error("json")
+    if isinstance(failure, InternalFailure):
+        log.error("%s: %s %s answered InternalError: %s", identity, frame.action, frame.unique_id,
+                  failure.description)
+    else:
+        log.error("%s: %s %s failed", identity, frame.action, frame.unique_id, exc_info=failure)
+    return framing.call_error(frame.unique_id, "InternalError", "Internal error")

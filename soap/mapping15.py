@@ -25,38 +25,62 @@ _UPDATE_STATUS_TO_16 = {"HashError": "Failed"}
 MISSING_IN_15 = frozenset({"ClearChargingProfile", "SetChargingProfile", "GetCompositeSchedule", "TriggerMessage"})
 
 
-def _meter_value_to_16(mv: dict) -> dict:
-    """A 1.5 MeterValue (``value`` elements with attributes) as a 1.6 one (``sampledValue`` objects)."""
+def _meter_value_to_16(mv):
+    """A 1.5 MeterValue (``value`` elements with attributes) as a 1.6 one (``sampledValue`` objects).
+    Anything else is passed on as it is, for the service layer to judge like any OCPP-J payload."""
+    if not isinstance(mv, dict) or not isinstance(mv.get("value", []), list):
+        return mv
     samples = []
     for v in mv.get("value") or []:
+        if not isinstance(v, dict):
+            samples.append(v)
+            continue
         sample = {"value": v.get("text", "")}
         for attr in ("context", "format", "measurand", "location"):
             if v.get(attr) is not None:
                 sample[attr] = v[attr]
         if v.get("unit") is not None:
-            sample["unit"] = _UNIT_TO_16.get(v["unit"], v["unit"])
+            sample["unit"] = _renamed(v["unit"], _UNIT_TO_16)
         samples.append(sample)
-    out = {"sampledValue": samples}
+    out = {k: v for k, v in mv.items() if k not in ("value", "timestamp")}  # unknown elements stay visible
+    out["sampledValue"] = samples
     if mv.get("timestamp") is not None:
         out["timestamp"] = mv["timestamp"]
     return out
 
 
+def _meter_values_to_16(values):
+    return [_meter_value_to_16(mv) for mv in values] if isinstance(values, list) else values
+
+
+def _transaction_data_to_16(data):
+    """1.5 wraps the readings in TransactionData elements, each holding ``values``; 1.6 lists them."""
+    if not isinstance(data, list):
+        return data
+    readings = []
+    for td in data:
+        values = td.get("values") or [] if isinstance(td, dict) else [td]
+        readings += _meter_values_to_16(values) if isinstance(values, list) else [values]
+    return readings
+
+
 def request_to_16(action: str, p: dict) -> dict:
     """A charger-initiated 1.5 request payload as the 1.6 payload the service layer takes."""
     p = dict(p)
-    if action == "MeterValues":
-        p["meterValue"] = [_meter_value_to_16(mv) for mv in p.pop("values", None) or []]
-    elif action == "StopTransaction":
-        # 1.5 wraps the readings in TransactionData elements, each holding ``values``; 1.6 lists them.
-        p["transactionData"] = [_meter_value_to_16(mv) for td in p.pop("transactionData", None) or []
-                                for mv in td.get("values") or []]
+    if action == "MeterValues" and "values" in p:
+        p["meterValue"] = _meter_values_to_16(p.pop("values"))
+    elif action == "StopTransaction" and "transactionData" in p:
+        p["transactionData"] = _transaction_data_to_16(p.pop("transactionData"))
     elif action == "StatusNotification":
-        if p.get("status") in _STATUS_TO_16:
-            p["status"] = _STATUS_TO_16[p["status"]]
-        if p.get("errorCode") in _ERROR_CODE_TO_16:
-            p["errorCode"] = _ERROR_CODE_TO_16[p["errorCode"]]
+        for field, table in (("status", _STATUS_TO_16), ("errorCode", _ERROR_CODE_TO_16)):
+            if field in p:
+                p[field] = _renamed(p[field], table)
     return p
+
+
+def _renamed(value, table: dict):
+    """A 1.5 value by its 1.6 name; anything else (another value, a structure) as it is."""
+    return table.get(value, value) if isinstance(value, str) else value
 
 
 def response_to_15(action: str, r: dict) -> dict:

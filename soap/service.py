@@ -2,8 +2,10 @@
 
 Every operation of the description becomes a document/literal method whose body elements, header and
 WS-Addressing actions are the WSDL's. The operations all call one ``handler(request_context, operation,
-request_object)`` that returns the response object (or None for the empty responses). One spyne
-Application is made per SOAP version, so each request is answered in the version it came in.
+payload)`` with the request as an OCPP payload dict (:func:`soap.convert.from_element`: spyne does not decode
+request bodies, whose odd values must reach the service layer, not fail inside spyne); it returns the response
+object (or None for the empty responses), or raises a spyne ``Fault``. One spyne Application is made per SOAP
+version, so each request is answered in the version it came in; a Sender fault is HTTP 400 in SOAP 1.2.
 """
 
 from __future__ import annotations
@@ -13,18 +15,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxml import etree
-from spyne import Application, ServiceBase, rpc
+from spyne import BODY_STYLE_BARE, Application, ServiceBase, rpc
+from spyne.const.http import HTTP_400
+from spyne.model.fault import Fault
 from spyne.model.primitive import Unicode
 from spyne.protocol.soap import Soap11, Soap12
 
+from .convert import from_element
+from .envelope import SOAP12_ENV, WSA
 from .schema import Operation, ServiceDescription
 
-WSA = "http://www.w3.org/2005/08/addressing"
 WSA_ANONYMOUS = WSA + "/anonymous"
 WSA_FAULT_ACTION = WSA + "/soap/fault"
-SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
 RAW_BODY_KEY = "cms.soap.raw_body"  # WSGI environ key under which the mount keeps the request body
+PARSED_KEY = "cms.soap.envelope"  # ... and the envelope it parsed and checked (soap.envelope.Envelope)
 
 
 @dataclass
@@ -39,7 +43,43 @@ class RequestContext:
     counted: bool = False  # handed to the service layer, which counts it in the metrics (else soap.wsgi does)
 
 
-Handler = Callable[[RequestContext, Operation, object], object]
+Handler = Callable[[RequestContext, Operation, dict], object]
+
+
+class _OcppSoapMixin:
+    """spyne's SOAP protocol, but reading the envelope the mount parsed and checked already (no second parse),
+    and leaving the request body to :func:`soap.convert.from_element`."""
+
+    def create_in_document(self, ctx, charset=None):
+        env = getattr(ctx.transport, "req_env", None) or {}
+        checked = env.get(PARSED_KEY)
+        if checked is None:  # served without the mount (a test charge point): spyne parses
+            return super().create_in_document(ctx, charset)
+        ctx.in_document = (checked.root, {})  # as spyne's parser returns it: (root, xml ids)
+
+    def deserialize(self, ctx, message):
+        if message is not self.REQUEST or ctx.descriptor is None or ctx.in_body_doc is None \
+                or ctx.in_body_doc.tag == f"{{{self.ns_soap_env}}}Fault":
+            return super().deserialize(ctx, message)
+        self.event_manager.fire_event("before_deserialize", ctx)
+        ctx.in_header = None  # the handler reads the header elements itself (request_context)
+        body_class = ctx.descriptor.in_message
+        bare = ctx.descriptor.body_style is BODY_STYLE_BARE
+        ctx.in_object = None if bare else [None] * len(body_class._type_info)
+        self.event_manager.fire_event("after_deserialize", ctx)
+
+
+class OcppSoap11(_OcppSoapMixin, Soap11):
+    """SOAP 1.1: every fault is HTTP 500, as its HTTP binding says."""
+
+
+class OcppSoap12(_OcppSoapMixin, Soap12):
+    """SOAP 1.2: a Sender fault is HTTP 400 (its HTTP binding, part 2 section 7.5.2), a Receiver fault 500."""
+
+    def fault_to_http_response_code(self, fault):
+        if isinstance(fault, Fault) and (fault.faultcode == "Client" or fault.faultcode.startswith("Client.")):
+            return HTTP_400
+        return super().fault_to_http_response_code(fault)
 
 
 def _header_text(header_doc, ns: str, name: str) -> str | None:
@@ -58,10 +98,13 @@ def request_context(ctx, desc: ServiceDescription) -> RequestContext:
             addr = el.find(f"{{{WSA}}}Address")
             if addr is not None and addr.text and addr.text.strip() != WSA_ANONYMOUS:
                 from_address = addr.text.strip()
-    # the body as received, kept by the WSGI mount (spyne has consumed its own copy by now)
+    # the body as received, kept by the WSGI mount (spyne has consumed its own copy by now), in the encoding
+    # the document declares (a UTF-16 envelope read as UTF-8 would be full of NUL characters)
     env = getattr(ctx.transport, "req_env", None) or {}
     body = env.get(RAW_BODY_KEY)
-    raw = body.decode("utf-8", "replace") if body else None
+    checked = env.get(PARSED_KEY)
+    encoding = (checked.root.getroottree().docinfo.encoding if checked is not None else None) or "utf-8"
+    raw = body.decode(encoding, "replace") if body else None
     return RequestContext(
         identity=_header_text(headers, desc.namespace, desc.header_element),
         message_id=_header_text(headers, WSA, "MessageID"),
@@ -96,9 +139,15 @@ def _make_method(desc: ServiceDescription, op: Operation, handler: Handler, head
     return rpc(*args, **common)(method)
 
 
-def _call(ctx, desc: ServiceDescription, op: Operation, handler: Handler, request):
+def _call(ctx, desc: ServiceDescription, op: Operation, handler: Handler, _request):
     ctx.udc = rc = request_context(ctx, desc)
-    result = handler(rc, op, request)
+    try:
+        result = handler(rc, op, from_element(op.request_type, ctx.in_body_doc))
+    except Fault as fault:
+        # Answered as the fault it is. Set rather than raised: spyne logs a stack trace for every fault raised
+        # in a method, and the handler has logged what each deserves (one line for a charger's mistake).
+        ctx.out_error = fault
+        return None
     # An empty response is an instance of the (empty) out message, so it is written <xResponse/>, not nil.
     return ctx.descriptor.out_message() if op.response_is_empty else result
 
@@ -152,8 +201,8 @@ class SoapServices:
                                                              "__namespace__": desc.namespace})
         methods = {op.name: _make_method(desc, op, handler, header_type) for op in desc.operations.values()}
         service = type(desc.service, (ServiceBase,), {"__service_name__": desc.service, **methods})
-        self.soap12 = self._application(service, Soap12)
-        self.soap11 = self._application(service, Soap11)
+        self.soap12 = self._application(service, OcppSoap12)
+        self.soap11 = self._application(service, OcppSoap11)
 
     def _application(self, service, protocol) -> Application:
         app = Application([service], tns=self.desc.namespace, name=self.desc.service,

@@ -1,8 +1,10 @@
 """The WSGI mount: ``/soap/ocpp15`` and ``/soap/ocpp16`` go to spyne, everything else to Flask.
 
-Before spyne sees a request body, it is size-limited and checked by :mod:`soap.xmlguard` (no DTDs, well
-formed up to the root); the root's namespace picks the SOAP 1.1 or SOAP 1.2 application, so every request
-is answered in the SOAP version it came in. ``GET ...?wsdl`` returns the service description.
+Before spyne sees a request body, it is size-limited, checked by :mod:`soap.xmlguard` (no DTDs) and read by
+:mod:`soap.envelope` (well formed, an envelope with one request of this service); the envelope's namespace
+picks the SOAP 1.1 or SOAP 1.2 application, so every request is answered in the SOAP version it came in.
+What cannot be read is answered here with a Sender fault (HTTP 400 in SOAP 1.2, 500 in SOAP 1.1, as their
+HTTP bindings say) and one WARNING line. ``GET ...?wsdl`` returns the service description.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import logging
 from lxml import etree
 from spyne.server.wsgi import WsgiApplication
 
+from cms.limits import brief
 from cms.metrics import INTERNAL_ERROR, NO_METRICS, Metrics
 
-from .service import RAW_BODY_KEY, SOAP11_ENV, SOAP12_ENV, SoapServices
+from . import envelope
+from .envelope import SOAP11_ENV, SOAP12_ENV, WSA, EnvelopeError
+from .service import PARSED_KEY, RAW_BODY_KEY, WSA_FAULT_ACTION, SoapServices
 from .xmlguard import UnsafeXml, inspect
 
 log = logging.getLogger(__name__)
@@ -23,9 +28,14 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20  # far above any OCPP message; larger bodies are refused unread
 
 
-def fault_document(soap_ns: str, code: str, reason: str, namespace: str) -> bytes:
-    """A minimal SOAP fault, for requests refused before spyne parses them."""
+def fault_document(soap_ns: str, code: str, reason: str, namespace: str, relates_to: str | None = None) -> bytes:
+    """A minimal Sender fault, for requests refused before spyne parses them (``relates_to``: the request's
+    WS-Addressing MessageID, when it could be read)."""
     env = etree.Element(f"{{{soap_ns}}}Envelope", nsmap={"soap": soap_ns})
+    if relates_to is not None:
+        header = etree.SubElement(env, f"{{{soap_ns}}}Header")
+        etree.SubElement(header, f"{{{WSA}}}Action", nsmap={"wsa": WSA}).text = WSA_FAULT_ACTION
+        etree.SubElement(header, f"{{{WSA}}}RelatesTo", nsmap={"wsa": WSA}).text = relates_to
     body = etree.SubElement(env, f"{{{soap_ns}}}Body")
     fault = etree.SubElement(body, f"{{{soap_ns}}}Fault")
     if soap_ns == SOAP12_ENV:
@@ -144,21 +154,32 @@ class SoapMount:
         try:
             ns, _local = inspect(body)
         except UnsafeXml as e:
-            log.warning("refused SOAP request to %s: %s", environ.get("PATH_INFO"), e)
+            log.warning("refused SOAP request to %s: %s", environ.get("PATH_INFO"), brief(e))
             return self._refuse(start_response, endpoint, "400 Bad Request", str(e))
+        try:
+            checked = envelope.read(body, endpoint.desc)
+        except EnvelopeError as e:
+            log.warning("refused SOAP request to %s: %s", environ.get("PATH_INFO"), brief(e.reason))
+            soap_ns = SOAP11_ENV if ns == SOAP11_ENV else SOAP12_ENV
+            return self._refuse(start_response, endpoint, "500 Internal Server Error" if soap_ns == SOAP11_ENV
+                                else "400 Bad Request", e.reason, soap_ns=soap_ns, code=e.code,
+                                relates_to=e.message_id)
+        environ[PARSED_KEY] = checked
         environ[RAW_BODY_KEY] = body
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("wsgi.input_terminated", None)
         if not environ.get("CONTENT_TYPE"):
             environ["CONTENT_TYPE"] = "text/xml" if ns == SOAP11_ENV else "application/soap+xml"
-        app = endpoint.soap11 if ns == SOAP11_ENV else endpoint.soap12
+        app = endpoint.soap11 if checked.soap_ns == SOAP11_ENV else endpoint.soap12
         return app(environ, start_response)
 
-    def _refuse(self, start_response, endpoint: _Endpoint, status: str, reason: str):
-        """Refused unread or unparsed: the SOAP version is unknown, so the answer is OCPP's SOAP 1.2."""
-        self.metrics.charger_message("soap", None, "ProtocolError")
-        body = fault_document(SOAP12_ENV, "ProtocolError", reason, endpoint.namespace)
-        ctype = "application/soap+xml; charset=utf-8"
+    def _refuse(self, start_response, endpoint: _Endpoint, status: str, reason: str, soap_ns: str = SOAP12_ENV,
+                code: str = "ProtocolError", relates_to: str | None = None):
+        """Refused unread or unparsed: in the SOAP version the request seems to use (else OCPP's SOAP 1.2).
+        Counted here: such a message never reaches the service layer, which counts the others."""
+        self.metrics.charger_message("soap", None, code)
+        body = fault_document(soap_ns, code, brief(reason), endpoint.namespace, relates_to)
+        ctype = "text/xml; charset=utf-8" if soap_ns == SOAP11_ENV else "application/soap+xml; charset=utf-8"
         start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body)))])
         return [body]

@@ -43,6 +43,8 @@ def inspect(body: bytes) -> tuple[str, str]:
         pass
     except xml.parsers.expat.ExpatError as e:
         raise UnsafeXml(f"Malformed XML: {e}") from None
+    except LookupError as e:  # an encoding declaration Python does not know
+        raise UnsafeXml(f"Unreadable XML: {e}") from None
     if not root:
         raise UnsafeXml("Malformed XML: no root element")
     ns, _, local = root[0].rpartition(" ")

@@ -10,7 +10,7 @@ from spyne.model.fault import Fault
 from spyne.server.wsgi import WsgiApplication
 from werkzeug.serving import make_server
 
-from soap.convert import from_dict, to_dict
+from soap.convert import from_dict
 from soap.schema import load
 from soap.service import SoapServices
 
@@ -57,8 +57,7 @@ class SoapChargePointServer:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
-    def _handle(self, rc, op, request):
-        payload = to_dict(op.request_type, request) if request is not None else {}
+    def _handle(self, rc, op, payload):
         self.received.append((op.name, payload, rc))
         time.sleep(self.delay.get(op.name, 0))
         defaults = DEFAULT_ANSWERS_15 if self.version == "1.5" else DEFAULT_ANSWERS

@@ -251,3 +251,10 @@ def test_unknown_pages_are_404_pages(owner_browser):
     assert r.status_code == 404 and "<html" in text(r)
     r = owner_browser.get("/dashboard/chargers/NOPE/status", headers={"HX-Request": "true"})
     assert r.status_code == 404 and "<html" not in text(r)
+
+
+def test_transaction_closed_without_a_usable_meter_stop(owner_browser, history):
+    """A meterStop no meter gives (issue 17) closes the session on its last reading; the page says so."""
+    history["charger"].stop(history["live_tx"], 1 << 40, reason="Local")
+    page = text(owner_browser.get(f"/dashboard/transactions/{history['live_tx']}"))
+    assert "no meter reading" in page and "1.00 kWh" in page and "None" not in page
