@@ -85,13 +85,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     if settings.group_commit_max > 0:
         from cms.group_commit import GroupCommitter
 
-        rt.charger_service.group_commit = GroupCommitter(rt.charger_service, settings.group_commit_max,
-                                                              settings.group_commit_writers, metrics=rt.metrics)
+        rt.charger_service.group_commit = GroupCommitter(
+            rt.charger_service, settings.group_commit_max, settings.group_commit_writers, metrics=rt.metrics
+        )
     if settings.heartbeat_batch_seconds > 0:
         from cms.heartbeats import HeartbeatBatcher
 
-        rt.charger_service.heartbeats = HeartbeatBatcher(rt.db, settings.heartbeat_batch_seconds,
-                                                              settings.message_log_limit, metrics=rt.metrics)
+        rt.charger_service.heartbeats = HeartbeatBatcher(
+            rt.db, settings.heartbeat_batch_seconds, settings.message_log_limit, metrics=rt.metrics
+        )
         rt.charger_service.heartbeats.start()
     return app
 
@@ -103,8 +105,9 @@ def _start_maintenance(rt) -> None:
         reset_connection_flags(rt.db)
     if rt.settings.maintenance_interval > 0:
         gc_full = rt.settings.gc_full_interval
-        rt.extras["maintenance"] = Maintenance(rt.db, rt.settings.heartbeat_interval,
-                                               rt.settings.maintenance_interval, gc_full)
+        rt.extras["maintenance"] = Maintenance(
+            rt.db, rt.settings.heartbeat_interval, rt.settings.maintenance_interval, gc_full
+        )
         if gc_full > 0:  # the upkeep rounds run them, so only when there are upkeep rounds
             schedule_full_collections()
         rt.extras["maintenance"].start()

@@ -32,8 +32,16 @@ def check_password_strength(password: str) -> None:
         raise InvalidInput("A password may have at most 256 characters")
 
 
-def create_user(session: Session, email: str, password: str, *, role: str = "owner", name: str = "",
-                phone: str = "", verified: bool = False) -> User:
+def create_user(
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    role: str = "owner",
+    name: str = "",
+    phone: str = "",
+    verified: bool = False,
+) -> User:
     """Create an account; raises Conflict when the email is taken."""
     if role not in ROLES:
         raise InvalidInput(f"Unknown role {role!r}")
@@ -41,8 +49,14 @@ def create_user(session: Session, email: str, password: str, *, role: str = "own
     check_password_strength(password)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"An account with {email} exists already")
-    user = User(email=email, password_hash=hash_password(password), role=role, name=name.strip()[:120],
-                phone=phone.strip()[:40], email_verified_at=utcnow() if verified else None)
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        role=role,
+        name=name.strip()[:120],
+        phone=phone.strip()[:40],
+        email_verified_at=utcnow() if verified else None,
+    )
     session.add(user)
     session.flush()
     return user
@@ -59,12 +73,20 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(session: Session, user: User, *, kind: str = "access", name: str = "",
-                ttl: timedelta | None = None) -> str:
+def issue_token(
+    session: Session, user: User, *, kind: str = "access", name: str = "", ttl: timedelta | None = None
+) -> str:
     """Create a Bearer token and return it; only its hash is stored."""
     token = secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_digest(token), kind=kind, name=name[:80],
-                         expires_at=(utcnow() + ttl) if ttl else None))
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=_digest(token),
+            kind=kind,
+            name=name[:80],
+            expires_at=(utcnow() + ttl) if ttl else None,
+        )
+    )
     session.flush()
     return token
 

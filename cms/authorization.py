@@ -63,18 +63,35 @@ _PARENT = aliased(IdTag)
 _FACTS_COLUMNS = 12
 # One query for the tag, its group and its owner's role; built once.
 _TAG_FACTS = (
-    select(IdTag.id, IdTag.tag, IdTag.blocked, IdTag.expiry_date, IdTag.max_concurrent, IdTag.owner_id, User.role,
-           IdTag.parent_id, _PARENT.tag, _PARENT.blocked, _PARENT.expiry_date, _PARENT.parent_id)
+    select(
+        IdTag.id,
+        IdTag.tag,
+        IdTag.blocked,
+        IdTag.expiry_date,
+        IdTag.max_concurrent,
+        IdTag.owner_id,
+        User.role,
+        IdTag.parent_id,
+        _PARENT.tag,
+        _PARENT.blocked,
+        _PARENT.expiry_date,
+        _PARENT.parent_id,
+    )
     .outerjoin(User, User.id == IdTag.owner_id)
     .outerjoin(_PARENT, _PARENT.id == IdTag.parent_id)
     .where(IdTag.tag == bindparam("tag_"))
 )
 # The same with the tag's open sessions counted in the same round trip (ConcurrentTx); the partial index
 # ix_transactions_open_id_tag keeps the count to the few open sessions however long the tag's history.
-_OPEN_TRANSACTIONS = (select(func.count()).select_from(Transaction)
-                      .where(Transaction.id_tag == IdTag.tag, Transaction.stop_timestamp.is_(None),
-                             Transaction.id != bindparam("exclude_"))
-                      .correlate(IdTag).scalar_subquery())
+_OPEN_TRANSACTIONS = (
+    select(func.count())
+    .select_from(Transaction)
+    .where(
+        Transaction.id_tag == IdTag.tag, Transaction.stop_timestamp.is_(None), Transaction.id != bindparam("exclude_")
+    )
+    .correlate(IdTag)
+    .scalar_subquery()
+)
 _TAG_FACTS_AND_OPEN = _TAG_FACTS.add_columns(_OPEN_TRANSACTIONS)
 _GROUP = select(IdTag.blocked, IdTag.expiry_date, IdTag.parent_id).where(IdTag.id == bindparam("id_"))
 
@@ -114,9 +131,17 @@ def authorize_with_tag(
     every charger (the public network).
     """
     if check_concurrent:
-        found = session.connection().execute(_TAG_FACTS_AND_OPEN, {
-            "tag_": tag_value, "exclude_": exclude_transaction_id if exclude_transaction_id is not None else -1,
-        }).first()
+        found = (
+            session.connection()
+            .execute(
+                _TAG_FACTS_AND_OPEN,
+                {
+                    "tag_": tag_value,
+                    "exclude_": exclude_transaction_id if exclude_transaction_id is not None else -1,
+                },
+            )
+            .first()
+        )
     else:
         found = session.connection().execute(_TAG_FACTS, {"tag_": tag_value}).first()
     tag = TagFacts(*found[:_FACTS_COLUMNS]) if found is not None else None

@@ -19,8 +19,16 @@ from sqlalchemy.engine import Connection
 from .models.base import UTCDateTime
 
 # Timestamps travel with their offset (naive ones are UTC) and are stored as naive UTC, as UTCDateTime does.
-_RECORD_TYPES = ((UTCDateTime, "timestamptz"), (Boolean, "boolean"), (BigInteger, "bigint"), (Integer, "bigint"),
-                 (Float, "float8"), (Numeric, "numeric"), (String, "text"), (Text, "text"))
+_RECORD_TYPES = (
+    (UTCDateTime, "timestamptz"),
+    (Boolean, "boolean"),
+    (BigInteger, "bigint"),
+    (Integer, "bigint"),
+    (Float, "float8"),
+    (Numeric, "numeric"),
+    (String, "text"),
+    (Text, "text"),
+)
 
 
 def _record_type(column) -> str:
@@ -44,8 +52,9 @@ def json_rows(rows: list[dict]) -> str:
 def recordset(table: Table, columns: list[str]) -> tuple[str, str]:
     """The select list and the ``json_to_recordset`` column definitions for ``columns`` of ``table``."""
     cols = [table.c[name] for name in columns]
-    select_list = ", ".join(f"x.\"{c.name}\" AT TIME ZONE 'UTC'" if isinstance(c.type, UTCDateTime)
-                            else f'x."{c.name}"' for c in cols)
+    select_list = ", ".join(
+        f"x.\"{c.name}\" AT TIME ZONE 'UTC'" if isinstance(c.type, UTCDateTime) else f'x."{c.name}"' for c in cols
+    )
     return select_list, ", ".join(f'"{c.name}" {_record_type(c)}' for c in cols)
 
 
@@ -64,8 +73,10 @@ class BulkInsert:
         self.columns = list(columns)
         names = ", ".join(f'"{name}"' for name in self.columns)
         select_list, definitions = recordset(table, self.columns)
-        self._recordset = text(f'INSERT INTO "{table.name}" ({names}) SELECT {select_list} '
-                               f"FROM json_to_recordset(CAST(:rows AS json)) AS x({definitions})")
+        self._recordset = text(
+            f'INSERT INTO "{table.name}" ({names}) SELECT {select_list} '
+            f"FROM json_to_recordset(CAST(:rows AS json)) AS x({definitions})"
+        )
         self._generic = insert(table)
 
     def __call__(self, connection: Connection, rows: list[dict]) -> None:

@@ -42,8 +42,15 @@ def find_or_create_station(session: Session, owner: User, name: str) -> Station:
     return station
 
 
-def add_charge_point(session: Session, identity: str, owner: User, *, password: str | None = None,
-                     station_name: str | None = None, station_id: int | None = None) -> ChargePoint:
+def add_charge_point(
+    session: Session,
+    identity: str,
+    owner: User,
+    *,
+    password: str | None = None,
+    station_name: str | None = None,
+    station_id: int | None = None,
+) -> ChargePoint:
     """Register a charger for ``owner``. A charger that only knocked before (unregistered) is adopted."""
     identity = check_identity(identity)
     if password:
@@ -99,8 +106,15 @@ def import_charge_points(session: Session, rows: Iterable[dict], owners: dict[st
             if key not in stations:
                 stations[key] = find_or_create_station(session, owner, name).id
             station_id = stations[key]
-        batch.append({"identity": identity, "owner_id": owner.id, "station_id": station_id,
-                      "password_hash": hash_password(password) if password else None, "registered": True})
+        batch.append(
+            {
+                "identity": identity,
+                "owner_id": owner.id,
+                "station_id": station_id,
+                "password_hash": hash_password(password) if password else None,
+                "registered": True,
+            }
+        )
     if batch:
         session.execute(insert(ChargePoint), batch)
     return len(batch)
@@ -123,8 +137,15 @@ def owned_charge_point(session: Session, owner: User, identity: str) -> ChargePo
     return cp
 
 
-def update_charge_point(session: Session, owner: User, identity: str, *, station_id: int | None,
-                        password: str | None = None, clear_password: bool = False) -> ChargePoint:
+def update_charge_point(
+    session: Session,
+    owner: User,
+    identity: str,
+    *,
+    station_id: int | None,
+    password: str | None = None,
+    clear_password: bool = False,
+) -> ChargePoint:
     """Move a charge point to another of the owner's stations (or none) and set or clear its password."""
     cp = owned_charge_point(session, owner, identity)
     if station_id is not None:
@@ -235,7 +256,8 @@ def _set_connectors(cp: ChargePoint, settings: list[dict]) -> None:
             connector.connector_type = kind
         if "max_power_kw" in item:
             kw = item["max_power_kw"]
-            if kw is not None and (isinstance(kw, bool) or not isinstance(kw, int | float)
-                                   or not MIN_POWER_KW <= kw <= MAX_POWER_KW):
+            if kw is not None and (
+                isinstance(kw, bool) or not isinstance(kw, int | float) or not MIN_POWER_KW <= kw <= MAX_POWER_KW
+            ):
                 raise InvalidInput(f"maxPowerKw must be a number from {MIN_POWER_KW:g} to {MAX_POWER_KW:g}")
             connector.max_power_kw = None if kw is None else float(kw)

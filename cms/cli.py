@@ -189,8 +189,9 @@ def station_add(name: str, owner_email: str, address: str, lat: str | None, lon:
     # Coordinates stay text here so that a bad one gets the core's one-line reason, not click's usage text.
     with _Fail(), _db().uow() as uow:
         user = user_by_email(uow.session, owner_email)
-        row = create_station(uow.session, user, name=name, address=address, latitude=lat, longitude=lon,
-                             timezone=timezone)
+        row = create_station(
+            uow.session, user, name=name, address=address, latitude=lat, longitude=lon, timezone=timezone
+        )
         uow.commit()
         click.echo(row.id)
 
@@ -247,8 +248,9 @@ WORKER_CLASS = "cms.gunicorn_worker.GeventWorker"  # gunicorn's gevent worker wi
 GRACEFUL_TIMEOUT = 10  # seconds a stopping worker has to answer, write and close what it holds
 
 
-def gunicorn_command(host: str, port: int, workers: int, access_log: str = "",
-                     graceful_timeout: int = GRACEFUL_TIMEOUT) -> list[str]:
+def gunicorn_command(
+    host: str, port: int, workers: int, access_log: str = "", graceful_timeout: int = GRACEFUL_TIMEOUT
+) -> list[str]:
     """The production server: gunicorn with gevent workers (a greenlet, not a thread, per WebSocket).
 
     ``access_log`` is gunicorn's (``-`` for stdout); none by default: every SOAP message is an HTTP request,
@@ -257,18 +259,39 @@ def gunicorn_command(host: str, port: int, workers: int, access_log: str = "",
     (cms.gunicorn_worker).
     """
     exe = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn") or "gunicorn"
-    return [exe, "--worker-class", WORKER_CLASS, "--workers", str(workers), "--worker-connections", "20000",
-            "--bind", f"{host}:{port}", "--graceful-timeout", str(graceful_timeout), "--keep-alive", "75",
-            *(["--access-logfile", access_log] if access_log else []), "--no-control-socket",
-            "--config", "python:cms.gunicorn_conf", "app:create_app()"]
+    return [
+        exe,
+        "--worker-class",
+        WORKER_CLASS,
+        "--workers",
+        str(workers),
+        "--worker-connections",
+        "20000",
+        "--bind",
+        f"{host}:{port}",
+        "--graceful-timeout",
+        str(graceful_timeout),
+        "--keep-alive",
+        "75",
+        *(["--access-logfile", access_log] if access_log else []),
+        "--no-control-socket",
+        "--config",
+        "python:cms.gunicorn_conf",
+        "app:create_app()",
+    ]
 
 
 @main.command()
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-@click.option("--graceful-timeout", default=GRACEFUL_TIMEOUT, show_default=True, type=click.IntRange(2, 600),
-              help="seconds a stopping worker has to finish its messages and close its chargers")
+@click.option(
+    "--graceful-timeout",
+    default=GRACEFUL_TIMEOUT,
+    show_default=True,
+    type=click.IntRange(2, 600),
+    help="seconds a stopping worker has to finish its messages and close its chargers",
+)
 def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
     """Run the production server (gunicorn + gevent). Several workers need CMS_REDIS_URL.
 
@@ -298,8 +321,15 @@ def simulate(url, count, prefix, identities, id_tag, session_seconds, meter_inte
     from json_ws.simulator import run
 
     ids = list(identities) or [f"{prefix}{i}" for i in range(1, count + 1)]
-    run(url, ids, id_tag=id_tag, session_seconds=session_seconds, meter_interval=meter_interval,
-        duration=duration, password=password)
+    run(
+        url,
+        ids,
+        id_tag=id_tag,
+        session_seconds=session_seconds,
+        meter_interval=meter_interval,
+        duration=duration,
+        password=password,
+    )
 
 
 # ----------------------------------------------------------------------------------------------- demo
@@ -364,9 +394,22 @@ def demo(host: str, port: int, chargers: int) -> None:
         click.echo(f"API docs at http://{host}:{port}/api/v1/docs; chargers {', '.join(ids)} simulated.")
         click.echo("Ctrl-C stops.\n")
         if ids:
-            sim = subprocess.Popen([sys.executable, "-m", "cms.cli", "simulate", "--url", f"ws://{host}:{port}",
-                                    "--session-seconds", "90", "--meter-interval", "10",
-                                    *[a for i in ids for a in ("--id", i)]], env=env)
+            sim = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "cms.cli",
+                    "simulate",
+                    "--url",
+                    f"ws://{host}:{port}",
+                    "--session-seconds",
+                    "90",
+                    "--meter-interval",
+                    "10",
+                    *[a for i in ids for a in ("--id", i)],
+                ],
+                env=env,
+            )
         server.wait()
     except KeyboardInterrupt:
         pass
@@ -384,4 +427,3 @@ def demo(host: str, port: int, chargers: int) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-

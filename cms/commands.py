@@ -32,11 +32,25 @@ from .timeutil import parse_timestamp
 
 log = logging.getLogger(__name__)
 
-COMMANDS_15 = frozenset({
-    "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache", "DataTransfer",
-    "GetConfiguration", "GetDiagnostics", "GetLocalListVersion", "RemoteStartTransaction",
-    "RemoteStopTransaction", "ReserveNow", "Reset", "SendLocalList", "UnlockConnector", "UpdateFirmware",
-})
+COMMANDS_15 = frozenset(
+    {
+        "CancelReservation",
+        "ChangeAvailability",
+        "ChangeConfiguration",
+        "ClearCache",
+        "DataTransfer",
+        "GetConfiguration",
+        "GetDiagnostics",
+        "GetLocalListVersion",
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "ReserveNow",
+        "Reset",
+        "SendLocalList",
+        "UnlockConnector",
+        "UpdateFirmware",
+    }
+)
 COMMANDS_16 = COMMANDS_15 | {"ClearChargingProfile", "SetChargingProfile", "GetCompositeSchedule", "TriggerMessage"}
 COMMANDS_BY_VERSION = {"1.5": COMMANDS_15, "1.6": COMMANDS_16}
 
@@ -66,8 +80,16 @@ def _prepare_reserve_now(s: Session, cp: ChargePoint, payload: dict) -> None:
         raise InvalidInput("expiryDate is not a readable date-time")
     r = s.get(Reservation, rid)
     if r is None:
-        s.add(Reservation(id=rid, charge_point_id=cp.id, connector_id=payload["connectorId"],
-                          id_tag=payload["idTag"], parent_id_tag=payload.get("parentIdTag"), expiry_date=expiry))
+        s.add(
+            Reservation(
+                id=rid,
+                charge_point_id=cp.id,
+                connector_id=payload["connectorId"],
+                id_tag=payload["idTag"],
+                parent_id_tag=payload.get("parentIdTag"),
+                expiry_date=expiry,
+            )
+        )
     elif r.charge_point_id != cp.id:
         raise Conflict(f"Reservation {rid} belongs to another charge point")
     else:  # ReserveNow with a known id replaces the reservation (OCPP 1.6, 5.13)
@@ -97,8 +119,11 @@ def _on_reserve_now(c: CommandContext) -> None:
 
 
 def _config_row(c: CommandContext, key: str) -> ChargerConfigurationKey:
-    row = c.session.scalar(select(ChargerConfigurationKey).where(
-        ChargerConfigurationKey.charge_point_id == c.charge_point.id, ChargerConfigurationKey.key == key))
+    row = c.session.scalar(
+        select(ChargerConfigurationKey).where(
+            ChargerConfigurationKey.charge_point_id == c.charge_point.id, ChargerConfigurationKey.key == key
+        )
+    )
     if row is None:
         row = ChargerConfigurationKey(charge_point_id=c.charge_point.id, key=key)
         c.session.add(row)
@@ -136,16 +161,27 @@ def _on_set_charging_profile(c: CommandContext) -> None:
     profile = c.request["csChargingProfiles"]
     connector_id = c.request["connectorId"]
     # A new profile replaces one with the same id, or the same stack level and purpose (OCPP 1.6, 3.13.2).
-    c.session.execute(delete(ChargingProfileRecord).where(
-        ChargingProfileRecord.charge_point_id == c.charge_point.id,
-        (ChargingProfileRecord.profile_id == profile["chargingProfileId"])
-        | ((ChargingProfileRecord.stack_level == profile["stackLevel"])
-           & (ChargingProfileRecord.purpose == profile["chargingProfilePurpose"])
-           & (ChargingProfileRecord.connector_id == connector_id)),
-    ))
-    c.session.add(ChargingProfileRecord(
-        charge_point_id=c.charge_point.id, connector_id=connector_id, profile_id=profile["chargingProfileId"],
-        stack_level=profile["stackLevel"], purpose=profile["chargingProfilePurpose"], profile=profile))
+    c.session.execute(
+        delete(ChargingProfileRecord).where(
+            ChargingProfileRecord.charge_point_id == c.charge_point.id,
+            (ChargingProfileRecord.profile_id == profile["chargingProfileId"])
+            | (
+                (ChargingProfileRecord.stack_level == profile["stackLevel"])
+                & (ChargingProfileRecord.purpose == profile["chargingProfilePurpose"])
+                & (ChargingProfileRecord.connector_id == connector_id)
+            ),
+        )
+    )
+    c.session.add(
+        ChargingProfileRecord(
+            charge_point_id=c.charge_point.id,
+            connector_id=connector_id,
+            profile_id=profile["chargingProfileId"],
+            stack_level=profile["stackLevel"],
+            purpose=profile["chargingProfilePurpose"],
+            profile=profile,
+        )
+    )
 
 
 def _on_clear_charging_profile(c: CommandContext) -> None:
@@ -165,10 +201,17 @@ def _on_clear_charging_profile(c: CommandContext) -> None:
 
 
 def _on_data_transfer(c: CommandContext) -> None:
-    c.session.add(DataTransferRecord(
-        charge_point_id=c.charge_point.id, direction="out", vendor_id=c.request["vendorId"],
-        message_id=c.request.get("messageId"), data=c.request.get("data"), status=c.response.get("status"),
-        response_data=c.response.get("data")))
+    c.session.add(
+        DataTransferRecord(
+            charge_point_id=c.charge_point.id,
+            direction="out",
+            vendor_id=c.request["vendorId"],
+            message_id=c.request.get("messageId"),
+            data=c.request.get("data"),
+            status=c.response.get("status"),
+            response_data=c.response.get("data"),
+        )
+    )
 
 
 def _on_get_local_list_version(c: CommandContext) -> None:
@@ -186,8 +229,9 @@ def _on_send_local_list(c: CommandContext) -> None:
         s.execute(delete(LocalListEntry).where(LocalListEntry.charge_point_id == cp.id))
     for item in c.request.get("localAuthorizationList") or []:
         tag = item["idTag"]
-        existing = s.scalar(select(LocalListEntry).where(LocalListEntry.charge_point_id == cp.id,
-                                                         LocalListEntry.id_tag == tag))
+        existing = s.scalar(
+            select(LocalListEntry).where(LocalListEntry.charge_point_id == cp.id, LocalListEntry.id_tag == tag)
+        )
         info = item.get("idTagInfo")
         if info is None:  # a differential update without idTagInfo removes the tag
             if existing is not None:
@@ -233,8 +277,9 @@ def check_access(cp: ChargePoint, user: User) -> None:
         raise NotFound(f"Unknown charge point {cp.identity}")
 
 
-def execute(rt, identity: str, action: str, payload: dict, *, timeout: float | None = None,
-            user: User | None = None) -> dict:
+def execute(
+    rt, identity: str, action: str, payload: dict, *, timeout: float | None = None, user: User | None = None
+) -> dict:
     """Send ``action`` to the charger and apply what its answer tells; returns the response payload.
 
     With ``user``, the charge point must be theirs (see :func:`check_access`). Raises NotFound, InvalidInput
@@ -304,16 +349,18 @@ def build_local_list(s: Session, cp: ChargePoint, update_type: str) -> dict:
     if update_type == "Full":
         entries = [{"idTag": tag, "idTagInfo": info} for tag, info in wanted.items()]
     else:
-        sent = {e.id_tag: e.id_tag_info for e in s.scalars(
-            select(LocalListEntry).where(LocalListEntry.charge_point_id == cp.id))}
+        sent = {
+            e.id_tag: e.id_tag_info
+            for e in s.scalars(select(LocalListEntry).where(LocalListEntry.charge_point_id == cp.id))
+        }
         entries = [{"idTag": tag, "idTagInfo": info} for tag, info in wanted.items() if sent.get(tag) != info]
         entries += [{"idTag": tag} for tag in sent if tag not in wanted]
-    return {"listVersion": cp.local_list_version + 1, "updateType": update_type,
-            "localAuthorizationList": entries}
+    return {"listVersion": cp.local_list_version + 1, "updateType": update_type, "localAuthorizationList": entries}
 
 
-def sync_local_list(rt, user: User, identity: str, update_type: str = "Differential",
-                    timeout: float | None = None) -> dict:
+def sync_local_list(
+    rt, user: User, identity: str, update_type: str = "Differential", timeout: float | None = None
+) -> dict:
     """Build the charger's local list from its owner's id tags and send it; returns payload and answer."""
     with rt.db.uow() as uow:
         cp = _load_charge_point(uow.session, identity)

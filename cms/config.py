@@ -42,8 +42,11 @@ def _float(value: str) -> float:
     return x
 
 
-_PARSERS = {"bool": (_bool, "1/0, true/false, yes/no or on/off"), "int": (_int, "a whole number, 0 or more"),
-            "float": (_float, "a number, 0 or more")}
+_PARSERS = {
+    "bool": (_bool, "1/0, true/false, yes/no or on/off"),
+    "int": (_int, "a whole number, 0 or more"),
+    "float": (_float, "a number, 0 or more"),
+}
 
 
 @dataclass

@@ -61,8 +61,7 @@ class Credentials:
 
     # ----- sign-up and verification -----
 
-    def sign_up(self, session: Session, *, name: str, email: str, phone: str, password: str,
-                link_for: LinkFor) -> User:
+    def sign_up(self, session: Session, *, name: str, email: str, phone: str, password: str, link_for: LinkFor) -> User:
         """Create an unverified owner and mail the verification link. Raises InvalidInput or Conflict."""
         name, phone = (name or "").strip(), (phone or "").strip()
         if not name:
@@ -75,9 +74,13 @@ class Credentials:
 
     def send_verification(self, session: Session, user: User, link_for: LinkFor) -> None:
         hours = self.settings.email_token_max_age // 3600
-        self.mailer.send(session, user.email, "Confirm your email address",
-                         f"Hello {user.name or user.email},\n\nplease confirm your email address by opening\n\n"
-                         f"{link_for(self._token('verify', user))}\n\nThe link is valid for {hours} hours.\n")
+        self.mailer.send(
+            session,
+            user.email,
+            "Confirm your email address",
+            f"Hello {user.name or user.email},\n\nplease confirm your email address by opening\n\n"
+            f"{link_for(self._token('verify', user))}\n\nThe link is valid for {hours} hours.\n",
+        )
 
     def verify_email(self, session: Session, token: str) -> User:
         """Mark the account of a valid verification token verified (idempotent)."""
@@ -117,10 +120,14 @@ class Credentials:
         if user is None or not user.is_active:
             return
         minutes = self.settings.email_token_max_age // 60
-        self.mailer.send(session, user.email, "Reset your password",
-                         f"Hello {user.name or user.email},\n\nto choose a new password open\n\n"
-                         f"{link_for(self._token('reset', user))}\n\nThe link is valid for {minutes} minutes "
-                         "and works once. If you did not ask for it, ignore this mail.\n")
+        self.mailer.send(
+            session,
+            user.email,
+            "Reset your password",
+            f"Hello {user.name or user.email},\n\nto choose a new password open\n\n"
+            f"{link_for(self._token('reset', user))}\n\nThe link is valid for {minutes} minutes "
+            "and works once. If you did not ask for it, ignore this mail.\n",
+        )
 
     def check_reset_token(self, session: Session, token: str) -> User:
         return self._user_for(session, "reset", token)

@@ -34,7 +34,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
         return engine
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     # No pre-ping: it costs a round trip on every message. A connection the server dropped fails one unit of
     # work (the charger hears InternalError and retries) and SQLAlchemy then replaces the pool's connections;
     # recycling keeps idle connections from meeting server or firewall timeouts.

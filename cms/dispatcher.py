@@ -22,8 +22,9 @@ _OUTCOMES = {ChargerCallError: CHARGER_CALL_ERROR, ChargerTimeout: TIMEOUT, Char
 class Dispatcher:
     """Routes calls to the first gateway that holds the charger; a remote router (Redis) comes last."""
 
-    def __init__(self, db: Database, validator: PayloadValidator, timeout: float = 30.0, *,
-                 metrics: Metrics = NO_METRICS):
+    def __init__(
+        self, db: Database, validator: PayloadValidator, timeout: float = 30.0, *, metrics: Metrics = NO_METRICS
+    ):
         self.db = db
         self.metrics = metrics
         self.validator = validator

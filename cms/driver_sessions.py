@@ -33,8 +33,9 @@ class ChargerRefused(Conflict):
 
 
 def _charge_point(session: Session, identity) -> ChargePoint:
-    cp = session.scalar(select(ChargePoint).where(ChargePoint.identity == str(identity),
-                                                  ChargePoint.registered.is_(True)))
+    cp = session.scalar(
+        select(ChargePoint).where(ChargePoint.identity == str(identity), ChargePoint.registered.is_(True))
+    )
     if cp is None:
         raise NotFound(f"Unknown charge point {identity}")
     return cp
@@ -43,8 +44,9 @@ def _charge_point(session: Session, identity) -> ChargePoint:
 def _check_connector(session: Session, cp: ChargePoint, connector_id) -> int:
     if isinstance(connector_id, bool) or not isinstance(connector_id, int) or connector_id < 1:
         raise InvalidInput("connectorId is a whole number from 1")
-    exists = session.scalar(select(Connector.id).where(Connector.charge_point_id == cp.id,
-                                                       Connector.connector_id == connector_id))
+    exists = session.scalar(
+        select(Connector.id).where(Connector.charge_point_id == cp.id, Connector.connector_id == connector_id)
+    )
     if exists is None:
         raise NotFound(f"{cp.identity} has no connector {connector_id}")
     return connector_id
@@ -64,8 +66,9 @@ def _tag_of(session: Session, user: User) -> str:
 
 def expire_reservations(session: Session, now: datetime | None = None, user: User | None = None) -> int:
     """Mark reservations past their expiry as Expired (the charger frees the connector by itself)."""
-    q = update(Reservation).where(Reservation.status.in_(ACTIVE_RESERVATION),
-                                  Reservation.expiry_date <= (now or utcnow()))
+    q = update(Reservation).where(
+        Reservation.status.in_(ACTIVE_RESERVATION), Reservation.expiry_date <= (now or utcnow())
+    )
     if user is not None:
         q = q.where(Reservation.user_id == user.id)
     return session.execute(q.values(status="Expired", updated_at=utcnow())).rowcount or 0
@@ -73,9 +76,16 @@ def expire_reservations(session: Session, now: datetime | None = None, user: Use
 
 def reservation_view(session: Session, r: Reservation) -> dict:
     identity = session.scalar(select(ChargePoint.identity).where(ChargePoint.id == r.charge_point_id))
-    return {"id": r.id, "chargePointId": identity, "connectorId": r.connector_id, "status": r.status,
-            "idTag": r.id_tag, "startsAt": iso(r.start_at or r.created_at), "expiresAt": iso(r.expiry_date),
-            "sessionId": r.transaction_id}
+    return {
+        "id": r.id,
+        "chargePointId": identity,
+        "connectorId": r.connector_id,
+        "status": r.status,
+        "idTag": r.id_tag,
+        "startsAt": iso(r.start_at or r.created_at),
+        "expiresAt": iso(r.expiry_date),
+        "sessionId": r.transaction_id,
+    }
 
 
 def reserve(rt, user: User, identity, connector_id, minutes) -> dict:
@@ -90,23 +100,35 @@ def reserve(rt, user: User, identity, connector_id, minutes) -> dict:
         expire_reservations(s, now, user)
         cp = _charge_point(s, identity)
         connector_id = _check_connector(s, cp, connector_id)
-        held = s.scalar(select(Reservation.id).where(Reservation.user_id == user.id,
-                                                     Reservation.status.in_(ACTIVE_RESERVATION)))
+        held = s.scalar(
+            select(Reservation.id).where(Reservation.user_id == user.id, Reservation.status.in_(ACTIVE_RESERVATION))
+        )
         if held is not None:
             raise Conflict(f"You hold reservation {held} already; cancel it first")
-        r = Reservation(charge_point_id=cp.id, connector_id=connector_id, id_tag=_tag_of(s, user),
-                        user_id=user.id, start_at=now, expiry_date=now + timedelta(minutes=minutes),
-                        status="Requested")
+        r = Reservation(
+            charge_point_id=cp.id,
+            connector_id=connector_id,
+            id_tag=_tag_of(s, user),
+            user_id=user.id,
+            start_at=now,
+            expiry_date=now + timedelta(minutes=minutes),
+            status="Requested",
+        )
         s.add(r)
         uow.commit()
         rid, identity, tag, expiry = r.id, cp.identity, r.id_tag, r.expiry_date
-    answer = execute(rt, identity, "ReserveNow", {"connectorId": connector_id, "expiryDate": iso(expiry),
-                                                   "idTag": tag, "reservationId": rid})
+    answer = execute(
+        rt,
+        identity,
+        "ReserveNow",
+        {"connectorId": connector_id, "expiryDate": iso(expiry), "idTag": tag, "reservationId": rid},
+    )
     with rt.db.uow() as uow:
         view = reservation_view(uow.session, uow.session.get(Reservation, rid))
     if answer.get("status") != "Accepted":
-        raise ChargerRefused(f"The charger did not accept the reservation ({answer.get('status')})",
-                             str(answer.get("status")))
+        raise ChargerRefused(
+            f"The charger did not accept the reservation ({answer.get('status')})", str(answer.get("status"))
+        )
     return view
 
 
@@ -119,8 +141,9 @@ def _own_reservation(session: Session, user: User, reservation_id: int) -> Reser
 
 def reservations(session: Session, user: User, limit: int = 50) -> list[dict]:
     expire_reservations(session, user=user)
-    rows = session.scalars(select(Reservation).where(Reservation.user_id == user.id)
-                           .order_by(Reservation.id.desc()).limit(limit))
+    rows = session.scalars(
+        select(Reservation).where(Reservation.user_id == user.id).order_by(Reservation.id.desc()).limit(limit)
+    )
     return [reservation_view(session, r) for r in rows]
 
 
@@ -161,14 +184,22 @@ def start_charging(rt, user: User, identity, connector_id) -> dict:
         cp = _charge_point(s, identity)
         connector_id = _check_connector(s, cp, connector_id)
         tag = _tag_of(s, user)
-        running = s.scalar(select(Transaction.id).where(Transaction.user_id == user.id,
-                                                        Transaction.stop_timestamp.is_(None)))
+        running = s.scalar(
+            select(Transaction.id).where(Transaction.user_id == user.id, Transaction.stop_timestamp.is_(None))
+        )
         if running is not None:
             raise Conflict(f"You are charging already (session {running}); stop it first")
-        foreign = s.scalar(select(func.count()).select_from(Reservation).where(
-            Reservation.charge_point_id == cp.id, Reservation.connector_id.in_([0, connector_id]),
-            Reservation.status == "Accepted", Reservation.expiry_date > now,
-            (Reservation.user_id.is_(None)) | (Reservation.user_id != user.id)))
+        foreign = s.scalar(
+            select(func.count())
+            .select_from(Reservation)
+            .where(
+                Reservation.charge_point_id == cp.id,
+                Reservation.connector_id.in_([0, connector_id]),
+                Reservation.status == "Accepted",
+                Reservation.expiry_date > now,
+                (Reservation.user_id.is_(None)) | (Reservation.user_id != user.id),
+            )
+        )
         if foreign:
             raise Conflict("This connector is reserved for someone else")
         uow.commit()
@@ -203,11 +234,13 @@ def session_view(session: Session, tx: Transaction, settings: Settings, now: dat
     """A session with energy, duration, power (while running), cost and its per-band breakdown."""
     now = now or utcnow()
     cp_identity, station_id = session.execute(
-        select(ChargePoint.identity, ChargePoint.station_id).where(ChargePoint.id == tx.charge_point_id)).one()
+        select(ChargePoint.identity, ChargePoint.station_id).where(ChargePoint.id == tx.charge_point_id)
+    ).one()
     station_name = session.scalar(select(Station.name).where(Station.id == station_id)) if station_id else None
     end = tx.stop_timestamp or now
-    charge = None if tx.is_active else session.scalar(
-        select(SessionCharge).where(SessionCharge.transaction_id == tx.id))
+    charge = (
+        None if tx.is_active else session.scalar(select(SessionCharge).where(SessionCharge.transaction_id == tx.id))
+    )
     if charge is not None:
         total, breakdown = charge.total_minor, charge.breakdown
     else:
@@ -216,29 +249,46 @@ def session_view(session: Session, tx: Transaction, settings: Settings, now: dat
         breakdown = [{**row, "from": iso(row["from"]), "to": iso(row["to"])} for row in pricing.breakdown]
     energy = tx.energy_wh or 0.0
     return {
-        "id": tx.id, "status": "active" if tx.is_active else "finished", "chargePointId": cp_identity,
-        "connectorId": tx.connector_id, "stationId": station_id, "stationName": station_name,
-        "startedAt": iso(tx.start_timestamp), "stoppedAt": iso(tx.stop_timestamp),
+        "id": tx.id,
+        "status": "active" if tx.is_active else "finished",
+        "chargePointId": cp_identity,
+        "connectorId": tx.connector_id,
+        "stationId": station_id,
+        "stationName": station_name,
+        "startedAt": iso(tx.start_timestamp),
+        "stoppedAt": iso(tx.stop_timestamp),
         "durationSeconds": max(0, int((end - tx.start_timestamp).total_seconds())),
         "energyKwh": round(energy / 1000, 3),
         "powerKw": round((tx.last_power_w or 0.0) / 1000, 3) if tx.is_active else 0.0,
-        "cost": minor_to_amount(total), "currency": settings.currency, "stopReason": tx.stop_reason,
-        "breakdown": [{"from": b["from"], "to": b["to"], "label": b["label"], "pricePerKwh": b["pricePerKwh"],
-                       "energyKwh": round(b["energyWh"] / 1000, 3), "cost": minor_to_amount(b["costMinor"])}
-                      for b in breakdown],
+        "cost": minor_to_amount(total),
+        "currency": settings.currency,
+        "stopReason": tx.stop_reason,
+        "breakdown": [
+            {
+                "from": b["from"],
+                "to": b["to"],
+                "label": b["label"],
+                "pricePerKwh": b["pricePerKwh"],
+                "energyKwh": round(b["energyWh"] / 1000, 3),
+                "cost": minor_to_amount(b["costMinor"]),
+            }
+            for b in breakdown
+        ],
     }
 
 
-def sessions(session: Session, user: User, settings: Settings, *, status: str | None = None, limit: int = 20,
-             offset: int = 0) -> list[dict]:
+def sessions(
+    session: Session, user: User, settings: Settings, *, status: str | None = None, limit: int = 20, offset: int = 0
+) -> list[dict]:
     """The driver's sessions, newest first; ``status`` active or finished filters."""
     q = select(Transaction).where(Transaction.user_id == user.id)
     if status == "active":
         q = q.where(Transaction.stop_timestamp.is_(None))
     elif status == "finished":
         q = q.where(Transaction.stop_timestamp.is_not(None))
-    rows = session.scalars(q.order_by(Transaction.start_timestamp.desc(), Transaction.id.desc())
-                           .limit(limit).offset(offset))
+    rows = session.scalars(
+        q.order_by(Transaction.start_timestamp.desc(), Transaction.id.desc()).limit(limit).offset(offset)
+    )
     return [session_view(session, tx, settings) for tx in rows]
 
 

@@ -66,8 +66,16 @@ def _new_tag(session: Session, user: User) -> IdTag:
     raise Conflict("Could not allocate an id tag; try again")  # pragma: no cover - 2^64 space
 
 
-def register(session: Session, settings: Settings, *, email: str, password: str, name: str = "",
-             phone: str = "", link_for: LinkFor) -> User:
+def register(
+    session: Session,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    name: str = "",
+    phone: str = "",
+    link_for: LinkFor,
+) -> User:
     """Create an unverified driver with an id tag and mail the verification link."""
     user = create_user(session, email, password, role="driver", name=_clean_name(name), phone=_clean_phone(phone))
     _new_tag(session, user)
@@ -100,19 +108,26 @@ def reset_password(session: Session, settings: Settings, token: str, new_passwor
     if creds.check_reset_token(session, token).role != "driver":
         raise InvalidInput("This link is not valid")
     user = creds.reset_password(session, token, new_password)
-    session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-                    .values(revoked_at=utcnow()))
+    session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
     session.flush()
     return user
 
 
 def _issue_pair(session: Session, user: User, settings: Settings) -> dict:
-    access = issue_token(session, user, kind="access", name="driver app",
-                         ttl=timedelta(seconds=settings.driver_access_token_ttl))
-    refresh = issue_token(session, user, kind="refresh", name="driver app",
-                          ttl=timedelta(seconds=settings.driver_refresh_token_ttl))
-    return {"accessToken": access, "refreshToken": refresh, "tokenType": "Bearer",
-            "expiresIn": settings.driver_access_token_ttl}
+    access = issue_token(
+        session, user, kind="access", name="driver app", ttl=timedelta(seconds=settings.driver_access_token_ttl)
+    )
+    refresh = issue_token(
+        session, user, kind="refresh", name="driver app", ttl=timedelta(seconds=settings.driver_refresh_token_ttl)
+    )
+    return {
+        "accessToken": access,
+        "refreshToken": refresh,
+        "tokenType": "Bearer",
+        "expiresIn": settings.driver_access_token_ttl,
+    }
 
 
 def log_in(session: Session, settings: Settings, email: str, password: str, remote_addr: str = "") -> dict:
@@ -149,9 +164,15 @@ def revoke(session: Session, user: User, token: str) -> None:
 def profile(session: Session, user: User) -> dict:
     user = session.get(User, user.id)
     tag = driver_tag(session, user)
-    return {"id": user.id, "email": user.email, "name": user.name, "phone": user.phone,
-            "emailVerified": user.email_verified_at is not None, "idTag": tag.tag if tag else None,
-            "createdAt": iso(user.created_at)}
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "phone": user.phone,
+        "emailVerified": user.email_verified_at is not None,
+        "idTag": tag.tag if tag else None,
+        "createdAt": iso(user.created_at),
+    }
 
 
 def update_profile(session: Session, settings: Settings, user: User, changes: dict) -> dict:
@@ -162,8 +183,9 @@ def update_profile(session: Session, settings: Settings, user: User, changes: di
     if "phone" in changes:
         row.phone = _clean_phone(changes["phone"])
     if changes.get("newPassword") is not None:
-        credentials(settings).change_password(session, row, changes.get("currentPassword") or "",
-                                              changes["newPassword"])
+        credentials(settings).change_password(
+            session, row, changes.get("currentPassword") or "", changes["newPassword"]
+        )
     session.flush()
     return profile(session, row)
 
@@ -174,13 +196,25 @@ def update_profile(session: Session, settings: Settings, user: User, changes: di
 
 
 def vehicle_view(v: Vehicle) -> dict:
-    return {"id": v.id, "name": v.name, "make": v.make, "model": v.model, "plate": v.plate,
-            "connectorType": v.connector_type, "batteryKwh": v.battery_kwh, "createdAt": iso(v.created_at)}
+    return {
+        "id": v.id,
+        "name": v.name,
+        "make": v.make,
+        "model": v.model,
+        "plate": v.plate,
+        "connectorType": v.connector_type,
+        "batteryKwh": v.battery_kwh,
+        "createdAt": iso(v.created_at),
+    }
 
 
 def _apply_vehicle(v: Vehicle, data: dict) -> None:
-    for key, attr, limit in (("name", "name", 80), ("make", "make", 60), ("model", "model", 60),
-                             ("plate", "plate", 20)):
+    for key, attr, limit in (
+        ("name", "name", 80),
+        ("make", "make", 60),
+        ("model", "model", 60),
+        ("plate", "plate", 20),
+    ):
         if key in data:
             setattr(v, attr, _clean_name(data[key], key, limit))
     if "connectorType" in data:

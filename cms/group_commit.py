@@ -29,11 +29,9 @@ log = logging.getLogger(__name__)
 
 
 class _Message:
-    __slots__ = ("charger", "action", "payload", "unique_id", "raw", "now", "done", "response", "error",
-                 "applied")
+    __slots__ = ("charger", "action", "payload", "unique_id", "raw", "now", "done", "response", "error", "applied")
 
-    def __init__(self, charger, action: str, payload: dict, unique_id: str | None, raw: str | None,
-                 now: datetime):
+    def __init__(self, charger, action: str, payload: dict, unique_id: str | None, raw: str | None, now: datetime):
         self.charger, self.action, self.payload, self.unique_id, self.raw = charger, action, payload, unique_id, raw
         self.now = now  # received: the time the message is recorded with, whatever it waits
         self.done = threading.Event()
@@ -49,8 +47,9 @@ class GroupCommitter:
     ``idle_exit`` seconds without one, so an app that is dropped (tests) leaves nothing running.
     """
 
-    def __init__(self, service, max_group: int = 64, writers: int = 2, idle_exit: float = 5.0, *,
-                 metrics: Metrics = NO_METRICS):
+    def __init__(
+        self, service, max_group: int = 64, writers: int = 2, idle_exit: float = 5.0, *, metrics: Metrics = NO_METRICS
+    ):
         self.service = service
         self.metrics = metrics
         self.max_group = max(1, max_group)
@@ -115,8 +114,7 @@ class GroupCommitter:
             with svc.db.uow() as uow:
                 for m in group:
                     try:
-                        m.applied = svc.apply(uow.session, m.charger, m.action, m.payload, m.unique_id, m.raw,
-                                              m.now)
+                        m.applied = svc.apply(uow.session, m.charger, m.action, m.payload, m.unique_id, m.raw, m.now)
                     except OcppError as refused:  # raised before it wrote anything: the others go on
                         m.error = refused
                 uow.commit()

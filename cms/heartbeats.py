@@ -30,12 +30,16 @@ from .models import ChargePoint, MessageLogEntry, utcnow
 
 log = logging.getLogger(__name__)
 
-_SET_HEARTBEAT = (update(ChargePoint).where(ChargePoint.id == bindparam("cp_id_"))
-                  .values(last_heartbeat_at=bindparam("at_"), last_seen_at=bindparam("at_")))
+_SET_HEARTBEAT = (
+    update(ChargePoint)
+    .where(ChargePoint.id == bindparam("cp_id_"))
+    .values(last_heartbeat_at=bindparam("at_"), last_seen_at=bindparam("at_"))
+)
 
 _PG_SET_HEARTBEAT = text(
     "UPDATE charge_points AS c SET last_heartbeat_at = v.at, last_seen_at = v.at "
-    "FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamp[])) AS v(id, at) WHERE c.id = v.id")
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamp[])) AS v(id, at) WHERE c.id = v.id"
+)
 _LOG_COLUMNS = ["charge_point_id", "direction", "action", "unique_id", "payload", "created_at"]
 _LOG_SELECT, _LOG_RECORD = recordset(MessageLogEntry.__table__, _LOG_COLUMNS)
 # Rows of chargers removed meanwhile are left out by the join (their foreign key would fail the batch).
@@ -43,7 +47,8 @@ _PG_INSERT_LOG = text(
     f"INSERT INTO message_log ({', '.join(_LOG_COLUMNS)}) SELECT {_LOG_SELECT} "
     f"FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ({_LOG_RECORD})) "
     f"WITH ORDINALITY AS x({', '.join(_LOG_COLUMNS)}, n) JOIN charge_points AS c ON c.id = x.charge_point_id "
-    "ORDER BY x.n")
+    "ORDER BY x.n"
+)
 
 
 class HeartbeatBatcher:
@@ -90,8 +95,11 @@ class HeartbeatBatcher:
             return 0
         with self.db.uow() as uow:
             conn = uow.session.connection()
-            updated = self._write_postgres(conn, latest, rows) if self._postgres else \
-                self._write_generic(uow.session, latest, rows)
+            updated = (
+                self._write_postgres(conn, latest, rows)
+                if self._postgres
+                else self._write_generic(uow.session, latest, rows)
+            )
             if self.log_limit > 0:
                 for cp_id in {r["charge_point_id"] for r in rows if random.random() < message_log.PRUNE_PROBABILITY}:
                     message_log.prune(uow.session, cp_id, self.log_limit)
@@ -104,8 +112,9 @@ class HeartbeatBatcher:
     def _write_postgres(conn, latest: dict[int, datetime], rows: list[dict]) -> int:
         updated = 0
         if latest:
-            updated = conn.execute(_PG_SET_HEARTBEAT, {
-                "ids": list(latest), "ats": [naive_utc(at) for at in latest.values()]}).rowcount
+            updated = conn.execute(
+                _PG_SET_HEARTBEAT, {"ids": list(latest), "ats": [naive_utc(at) for at in latest.values()]}
+            ).rowcount
         if rows:
             conn.execute(_PG_INSERT_LOG, {"rows": json_rows(rows)})
         return updated

@@ -13,8 +13,16 @@ from .models import IdTag, User
 from .timeutil import iso
 
 
-def add_id_tag(session: Session, tag: str, *, owner: User | None = None, parent: str | None = None,
-               expiry: datetime | None = None, blocked: bool = False, note: str = "") -> IdTag:
+def add_id_tag(
+    session: Session,
+    tag: str,
+    *,
+    owner: User | None = None,
+    parent: str | None = None,
+    expiry: datetime | None = None,
+    blocked: bool = False,
+    note: str = "",
+) -> IdTag:
     """Create an id tag (OCPP CiString20)."""
     tag = (tag or "").strip()
     if not tag or len(tag) > 20:
@@ -28,8 +36,14 @@ def add_id_tag(session: Session, tag: str, *, owner: User | None = None, parent:
             raise NotFound(f"No parent id tag {parent}")
         if owner is not None and parent_row.owner_id not in (None, owner.id):
             raise NotFound(f"No parent id tag {parent}")
-    row = IdTag(tag=tag, owner_id=owner.id if owner else None, parent_id=parent_row.id if parent_row else None,
-                expiry_date=expiry, blocked=blocked, note=note[:255])
+    row = IdTag(
+        tag=tag,
+        owner_id=owner.id if owner else None,
+        parent_id=parent_row.id if parent_row else None,
+        expiry_date=expiry,
+        blocked=blocked,
+        note=note[:255],
+    )
     session.add(row)
     session.flush()
     return row
@@ -43,8 +57,16 @@ def owned_id_tag(session: Session, owner: User, tag_id: int) -> IdTag:
     return row
 
 
-def update_id_tag(session: Session, owner: User, tag_id: int, *, blocked: bool, expiry: datetime | None,
-                  parent: str | None, note: str = "") -> IdTag:
+def update_id_tag(
+    session: Session,
+    owner: User,
+    tag_id: int,
+    *,
+    blocked: bool,
+    expiry: datetime | None,
+    parent: str | None,
+    note: str = "",
+) -> IdTag:
     """Block or unblock, set or clear the expiry, and (re)group an owner's id tag under a parent of theirs."""
     row = owned_id_tag(session, owner, tag_id)
     parent_row = None
@@ -92,15 +114,22 @@ def list_id_tags(session: Session, user: User, *, limit: int = 100, after: str |
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be from 1 to {MAX_PAGE}")
     parent = aliased(IdTag)
-    q = (select(IdTag, parent.tag).outerjoin(parent, parent.id == IdTag.parent_id)
-         .where(visibility.visible(user, IdTag.owner_id)).order_by(IdTag.tag).limit(limit + 1))
+    q = (
+        select(IdTag, parent.tag)
+        .outerjoin(parent, parent.id == IdTag.parent_id)
+        .where(visibility.visible(user, IdTag.owner_id))
+        .order_by(IdTag.tag)
+        .limit(limit + 1)
+    )
     if after is not None:
         (last_tag,) = cursor.decode(after, str)
         q = q.where(IdTag.tag > last_tag)
     rows = session.execute(q).all()
     page = rows[:limit]
-    return {"items": [id_tag_view(row, parent_tag) for row, parent_tag in page],
-            "nextCursor": cursor.encode(page[-1][0].tag) if len(rows) > limit else None}
+    return {
+        "items": [id_tag_view(row, parent_tag) for row, parent_tag in page],
+        "nextCursor": cursor.encode(page[-1][0].tag) if len(rows) > limit else None,
+    }
 
 
 def view_of(session: Session, row: IdTag) -> dict:
@@ -125,8 +154,15 @@ def _check_expiry(expiry) -> datetime | None:
     return expiry
 
 
-def create_id_tag(session: Session, user: User, tag: str, *, parent: str | None = None,
-                  expiry: datetime | None = None, blocked: bool = False) -> IdTag:
+def create_id_tag(
+    session: Session,
+    user: User,
+    tag: str,
+    *,
+    parent: str | None = None,
+    expiry: datetime | None = None,
+    blocked: bool = False,
+) -> IdTag:
     """Create an id tag owned by ``user``, optionally grouped under another of theirs."""
     if parent is not None:
         _group_for(session, user, user.id, parent)

@@ -148,7 +148,8 @@ def _json_type(value) -> str:
     if isinstance(value, bool):
         return "a boolean"
     return {dict: "an object", list: "an array", str: "a string", int: "an integer", float: "a number"}.get(
-        type(value), type(value).__name__)
+        type(value), type(value).__name__
+    )
 
 
 def _short(value: str) -> str:
@@ -174,37 +175,70 @@ def _spec(node):
     return node if isinstance(node, Fit) else Limit.of(node)
 
 
-_SAMPLED_VALUE = {name: Fit(getattr(MeterValue, column)) for name, column in (
-    ("value", "raw_value"), ("context", "context"), ("format", "format"), ("measurand", "measurand"),
-    ("phase", "phase"), ("location", "location"), ("unit", "unit"))}
+_SAMPLED_VALUE = {
+    name: Fit(getattr(MeterValue, column))
+    for name, column in (
+        ("value", "raw_value"),
+        ("context", "context"),
+        ("format", "format"),
+        ("measurand", "measurand"),
+        ("phase", "phase"),
+        ("location", "location"),
+        ("unit", "unit"),
+    )
+}
 _METER_VALUE = {"timestamp": MeterValue.timestamp, "sampledValue": [_SAMPLED_VALUE]}
 # Each charger-initiated action's fields -> the column each is stored in or looked up against.
 PAYLOAD_COLUMNS = {
     "Authorize": {"idTag": IdTag.tag},
     "BootNotification": {
-        "chargePointVendor": ChargePoint.vendor, "chargePointModel": ChargePoint.model,
+        "chargePointVendor": ChargePoint.vendor,
+        "chargePointModel": ChargePoint.model,
         "chargePointSerialNumber": ChargePoint.serial_number,
         "chargeBoxSerialNumber": ChargePoint.charge_box_serial_number,
-        "firmwareVersion": ChargePoint.firmware_version, "iccid": ChargePoint.iccid, "imsi": ChargePoint.imsi,
-        "meterType": ChargePoint.meter_type, "meterSerialNumber": ChargePoint.meter_serial_number},
-    "DataTransfer": {"vendorId": DataTransferRecord.vendor_id, "messageId": DataTransferRecord.message_id,
-                     "data": DataTransferRecord.data},
+        "firmwareVersion": ChargePoint.firmware_version,
+        "iccid": ChargePoint.iccid,
+        "imsi": ChargePoint.imsi,
+        "meterType": ChargePoint.meter_type,
+        "meterSerialNumber": ChargePoint.meter_serial_number,
+    },
+    "DataTransfer": {
+        "vendorId": DataTransferRecord.vendor_id,
+        "messageId": DataTransferRecord.message_id,
+        "data": DataTransferRecord.data,
+    },
     "DiagnosticsStatusNotification": {"status": ChargePoint.diagnostics_status},
     "FirmwareStatusNotification": {"status": ChargePoint.firmware_status},
     "Heartbeat": {},
-    "MeterValues": {"connectorId": MeterValue.connector_id, "transactionId": MeterValue.transaction_id,
-                    "meterValue": [_METER_VALUE]},
+    "MeterValues": {
+        "connectorId": MeterValue.connector_id,
+        "transactionId": MeterValue.transaction_id,
+        "meterValue": [_METER_VALUE],
+    },
     "StartTransaction": {
-        "connectorId": Transaction.connector_id, "idTag": Transaction.id_tag, "meterStart": Transaction.meter_start,
-        "reservationId": Reservation.id, "timestamp": Transaction.start_timestamp},
+        "connectorId": Transaction.connector_id,
+        "idTag": Transaction.id_tag,
+        "meterStart": Transaction.meter_start,
+        "reservationId": Reservation.id,
+        "timestamp": Transaction.start_timestamp,
+    },
     "StatusNotification": {
-        "connectorId": Connector.connector_id, "errorCode": Connector.error_code, "info": Connector.info,
-        "status": Connector.status, "timestamp": StatusEvent.timestamp, "vendorId": Connector.vendor_id,
-        "vendorErrorCode": Connector.vendor_error_code},
+        "connectorId": Connector.connector_id,
+        "errorCode": Connector.error_code,
+        "info": Connector.info,
+        "status": Connector.status,
+        "timestamp": StatusEvent.timestamp,
+        "vendorId": Connector.vendor_id,
+        "vendorErrorCode": Connector.vendor_error_code,
+    },
     "StopTransaction": {
-        "transactionId": Transaction.id, "idTag": Transaction.stop_id_tag, "meterStop": Transaction.meter_stop,
-        "timestamp": Transaction.stop_timestamp, "reason": Transaction.stop_reason,
-        "transactionData": [_METER_VALUE]},
+        "transactionId": Transaction.id,
+        "idTag": Transaction.stop_id_tag,
+        "meterStop": Transaction.meter_stop,
+        "timestamp": Transaction.stop_timestamp,
+        "reason": Transaction.stop_reason,
+        "transactionData": [_METER_VALUE],
+    },
 }
 _LIMITS = {action: _spec(fields) for action, fields in PAYLOAD_COLUMNS.items()}
 IDENTITY = Limit.of(ChargePoint.identity)
@@ -296,8 +330,12 @@ def _check(spec: dict, value: dict, path: tuple | None, found: list[Violation]) 
                 if type(item) is int and limit.low <= item <= limit.high:
                     continue
             elif limit.kind == "text":
-                if type(item) is str and (limit.length is None or len(item) <= limit.length) and item.isascii() \
-                        and "\x00" not in item:
+                if (
+                    type(item) is str
+                    and (limit.length is None or len(item) <= limit.length)
+                    and item.isascii()
+                    and "\x00" not in item
+                ):
                     continue
             try:
                 limit.usable(item)
@@ -307,16 +345,20 @@ def _check(spec: dict, value: dict, path: tuple | None, found: list[Violation]) 
             if type(item) is dict:
                 _check(sub, item, (path, key), found)
             else:
-                found.append(Violation(_path((path, key)), TYPE_VIOLATION,
-                                       f"expected an object, got {_json_type(item)}"))
+                found.append(
+                    Violation(_path((path, key)), TYPE_VIOLATION, f"expected an object, got {_json_type(item)}")
+                )
         elif type(item) is list:
             element_spec = sub[0]
             for i, element in enumerate(item):
                 if type(element) is dict:
                     _check(element_spec, element, ((path, key), i), found)
                 else:
-                    found.append(Violation(_path(((path, key), i)), TYPE_VIOLATION,
-                                           f"expected an object, got {_json_type(element)}"))
+                    found.append(
+                        Violation(
+                            _path(((path, key), i)), TYPE_VIOLATION, f"expected an object, got {_json_type(element)}"
+                        )
+                    )
         else:
             found.append(Violation(_path((path, key)), TYPE_VIOLATION, f"expected an array, got {_json_type(item)}"))
 
@@ -346,8 +388,13 @@ def _fit(spec, value, path: tuple | None, found: list[Violation]):
     if isinstance(spec, Fit):
         text = spec.limit.fit(value)
         if text != value:
-            found.append(Violation(_path(path), VALUE_VIOLATION if isinstance(value, str) else TYPE_VIOLATION,
-                                   "kept cut to fit" if isinstance(value, str) else "kept as text"))
+            found.append(
+                Violation(
+                    _path(path),
+                    VALUE_VIOLATION if isinstance(value, str) else TYPE_VIOLATION,
+                    "kept cut to fit" if isinstance(value, str) else "kept as text",
+                )
+            )
         return text
     try:
         return spec.usable(value)

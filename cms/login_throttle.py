@@ -94,18 +94,31 @@ class LoginThrottle:
         if wait > 0:
             raise TooManyAttempts(max(1, math.ceil(wait)))
 
-    def record(self, session: Session, email: str, remote_addr: str, user: User | None, succeeded: bool,
-               now: datetime | None = None) -> None:
+    def record(
+        self,
+        session: Session,
+        email: str,
+        remote_addr: str,
+        user: User | None,
+        succeeded: bool,
+        now: datetime | None = None,
+    ) -> None:
         """Keep one try. A success forgets this address's failures for this account (never the address's
         failures elsewhere, nor other addresses' failures for this account); a failure may mail the holder."""
         now = now or utcnow()
         cutoff = now - self.window
         session.add(LoginAttempt(email=email, remote_addr=remote_addr[:64], succeeded=succeeded, created_at=now))
         if succeeded:
-            session.execute(delete(LoginAttempt).where(
-                (LoginAttempt.created_at <= cutoff)
-                | ((LoginAttempt.email == email) & (LoginAttempt.remote_addr == remote_addr[:64])
-                   & LoginAttempt.succeeded.is_(False))))
+            session.execute(
+                delete(LoginAttempt).where(
+                    (LoginAttempt.created_at <= cutoff)
+                    | (
+                        (LoginAttempt.email == email)
+                        & (LoginAttempt.remote_addr == remote_addr[:64])
+                        & LoginAttempt.succeeded.is_(False)
+                    )
+                )
+            )
             session.flush()
             return
         session.flush()
@@ -114,11 +127,12 @@ class LoginThrottle:
 
     # ----- internals -----
 
-    def _failures(self, session: Session, now: datetime, *, remote_addr: str, email: str | None = None
-                  ) -> FailureCount:
+    def _failures(self, session: Session, now: datetime, *, remote_addr: str, email: str | None = None) -> FailureCount:
         q = select(func.count(), func.max(LoginAttempt.created_at)).where(
-            LoginAttempt.remote_addr == remote_addr[:64], LoginAttempt.succeeded.is_(False),
-            LoginAttempt.created_at > now - self.window)
+            LoginAttempt.remote_addr == remote_addr[:64],
+            LoginAttempt.succeeded.is_(False),
+            LoginAttempt.created_at > now - self.window,
+        )
         if email is not None:
             q = q.where(LoginAttempt.email == email)
         count, latest = session.execute(q).one()
@@ -128,9 +142,11 @@ class LoginThrottle:
         cutoff = now - self.window
         rows = session.execute(
             select(LoginAttempt.remote_addr, func.count())
-            .where(LoginAttempt.email == user.email, LoginAttempt.succeeded.is_(False),
-                   LoginAttempt.created_at > cutoff)
-            .group_by(LoginAttempt.remote_addr).order_by(func.count().desc())
+            .where(
+                LoginAttempt.email == user.email, LoginAttempt.succeeded.is_(False), LoginAttempt.created_at > cutoff
+            )
+            .group_by(LoginAttempt.remote_addr)
+            .order_by(func.count().desc())
         ).all()
         total = sum(n for _, n in rows)
         if total < self.settings.login_max_failures or not self._claim_alert(session, user.email, now, cutoff):
@@ -138,20 +154,27 @@ class LoginThrottle:
         addresses = "\n".join(f"  {addr or 'unknown address'}: {n}" for addr, n in rows[:10])
         minutes = max(1, self.settings.login_window_seconds // 60)
         self.mailer.send(
-            session, user.email, ALERT_SUBJECT,
+            session,
+            user.email,
+            ALERT_SUBJECT,
             f"Hello {user.name or user.email},\n\n"
             f"someone failed to log in to your account {total} times in the last {minutes} minutes, from:\n\n"
             f"{addresses}\n\n"
             "If that was you, there is nothing to do. If it was not, your password held: those addresses are "
             "slowed down, and you can still log in as usual. Choose a new password if it is short or used "
             "elsewhere.\n\nYou get this mail at most once every "
-            f"{minutes} minutes.\n")
+            f"{minutes} minutes.\n",
+        )
 
     @staticmethod
     def _claim_alert(session: Session, email: str, now: datetime, cutoff: datetime) -> bool:
         """True for exactly one caller per window, whichever process it runs in."""
-        claimed = session.execute(update(LoginAlert).where(LoginAlert.email == email, LoginAlert.sent_at <= cutoff)
-                                  .values(sent_at=now).execution_options(synchronize_session=False))
+        claimed = session.execute(
+            update(LoginAlert)
+            .where(LoginAlert.email == email, LoginAlert.sent_at <= cutoff)
+            .values(sent_at=now)
+            .execution_options(synchronize_session=False)
+        )
         if claimed.rowcount:
             return True
         if session.scalar(select(LoginAlert.sent_at).where(LoginAlert.email == email)) is not None:

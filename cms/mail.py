@@ -61,6 +61,15 @@ def outbox(session: Session, recipient: str | None = None, limit: int = 50) -> l
     q = select(OutboxMail).order_by(OutboxMail.id.desc()).limit(limit)
     if recipient:
         q = q.where(OutboxMail.recipient == recipient.strip().lower())
-    return [{"id": m.id, "recipient": m.recipient, "subject": m.subject, "body": m.body,
-             "created_at": m.created_at, "delivery": m.delivery, "error": m.error}
-            for m in session.scalars(q)]
+    return [
+        {
+            "id": m.id,
+            "recipient": m.recipient,
+            "subject": m.subject,
+            "body": m.body,
+            "created_at": m.created_at,
+            "delivery": m.delivery,
+            "error": m.error,
+        }
+        for m in session.scalars(q)
+    ]

@@ -35,8 +35,11 @@ def mark_silent_chargers_offline(db: Database, heartbeat_interval: int) -> int:
 def reset_connection_flags(db: Database) -> None:
     """On start-up of a lone process (no Redis), no JSON charger is connected yet, whatever the database says."""
     with db.uow() as uow:
-        uow.session.execute(update(ChargePoint).where(ChargePoint.connected.is_(True), ChargePoint.transport == "json")
-                            .values(connected=False))
+        uow.session.execute(
+            update(ChargePoint)
+            .where(ChargePoint.connected.is_(True), ChargePoint.transport == "json")
+            .values(connected=False)
+        )
         uow.commit()
 
 

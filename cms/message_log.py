@@ -16,9 +16,7 @@ PAYLOAD_LIMIT = 65536  # characters of a message kept in the log
 _UNIQUE_ID_LIMIT = MessageLogEntry.__table__.c.unique_id.type.length
 _COLUMNS = ("charge_point_id", "direction", "action", "unique_id", "payload", "created_at")
 # A request and its answer as one two-row INSERT, built once (statement construction costs more than the SQL).
-_EXCHANGE = insert(MessageLogEntry.__table__).values([
-    {c: bindparam(f"{c}_{i}") for c in _COLUMNS} for i in (0, 1)
-])
+_EXCHANGE = insert(MessageLogEntry.__table__).values([{c: bindparam(f"{c}_{i}") for c in _COLUMNS} for i in (0, 1)])
 
 
 def _storable(text: str) -> str:
@@ -27,30 +25,62 @@ def _storable(text: str) -> str:
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
-def exchange_rows(charge_point_id: int, action: str | None, unique_id: str | None, request: str, response: str,
-                  at: datetime) -> list[dict]:
+def exchange_rows(
+    charge_point_id: int, action: str | None, unique_id: str | None, request: str, response: str, at: datetime
+) -> list[dict]:
     """A request and its answer as two log rows (``message_log`` columns)."""
     unique_id = unique_id[:_UNIQUE_ID_LIMIT] if unique_id else unique_id
-    return [{"charge_point_id": charge_point_id, "direction": direction, "action": action, "unique_id": unique_id,
-             "payload": _storable(text), "created_at": at}
-            for direction, text in (("in", request), ("out", response))]
+    return [
+        {
+            "charge_point_id": charge_point_id,
+            "direction": direction,
+            "action": action,
+            "unique_id": unique_id,
+            "payload": _storable(text),
+            "created_at": at,
+        }
+        for direction, text in (("in", request), ("out", response))
+    ]
 
 
-def record(session: Session, charge_point_id: int, direction: str, action: str | None,
-           unique_id: str | None, payload: str, *, limit: int) -> None:
+def record(
+    session: Session,
+    charge_point_id: int,
+    direction: str,
+    action: str | None,
+    unique_id: str | None,
+    payload: str,
+    *,
+    limit: int,
+) -> None:
     """Append one message; now and then trim the charger's log to its newest ``limit`` entries."""
-    session.execute(insert(MessageLogEntry.__table__), {
-        "charge_point_id": charge_point_id, "direction": direction, "action": action,
-        "unique_id": unique_id[:_UNIQUE_ID_LIMIT] if unique_id else unique_id,
-        "payload": _storable(payload), "created_at": utcnow()})
+    session.execute(
+        insert(MessageLogEntry.__table__),
+        {
+            "charge_point_id": charge_point_id,
+            "direction": direction,
+            "action": action,
+            "unique_id": unique_id[:_UNIQUE_ID_LIMIT] if unique_id else unique_id,
+            "payload": _storable(payload),
+            "created_at": utcnow(),
+        },
+    )
     # Pruning on every insert would double the write cost of each message; a small random share
     # keeps the log within a few percent of its limit.
     if random.random() < PRUNE_PROBABILITY:
         prune(session, charge_point_id, limit)
 
 
-def record_exchange(session: Session, charge_point_id: int, action: str | None, unique_id: str | None,
-                    request: str, response: str, *, limit: int) -> None:
+def record_exchange(
+    session: Session,
+    charge_point_id: int,
+    action: str | None,
+    unique_id: str | None,
+    request: str,
+    response: str,
+    *,
+    limit: int,
+) -> None:
     """Append a request and its answer in one statement; now and then trim the log like :func:`record`."""
     rows = exchange_rows(charge_point_id, action, unique_id, request, response, utcnow())
     session.connection().execute(_EXCHANGE, {f"{c}_{i}": row[c] for i, row in enumerate(rows) for c in _COLUMNS})

@@ -51,8 +51,7 @@ def outcome_label(outcome: str | None) -> str:
 class Metrics(Protocol):
     """What the CMS records. Every method is cheap and never raises into the caller's work."""
 
-    def charger_message(self, transport: str, action: str | None, outcome: str,
-                        seconds: float | None = None) -> None:
+    def charger_message(self, transport: str, action: str | None, outcome: str, seconds: float | None = None) -> None:
         """A message from a charger was answered: ``outcome`` is :data:`RESULT` or the OCPP error code (SOAP:
         the fault's OCPP code) it was answered with; ``seconds`` how long the CMS took to handle it (None: it
         was refused before it was handled). Called once per message; :data:`INTERNAL_ERROR` is also counted
@@ -76,8 +75,7 @@ class Metrics(Protocol):
 class NoMetrics:
     """Records nothing: the default of every collaborator, and what the unit tests of the core use."""
 
-    def charger_message(self, transport: str, action: str | None, outcome: str,
-                        seconds: float | None = None) -> None:
+    def charger_message(self, transport: str, action: str | None, outcome: str, seconds: float | None = None) -> None:
         pass
 
     def internal_error(self, transport: str) -> None:

@@ -71,8 +71,11 @@ def _verified_event(secret: str, body: bytes, headers: Mapping[str, str]) -> Web
         data = json.loads(body)
     except ValueError:
         raise WebhookRejected("The body is not JSON") from None
-    if not isinstance(data, dict) or not isinstance(data.get("reference"), str) \
-            or data.get("status") not in ("succeeded", "failed"):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("reference"), str)
+        or data.get("status") not in ("succeeded", "failed")
+    ):
         raise WebhookRejected('Expected {"reference": str, "status": "succeeded" | "failed"}')
     reason = data.get("reason")
     return WebhookEvent(data["reference"], data["status"], reason if isinstance(reason, str) else "")
@@ -103,8 +106,7 @@ class HostedCheckoutProvider:
 
     def create(self, payment_id: int, amount_minor: int, currency: str, description: str) -> ProviderPayment:
         ref = f"pay_{secrets.token_urlsafe(16)}"
-        url = self.settings.payment_checkout_url.replace("{ref}", ref) if self.settings.payment_checkout_url \
-            else None
+        url = self.settings.payment_checkout_url.replace("{ref}", ref) if self.settings.payment_checkout_url else None
         return ProviderPayment(ref, "pending", url)
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:

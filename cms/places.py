@@ -30,8 +30,7 @@ def _coordinates(text: str) -> dict | None:
     lat, lon = float(m.group(1)), float(m.group(2))
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise InvalidInput("Coordinates are a latitude from -90 to 90 and a longitude from -180 to 180")
-    return {"label": f"{lat:.5f}, {lon:.5f}", "latitude": lat, "longitude": lon, "kind": "coordinates",
-            "stations": 0}
+    return {"label": f"{lat:.5f}, {lon:.5f}", "latitude": lat, "longitude": lon, "kind": "coordinates", "stations": 0}
 
 
 def _biggest_group(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -58,21 +57,32 @@ def find_place(session: Session, query: str, *, limit: int = 5) -> list[dict]:
     pattern = f"%{escape_like(text.lower())}%"
     rows = session.execute(
         select(Station.id, Station.name, Station.address, Station.latitude, Station.longitude)
-        .where(Station.latitude.is_not(None), Station.longitude.is_not(None),
-               or_(func.lower(Station.name).like(pattern, escape="\\"),
-                   func.lower(Station.address).like(pattern, escape="\\")))
-        .order_by(Station.name, Station.id).limit(MAX_MATCHES)
+        .where(
+            Station.latitude.is_not(None),
+            Station.longitude.is_not(None),
+            or_(
+                func.lower(Station.name).like(pattern, escape="\\"),
+                func.lower(Station.address).like(pattern, escape="\\"),
+            ),
+        )
+        .order_by(Station.name, Station.id)
+        .limit(MAX_MATCHES)
     ).all()
     if not rows:
         return []
     out: list[dict] = []
     group = _biggest_group([(r.latitude, r.longitude) for r in rows])
     if len(group) > 1:
-        out.append({"label": text, "latitude": round(sum(p[0] for p in group) / len(group), 6),
-                    "longitude": round(sum(p[1] for p in group) / len(group), 6), "kind": "area",
-                    "stations": len(group)})
+        out.append(
+            {
+                "label": text,
+                "latitude": round(sum(p[0] for p in group) / len(group), 6),
+                "longitude": round(sum(p[1] for p in group) / len(group), 6),
+                "kind": "area",
+                "stations": len(group),
+            }
+        )
     for r in rows[: limit - len(out)]:
         label = f"{r.name}, {r.address}" if r.address else r.name
-        out.append({"label": label, "latitude": r.latitude, "longitude": r.longitude, "kind": "station",
-                    "stations": 1})
+        out.append({"label": label, "latitude": r.latitude, "longitude": r.longitude, "kind": "station", "stations": 1})
     return out

@@ -49,14 +49,17 @@ def check_database(url: str, *, schema: bool = True) -> list[str]:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise StartupError(f"CMS_DATABASE_URL={url!r} is not a database URL "
-                           "(e.g. postgresql+psycopg://user@host/cms or sqlite:///var/cms.sqlite3)") from None
+        raise StartupError(
+            f"CMS_DATABASE_URL={url!r} is not a database URL "
+            "(e.g. postgresql+psycopg://user@host/cms or sqlite:///var/cms.sqlite3)"
+        ) from None
     shown = safe_database_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = parsed.database or ""
         if schema and path not in ("", ":memory:") and not os.path.exists(path):
-            raise StartupError(f"no database at {os.path.abspath(path)} (CMS_DATABASE_URL={shown}): "
-                               "run `cms db upgrade` first")
+            raise StartupError(
+                f"no database at {os.path.abspath(path)} (CMS_DATABASE_URL={shown}): run `cms db upgrade` first"
+            )
         if not schema:
             return []  # `cms db upgrade` creates the file and its directory
     connect_args = {"connect_timeout": CONNECT_TIMEOUT} if parsed.get_backend_name() == "postgresql" else {}
@@ -96,10 +99,14 @@ def _compare_revisions(shown: str, current: set[str]) -> list[str]:
     if unknown:
         # Newer code migrated it (a rolling upgrade, or this node runs an older release): expand-only migrations
         # keep older code working, so this is said, not refused.
-        return [f"the database {shown} is at revision {', '.join(sorted(unknown))}, newer than this CMS knows "
-                f"(its head is {', '.join(sorted(heads))}); continuing"]
-    raise StartupError(f"the database {shown} is at revision {', '.join(sorted(current))}, this CMS needs "
-                       f"{', '.join(sorted(heads))}: run `cms db upgrade`")
+        return [
+            f"the database {shown} is at revision {', '.join(sorted(unknown))}, newer than this CMS knows "
+            f"(its head is {', '.join(sorted(heads))}); continuing"
+        ]
+    raise StartupError(
+        f"the database {shown} is at revision {', '.join(sorted(current))}, this CMS needs "
+        f"{', '.join(sorted(heads))}: run `cms db upgrade`"
+    )
 
 
 def safe_redis_url(url: str) -> str:
@@ -136,8 +143,9 @@ def check_payment_provider(settings: Settings) -> None:
     try:
         load_provider(settings)
     except (ValueError, ImportError, AttributeError, TypeError) as e:
-        raise StartupError(f"CMS_PAYMENT_PROVIDER={settings.payment_provider!r} cannot be used: "
-                           f"{_one_line(e)}") from None
+        raise StartupError(
+            f"CMS_PAYMENT_PROVIDER={settings.payment_provider!r} cannot be used: {_one_line(e)}"
+        ) from None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -66,48 +66,84 @@ class PrometheusMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.messages = Counter(
-            "cms_charger_messages", "Messages received from chargers, by transport, action and outcome "
+            "cms_charger_messages",
+            "Messages received from chargers, by transport, action and outcome "
             "(result, or the OCPP error code / SOAP fault code they were answered with)",
-            ["transport", "action", "outcome"], registry=r)
+            ["transport", "action", "outcome"],
+            registry=r,
+        )
         self.message_seconds = Histogram(
-            "cms_charger_message_duration_seconds", "Time from a charger message's arrival in the service "
+            "cms_charger_message_duration_seconds",
+            "Time from a charger message's arrival in the service "
             "layer to its answer (including the wait for its group commit), by action",
-            ["action"], buckets=_MESSAGE_BUCKETS, registry=r)
+            ["action"],
+            buckets=_MESSAGE_BUCKETS,
+            registry=r,
+        )
         self.internal_errors = Counter(
-            "cms_charger_internal_errors", "InternalError answers to chargers (OCPP-J CALLERROR InternalError, "
-            "SOAP Receiver fault): the server's own failures", ["transport"], registry=r)
+            "cms_charger_internal_errors",
+            "InternalError answers to chargers (OCPP-J CALLERROR InternalError, "
+            "SOAP Receiver fault): the server's own failures",
+            ["transport"],
+            registry=r,
+        )
         for transport in ("json", "soap"):  # exposed at 0 from the start, so the first one shows as an increase
             self.internal_errors.labels(transport)
         self.commands = Counter(
-            "cms_commands", "CMS-initiated commands sent to chargers, by action and outcome "
-            "(result, charger_call_error, timeout, not_connected, error)", ["action", "outcome"], registry=r)
+            "cms_commands",
+            "CMS-initiated commands sent to chargers, by action and outcome "
+            "(result, charger_call_error, timeout, not_connected, error)",
+            ["action", "outcome"],
+            registry=r,
+        )
         self.command_seconds = Histogram(
-            "cms_command_round_trip_seconds", "Round trip of CMS-initiated commands, by action",
-            ["action"], buckets=_COMMAND_BUCKETS, registry=r)
+            "cms_command_round_trip_seconds",
+            "Round trip of CMS-initiated commands, by action",
+            ["action"],
+            buckets=_COMMAND_BUCKETS,
+            registry=r,
+        )
         self.group_size = Histogram(
-            "cms_group_commit_messages", "Charger messages committed together in one transaction",
-            buckets=_GROUP_BUCKETS, registry=r)
+            "cms_group_commit_messages",
+            "Charger messages committed together in one transaction",
+            buckets=_GROUP_BUCKETS,
+            registry=r,
+        )
         self.heartbeat_batch = Histogram(
-            "cms_heartbeat_batch_heartbeats", "Chargers' heartbeat times written in one batch",
-            buckets=_BATCH_BUCKETS, registry=r)
+            "cms_heartbeat_batch_heartbeats",
+            "Chargers' heartbeat times written in one batch",
+            buckets=_BATCH_BUCKETS,
+            registry=r,
+        )
         self.heartbeat_lag = Histogram(
-            "cms_heartbeat_batch_lag_seconds", "Age of the oldest heartbeat of a batch when the batch is written",
-            buckets=_LAG_BUCKETS, registry=r)
+            "cms_heartbeat_batch_lag_seconds",
+            "Age of the oldest heartbeat of a batch when the batch is written",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
         # Per process: in multiprocess mode each live worker's value carries a pid label, and a dead worker's
         # values go with it (mark_process_dead).
         self.pool_checked_out = Gauge(
-            "cms_db_pool_checked_out_connections", "Database connections in use in this process",
-            multiprocess_mode="liveall", registry=r)
+            "cms_db_pool_checked_out_connections",
+            "Database connections in use in this process",
+            multiprocess_mode="liveall",
+            registry=r,
+        )
         self.pool_size = Gauge(
-            "cms_db_pool_size_connections", "Size of this process's database connection pool",
-            multiprocess_mode="liveall", registry=r)
+            "cms_db_pool_size_connections",
+            "Size of this process's database connection pool",
+            multiprocess_mode="liveall",
+            registry=r,
+        )
         self._children: dict[tuple, object] = {}  # labelled children, looked up once (labels() costs a lock)
         self._message_children: dict[tuple, tuple] = {}
         self._online = OnlineChargersCollector(online_counts) if online_counts is not None else None
         self._multiprocess = multiprocess_mode()
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and not self._multiprocess:
-            log.warning("PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was imported: /metrics shows "
-                        "only the process that answers the scrape")
+            log.warning(
+                "PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was imported: /metrics shows "
+                "only the process that answers the scrape"
+            )
         if not self._multiprocess and self._online is not None:
             self.registry.register(self._online)
 
@@ -120,8 +156,7 @@ class PrometheusMetrics:
 
     # ----- the port -----
 
-    def charger_message(self, transport: str, action: str | None, outcome: str,
-                        seconds: float | None = None) -> None:
+    def charger_message(self, transport: str, action: str | None, outcome: str, seconds: float | None = None) -> None:
         # On every message: the labelled children are looked up once per (transport, action, outcome) as sent.
         # Only values that are their own label are kept, so a charger's made-up names cannot grow the dict.
         children = self._message_children.get((transport, action, outcome))
@@ -138,8 +173,11 @@ class PrometheusMetrics:
         action_, outcome_ = action_label(action), outcome_label(outcome)
         # No latency series for messages too broken to name an action: they are refused unhandled.
         latency = self.message_seconds.labels(action_) if action_ != NO_ACTION else None
-        children = (self.messages.labels(transport, action_, outcome_), latency,
-                    self.internal_errors.labels(transport) if outcome_ == INTERNAL_ERROR else None)
+        children = (
+            self.messages.labels(transport, action_, outcome_),
+            latency,
+            self.internal_errors.labels(transport) if outcome_ == INTERNAL_ERROR else None,
+        )
         if action_ == (action or NO_ACTION) and outcome_ == outcome:
             self._message_children[(transport, action, outcome)] = children
         return children
@@ -197,8 +235,11 @@ class OnlineChargersCollector:
 
     def _family(self) -> GaugeMetricFamily:
         return GaugeMetricFamily(
-            "cms_chargers_connected", "Chargers online: JSON chargers holding a WebSocket to any process, SOAP "
-            "chargers heard within two heartbeat intervals", labels=["transport", "ocpp_version"])
+            "cms_chargers_connected",
+            "Chargers online: JSON chargers holding a WebSocket to any process, SOAP "
+            "chargers heard within two heartbeat intervals",
+            labels=["transport", "ocpp_version"],
+        )
 
     def describe(self):
         return [self._family()]

@@ -62,8 +62,12 @@ def online_charger_counts(session: Session, now: datetime, default_heartbeat: in
     intervals = session.scalars(select(interval).where(soap).distinct()).all()
     online = and_(ChargePoint.transport == "json", ChargePoint.connected.is_(True))
     if intervals:
-        heard = or_(*(and_(interval == seconds, ChargePoint.last_seen_at > now - soap_online_window(seconds))
-                      for seconds in intervals))
+        heard = or_(
+            *(
+                and_(interval == seconds, ChargePoint.last_seen_at > now - soap_online_window(seconds))
+                for seconds in intervals
+            )
+        )
         online = or_(online, and_(ChargePoint.transport == "soap", heard))
     rows = session.execute(
         select(ChargePoint.transport, ChargePoint.ocpp_version, func.count())
@@ -80,19 +84,30 @@ def online_charger_counts(session: Session, now: datetime, default_heartbeat: in
 
 def stations(session: Session, owner: User) -> list[dict]:
     """The owner's stations with the number of charge points of each."""
-    counts = (select(ChargePoint.station_id, func.count().label("n"))
-              .where(ChargePoint.registered.is_(True)).group_by(ChargePoint.station_id).subquery())
+    counts = (
+        select(ChargePoint.station_id, func.count().label("n"))
+        .where(ChargePoint.registered.is_(True))
+        .group_by(ChargePoint.station_id)
+        .subquery()
+    )
     rows = session.execute(
         select(Station, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.station_id == Station.id)
-        .where(_mine(owner, Station.owner_id)).order_by(Station.name)
+        .where(_mine(owner, Station.owner_id))
+        .order_by(Station.name)
     ).all()
     return [_station(s) | {"charger_count": n} for s, n in rows]
 
 
 def _station(s: Station) -> dict:
-    return {"id": s.id, "name": s.name, "address": s.address, "latitude": s.latitude, "longitude": s.longitude,
-            "timezone": s.timezone}
+    return {
+        "id": s.id,
+        "name": s.name,
+        "address": s.address,
+        "latitude": s.latitude,
+        "longitude": s.longitude,
+        "timezone": s.timezone,
+    }
 
 
 def station(session: Session, owner: User, station_id: int) -> dict:
@@ -102,13 +117,17 @@ def station(session: Session, owner: User, station_id: int) -> dict:
     return _station(s)
 
 
-def charge_points(session: Session, owner: User, *, default_heartbeat: int, station_id: int | None = None,
-                  now: datetime | None = None) -> list[dict]:
+def charge_points(
+    session: Session, owner: User, *, default_heartbeat: int, station_id: int | None = None, now: datetime | None = None
+) -> list[dict]:
     """The owner's charge points with status summary: online, connectors, what is charging now."""
     now = now or utcnow()
-    q = (select(ChargePoint, Station.name).outerjoin(Station, Station.id == ChargePoint.station_id)
-         .where(_mine(owner, ChargePoint.owner_id), ChargePoint.registered.is_(True))
-         .order_by(Station.name, ChargePoint.identity))
+    q = (
+        select(ChargePoint, Station.name)
+        .outerjoin(Station, Station.id == ChargePoint.station_id)
+        .where(_mine(owner, ChargePoint.owner_id), ChargePoint.registered.is_(True))
+        .order_by(Station.name, ChargePoint.identity)
+    )
     if station_id is not None:
         q = q.where(ChargePoint.station_id == station_id)
     rows = session.execute(q).all()
@@ -116,22 +135,39 @@ def charge_points(session: Session, owner: User, *, default_heartbeat: int, stat
     connectors: dict[int, list[dict]] = {}
     active: dict[int, int] = {}
     if ids:
-        for c in session.scalars(select(Connector).where(Connector.charge_point_id.in_(ids), Connector.connector_id > 0)
-                                 .order_by(Connector.charge_point_id, Connector.connector_id)):
-            connectors.setdefault(c.charge_point_id, []).append({"connector_id": c.connector_id, "status": c.status,
-                                                                 "error_code": c.error_code})
+        for c in session.scalars(
+            select(Connector)
+            .where(Connector.charge_point_id.in_(ids), Connector.connector_id > 0)
+            .order_by(Connector.charge_point_id, Connector.connector_id)
+        ):
+            connectors.setdefault(c.charge_point_id, []).append(
+                {"connector_id": c.connector_id, "status": c.status, "error_code": c.error_code}
+            )
         for cp_id, n in session.execute(
-                select(Transaction.charge_point_id, func.count()).where(
-                    Transaction.charge_point_id.in_(ids), Transaction.stop_timestamp.is_(None))
-                .group_by(Transaction.charge_point_id)):
+            select(Transaction.charge_point_id, func.count())
+            .where(Transaction.charge_point_id.in_(ids), Transaction.stop_timestamp.is_(None))
+            .group_by(Transaction.charge_point_id)
+        ):
             active[cp_id] = n
-    return [{"identity": cp.identity, "station": name, "station_id": cp.station_id,
-             "online": is_online(cp, now, default_heartbeat), "transport": cp.transport,
-             "ocpp_version": cp.ocpp_version, "vendor": cp.vendor, "model": cp.model,
-             "last_seen_at": cp.last_seen_at, "last_heartbeat_at": cp.last_heartbeat_at,
-             "registration_status": cp.registration_status, "connectors": connectors.get(cp.id, []),
-             "active_transactions": active.get(cp.id, 0), "has_password": bool(cp.password_hash)}
-            for cp, name in rows]
+    return [
+        {
+            "identity": cp.identity,
+            "station": name,
+            "station_id": cp.station_id,
+            "online": is_online(cp, now, default_heartbeat),
+            "transport": cp.transport,
+            "ocpp_version": cp.ocpp_version,
+            "vendor": cp.vendor,
+            "model": cp.model,
+            "last_seen_at": cp.last_seen_at,
+            "last_heartbeat_at": cp.last_heartbeat_at,
+            "registration_status": cp.registration_status,
+            "connectors": connectors.get(cp.id, []),
+            "active_transactions": active.get(cp.id, 0),
+            "has_password": bool(cp.password_hash),
+        }
+        for cp, name in rows
+    ]
 
 
 def _owned_cp(session: Session, owner: User, identity: str) -> ChargePoint:
@@ -141,25 +177,44 @@ def _owned_cp(session: Session, owner: User, identity: str) -> ChargePoint:
     return cp
 
 
-def charge_point(session: Session, owner: User, identity: str, *, default_heartbeat: int,
-                 now: datetime | None = None) -> dict:
+def charge_point(
+    session: Session, owner: User, identity: str, *, default_heartbeat: int, now: datetime | None = None
+) -> dict:
     """Everything the charger page shows about one charge point (status, boot details, connectors)."""
     now = now or utcnow()
     cp = _owned_cp(session, owner, identity)
     station_name = session.scalar(select(Station.name).where(Station.id == cp.station_id)) if cp.station_id else None
     return {
-        "identity": cp.identity, "station_id": cp.station_id, "station": station_name,
-        "online": is_online(cp, now, default_heartbeat), "transport": cp.transport, "ocpp_version": cp.ocpp_version,
-        "registration_status": cp.registration_status, "endpoint_url": cp.endpoint_url,
-        "last_heartbeat_at": cp.last_heartbeat_at, "last_seen_at": cp.last_seen_at, "last_boot_at": cp.last_boot_at,
-        "connected_at": cp.connected_at, "disconnected_at": cp.disconnected_at,
-        "heartbeat_interval": cp.heartbeat_interval or default_heartbeat, "has_password": bool(cp.password_hash),
-        "boot": {"vendor": cp.vendor, "model": cp.model, "serial_number": cp.serial_number,
-                 "charge_box_serial_number": cp.charge_box_serial_number, "firmware_version": cp.firmware_version,
-                 "iccid": cp.iccid, "imsi": cp.imsi, "meter_type": cp.meter_type,
-                 "meter_serial_number": cp.meter_serial_number},
-        "firmware_status": cp.firmware_status, "firmware_status_at": cp.firmware_status_at,
-        "diagnostics_status": cp.diagnostics_status, "diagnostics_status_at": cp.diagnostics_status_at,
+        "identity": cp.identity,
+        "station_id": cp.station_id,
+        "station": station_name,
+        "online": is_online(cp, now, default_heartbeat),
+        "transport": cp.transport,
+        "ocpp_version": cp.ocpp_version,
+        "registration_status": cp.registration_status,
+        "endpoint_url": cp.endpoint_url,
+        "last_heartbeat_at": cp.last_heartbeat_at,
+        "last_seen_at": cp.last_seen_at,
+        "last_boot_at": cp.last_boot_at,
+        "connected_at": cp.connected_at,
+        "disconnected_at": cp.disconnected_at,
+        "heartbeat_interval": cp.heartbeat_interval or default_heartbeat,
+        "has_password": bool(cp.password_hash),
+        "boot": {
+            "vendor": cp.vendor,
+            "model": cp.model,
+            "serial_number": cp.serial_number,
+            "charge_box_serial_number": cp.charge_box_serial_number,
+            "firmware_version": cp.firmware_version,
+            "iccid": cp.iccid,
+            "imsi": cp.imsi,
+            "meter_type": cp.meter_type,
+            "meter_serial_number": cp.meter_serial_number,
+        },
+        "firmware_status": cp.firmware_status,
+        "firmware_status_at": cp.firmware_status_at,
+        "diagnostics_status": cp.diagnostics_status,
+        "diagnostics_status_at": cp.diagnostics_status_at,
         "local_list_version": cp.local_list_version,
         "connectors": connectors(session, owner, identity, _cp=cp),
     }
@@ -168,30 +223,63 @@ def charge_point(session: Session, owner: User, identity: str, *, default_heartb
 def connectors(session: Session, owner: User, identity: str, *, _cp: ChargePoint | None = None) -> list[dict]:
     """Each connector's status, with the transaction running on it (energy so far, power)."""
     cp = _cp or _owned_cp(session, owner, identity)
-    running = {t.connector_id: t for t in session.scalars(
-        select(Transaction).where(Transaction.charge_point_id == cp.id, Transaction.stop_timestamp.is_(None)))}
+    running = {
+        t.connector_id: t
+        for t in session.scalars(
+            select(Transaction).where(Transaction.charge_point_id == cp.id, Transaction.stop_timestamp.is_(None))
+        )
+    }
     out = []
-    for c in session.scalars(select(Connector).where(Connector.charge_point_id == cp.id)
-                             .order_by(Connector.connector_id)):
+    for c in session.scalars(
+        select(Connector).where(Connector.charge_point_id == cp.id).order_by(Connector.connector_id)
+    ):
         tx = running.get(c.connector_id)
-        out.append({"connector_id": c.connector_id, "status": c.status, "error_code": c.error_code, "info": c.info,
-                    "vendor_error_code": c.vendor_error_code, "updated_at": c.updated_at or c.status_timestamp,
-                    "transaction": None if tx is None else {
-                        "id": tx.id, "id_tag": tx.id_tag, "start": tx.start_timestamp, "energy_wh": tx.energy_wh,
-                        "power_w": tx.last_power_w}})
+        out.append(
+            {
+                "connector_id": c.connector_id,
+                "status": c.status,
+                "error_code": c.error_code,
+                "info": c.info,
+                "vendor_error_code": c.vendor_error_code,
+                "updated_at": c.updated_at or c.status_timestamp,
+                "transaction": None
+                if tx is None
+                else {
+                    "id": tx.id,
+                    "id_tag": tx.id_tag,
+                    "start": tx.start_timestamp,
+                    "energy_wh": tx.energy_wh,
+                    "power_w": tx.last_power_w,
+                },
+            }
+        )
     return out
 
 
-def message_log(session: Session, owner: User, identity: str, *, limit: int = 200,
-                before_id: int | None = None) -> list[dict]:
+def message_log(
+    session: Session, owner: User, identity: str, *, limit: int = 200, before_id: int | None = None
+) -> list[dict]:
     """The newest raw OCPP messages of a charger, newest first."""
     cp = _owned_cp(session, owner, identity)
-    q = (select(MessageLogEntry).where(MessageLogEntry.charge_point_id == cp.id)
-         .order_by(MessageLogEntry.id.desc()).limit(limit))
+    q = (
+        select(MessageLogEntry)
+        .where(MessageLogEntry.charge_point_id == cp.id)
+        .order_by(MessageLogEntry.id.desc())
+        .limit(limit)
+    )
     if before_id is not None:
         q = q.where(MessageLogEntry.id < before_id)
-    return [{"id": m.id, "direction": m.direction, "action": m.action, "unique_id": m.unique_id,
-             "payload": m.payload, "created_at": m.created_at} for m in session.scalars(q)]
+    return [
+        {
+            "id": m.id,
+            "direction": m.direction,
+            "action": m.action,
+            "unique_id": m.unique_id,
+            "payload": m.payload,
+            "created_at": m.created_at,
+        }
+        for m in session.scalars(q)
+    ]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -212,6 +300,7 @@ class TransactionFilter:
     @classmethod
     def from_args(cls, args) -> TransactionFilter:
         """Parse query-string values (a mapping of strings); blank means no filter."""
+
         def text_arg(name):
             value = (args.get(name) or "").strip()
             return value or None
@@ -230,16 +319,29 @@ class TransactionFilter:
             station_id = int(station) if station else None
         except ValueError:
             raise InvalidInput("station must be a number") from None
-        f = cls(station_id=station_id, identity=text_arg("charger"), id_tag=text_arg("id_tag"),
-                date_from=date_arg("date_from"), date_to=date_arg("date_to"))
+        f = cls(
+            station_id=station_id,
+            identity=text_arg("charger"),
+            id_tag=text_arg("id_tag"),
+            date_from=date_arg("date_from"),
+            date_to=date_arg("date_to"),
+        )
         if f.date_from and f.date_to and f.date_from > f.date_to:
             raise InvalidInput("The date range ends before it starts")
         return f
 
     def as_args(self) -> dict:
-        return {k: v for k, v in {"station_id": self.station_id, "charger": self.identity, "id_tag": self.id_tag,
-                                  "date_from": self.date_from and self.date_from.isoformat(),
-                                  "date_to": self.date_to and self.date_to.isoformat()}.items() if v}
+        return {
+            k: v
+            for k, v in {
+                "station_id": self.station_id,
+                "charger": self.identity,
+                "id_tag": self.id_tag,
+                "date_from": self.date_from and self.date_from.isoformat(),
+                "date_to": self.date_to and self.date_to.isoformat(),
+            }.items()
+            if v
+        }
 
 
 def _day_start(d: date) -> datetime:
@@ -248,12 +350,24 @@ def _day_start(d: date) -> datetime:
 
 def _transaction_query(owner: User, f: TransactionFilter):
     energy_end = func.coalesce(Transaction.meter_stop, Transaction.last_meter_wh)
-    q = (select(Transaction.id, Transaction.connector_id, Transaction.id_tag, Transaction.start_timestamp,
-                Transaction.stop_timestamp, Transaction.meter_start, energy_end.label("meter_end"),
-                Transaction.stop_reason, Transaction.cost, ChargePoint.identity, Station.name.label("station"))
-         .join(ChargePoint, ChargePoint.id == Transaction.charge_point_id)
-         .outerjoin(Station, Station.id == ChargePoint.station_id)
-         .where(_mine(owner, ChargePoint.owner_id)))
+    q = (
+        select(
+            Transaction.id,
+            Transaction.connector_id,
+            Transaction.id_tag,
+            Transaction.start_timestamp,
+            Transaction.stop_timestamp,
+            Transaction.meter_start,
+            energy_end.label("meter_end"),
+            Transaction.stop_reason,
+            Transaction.cost,
+            ChargePoint.identity,
+            Station.name.label("station"),
+        )
+        .join(ChargePoint, ChargePoint.id == Transaction.charge_point_id)
+        .outerjoin(Station, Station.id == ChargePoint.station_id)
+        .where(_mine(owner, ChargePoint.owner_id))
+    )
     if f.station_id is not None:
         q = q.where(ChargePoint.station_id == f.station_id)
     if f.identity:
@@ -269,18 +383,32 @@ def _transaction_query(owner: User, f: TransactionFilter):
 
 def _transaction_row(r) -> dict:
     energy = None if r.meter_end is None else max(0.0, float(r.meter_end) - float(r.meter_start))
-    return {"id": r.id, "identity": r.identity, "station": r.station, "connector_id": r.connector_id,
-            "id_tag": r.id_tag, "start": r.start_timestamp, "stop": r.stop_timestamp, "energy_wh": energy,
-            "stop_reason": r.stop_reason, "cost": r.cost, "active": r.stop_timestamp is None}
+    return {
+        "id": r.id,
+        "identity": r.identity,
+        "station": r.station,
+        "connector_id": r.connector_id,
+        "id_tag": r.id_tag,
+        "start": r.start_timestamp,
+        "stop": r.stop_timestamp,
+        "energy_wh": energy,
+        "stop_reason": r.stop_reason,
+        "cost": r.cost,
+        "active": r.stop_timestamp is None,
+    }
 
 
-def transactions(session: Session, owner: User, f: TransactionFilter, *, page: int = 1,
-                 per_page: int = 50) -> dict:
+def transactions(session: Session, owner: User, f: TransactionFilter, *, page: int = 1, per_page: int = 50) -> dict:
     """One page of the owner's transactions, newest first; ``has_next`` instead of a costly total count."""
     page = max(1, page)
     rows = session.execute(_transaction_query(owner, f).offset((page - 1) * per_page).limit(per_page + 1)).all()
-    return {"rows": [_transaction_row(r) for r in rows[:per_page]], "page": page, "per_page": per_page,
-            "has_next": len(rows) > per_page, "has_prev": page > 1}
+    return {
+        "rows": [_transaction_row(r) for r in rows[:per_page]],
+        "page": page,
+        "per_page": per_page,
+        "has_next": len(rows) > per_page,
+        "has_prev": page > 1,
+    }
 
 
 def iter_transactions(session: Session, owner: User, f: TransactionFilter, batch: int = 1000):
@@ -296,9 +424,13 @@ def transaction(session: Session, owner: User, tx_id: int) -> dict:
     if row is None:
         raise NotFound("No such transaction")
     tx = session.get(Transaction, tx_id)
-    out = _transaction_row(row) | {"meter_start": tx.meter_start, "meter_stop": tx.meter_stop,
-                                   "stop_id_tag": tx.stop_id_tag, "reservation_id": tx.reservation_id,
-                                   "last_power_w": tx.last_power_w}
+    out = _transaction_row(row) | {
+        "meter_start": tx.meter_start,
+        "meter_stop": tx.meter_stop,
+        "stop_id_tag": tx.stop_id_tag,
+        "reservation_id": tx.reservation_id,
+        "last_power_w": tx.last_power_w,
+    }
     out["series"] = meter_series(session, tx)
     return out
 
@@ -307,9 +439,12 @@ def meter_series(session: Session, tx: Transaction) -> dict:
     """Energy delivered so far (Wh from the start register) and total import power (W) over time."""
     samples = session.execute(
         select(MeterValue.timestamp, MeterValue.measurand, MeterValue.phase, MeterValue.value, MeterValue.location)
-        .where(MeterValue.transaction_id == tx.id, MeterValue.value.is_not(None),
-               MeterValue.measurand.in_((ENERGY_REGISTER, POWER_IMPORT)),
-               or_(MeterValue.unit == "Wh", MeterValue.unit == "W"))
+        .where(
+            MeterValue.transaction_id == tx.id,
+            MeterValue.value.is_not(None),
+            MeterValue.measurand.in_((ENERGY_REGISTER, POWER_IMPORT)),
+            or_(MeterValue.unit == "Wh", MeterValue.unit == "W"),
+        )
         .order_by(MeterValue.timestamp, MeterValue.id)
     ).all()
     energy: dict[datetime, float] = {tx.start_timestamp: 0.0}
@@ -328,8 +463,10 @@ def meter_series(session: Session, tx: Transaction) -> dict:
     if tx.meter_stop is not None and tx.stop_timestamp is not None:
         energy[tx.stop_timestamp] = max(0.0, tx.meter_stop - tx.meter_start)
     power = {**power_phases, **power_total}
-    return {"energy": [[_js_time(t), round(v, 1)] for t, v in sorted(energy.items())],
-            "power": [[_js_time(t), round(v, 1)] for t, v in sorted(power.items())]}
+    return {
+        "energy": [[_js_time(t), round(v, 1)] for t, v in sorted(energy.items())],
+        "power": [[_js_time(t), round(v, 1)] for t, v in sorted(power.items())],
+    }
 
 
 def _js_time(t: datetime) -> int:
@@ -362,12 +499,20 @@ def refresh_energy_rollup(session: Session) -> int:
     dialect = session.get_bind().dialect.name
     now = utcnow()
     for name in (_ROLLUP, _ROLLUP_TX):
-        session.execute(text("INSERT INTO rollup_watermarks (name, last_id, updated_at) VALUES (:n, 0, :t) "
-                             "ON CONFLICT (name) DO NOTHING").bindparams(bindparam("t", type_=UTCDateTime())),
-                        {"n": name, "t": _EPOCH})
+        session.execute(
+            text(
+                "INSERT INTO rollup_watermarks (name, last_id, updated_at) VALUES (:n, 0, :t) "
+                "ON CONFLICT (name) DO NOTHING"
+            ).bindparams(bindparam("t", type_=UTCDateTime())),
+            {"n": name, "t": _EPOCH},
+        )
     # One refresher at a time (FOR UPDATE on PostgreSQL; SQLite locks the whole file anyway).
-    marks = {w.name: (w.last_id, w.updated_at) for w in session.scalars(
-        select(RollupWatermark).where(RollupWatermark.name.in_((_ROLLUP, _ROLLUP_TX))).with_for_update())}
+    marks = {
+        w.name: (w.last_id, w.updated_at)
+        for w in session.scalars(
+            select(RollupWatermark).where(RollupWatermark.name.in_((_ROLLUP, _ROLLUP_TX))).with_for_update()
+        )
+    }
     high = session.scalar(select(func.max(MeterValue.id))) or 0
     high_tx = session.scalar(select(func.max(Transaction.id))) or 0
     last_tx, tx_since = marks[_ROLLUP_TX]
@@ -383,8 +528,11 @@ def refresh_energy_rollup(session: Session) -> int:
     sources.append("""SELECT charge_point_id, connector_id, stop_timestamp AS ts, meter_stop AS value
             FROM transactions
             WHERE stop_received_at >= :tx_since AND meter_stop IS NOT NULL AND stop_timestamp IS NOT NULL""")
-    params.update(low_tx=max(0, last_tx - _ROLLUP_TX_OVERLAP), high_tx=high_tx,
-                  tx_since=(tx_since or _EPOCH) - _ROLLUP_TIME_OVERLAP)
+    params.update(
+        low_tx=max(0, last_tx - _ROLLUP_TX_OVERLAP),
+        high_tx=high_tx,
+        tx_since=(tx_since or _EPOCH) - _ROLLUP_TIME_OVERLAP,
+    )
     if dialect == "postgresql":
         day, least, greatest = "CAST(ts AS DATE)", "LEAST", "GREATEST"
     else:
@@ -392,7 +540,7 @@ def refresh_energy_rollup(session: Session) -> int:
     statement = text(f"""
         INSERT INTO energy_daily (charge_point_id, connector_id, day, min_wh, max_wh, wh)
         SELECT charge_point_id, connector_id, {day}, min(value), max(value), 0
-        FROM ({' UNION ALL '.join(sources)}) readings
+        FROM ({" UNION ALL ".join(sources)}) readings
         WHERE value IS NOT NULL AND connector_id > 0
         GROUP BY charge_point_id, connector_id, {day}
         ON CONFLICT (charge_point_id, connector_id, day) DO UPDATE SET
@@ -409,21 +557,33 @@ def refresh_energy_rollup(session: Session) -> int:
         if key not in first_day or d < first_day[key]:
             first_day[key] = d
     if first_day:
-        session.execute(text(f"""
+        session.execute(
+            text(f"""
             UPDATE energy_daily SET wh = {greatest}(max_wh - COALESCE(
                 (SELECT p.max_wh FROM energy_daily p
                  WHERE p.charge_point_id = energy_daily.charge_point_id AND p.connector_id = energy_daily.connector_id
                    AND p.day < energy_daily.day ORDER BY p.day DESC LIMIT 1), min_wh), 0)
             WHERE charge_point_id = :cp AND connector_id = :c AND day >= :d
-        """), [{"cp": cp, "c": c, "d": d} for (cp, c), d in first_day.items()])
+        """),
+            [{"cp": cp, "c": c, "d": d} for (cp, c), d in first_day.items()],
+        )
     for name, value in ((_ROLLUP, max(high, marks[_ROLLUP][0])), (_ROLLUP_TX, max(high_tx, last_tx))):
-        session.execute(update(RollupWatermark).where(RollupWatermark.name == name)
-                        .values(last_id=value, updated_at=now))
+        session.execute(
+            update(RollupWatermark).where(RollupWatermark.name == name).values(last_id=value, updated_at=now)
+        )
     return len(touched)
 
 
-def consumption(session: Session, owner: User, f: TransactionFilter, *, period: str = "day",
-                group: str = "station", today: date | None = None, max_series: int = 12) -> dict:
+def consumption(
+    session: Session,
+    owner: User,
+    f: TransactionFilter,
+    *,
+    period: str = "day",
+    group: str = "station",
+    today: date | None = None,
+    max_series: int = 12,
+) -> dict:
     """Energy (kWh) per ``period`` (day/week/month, UTC) and per station or charger, from the daily rollup.
 
     A connector's energy on a day is its highest register minus the previous day's highest (its first day: minus
@@ -438,12 +598,17 @@ def consumption(session: Session, owner: User, f: TransactionFilter, *, period: 
     start = f.date_from or (end - timedelta(days={"day": 30, "week": 7 * 12, "month": 365}[period]))
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        bucket = {"day": "d.day", "week": "CAST(date_trunc('week', d.day) AS DATE)",
-                  "month": "CAST(date_trunc('month', d.day) AS DATE)"}[period]
+        bucket = {
+            "day": "d.day",
+            "week": "CAST(date_trunc('week', d.day) AS DATE)",
+            "month": "CAST(date_trunc('month', d.day) AS DATE)",
+        }[period]
     else:
-        bucket = {"day": "d.day",
-                  "week": "date(d.day, '-' || ((CAST(strftime('%w', d.day) AS INTEGER) + 6) % 7) || ' days')",
-                  "month": "strftime('%Y-%m-01', d.day)"}[period]
+        bucket = {
+            "day": "d.day",
+            "week": "date(d.day, '-' || ((CAST(strftime('%w', d.day) AS INTEGER) + 6) % 7) || ' days')",
+            "month": "strftime('%Y-%m-01', d.day)",
+        }[period]
     key = f"COALESCE(cp.station_id, {_NO_STATION})" if group == "station" else "cp.id"
     where = ["cp.registered = :true"]
     params: dict = {"true": True, "start": start, "end": end}
@@ -457,21 +622,25 @@ def consumption(session: Session, owner: User, f: TransactionFilter, *, period: 
         where.append("cp.identity = :identity")
         params["identity"] = f.identity
     source = f"""FROM energy_daily d JOIN charge_points cp ON cp.id = d.charge_point_id
-        WHERE {' AND '.join(where)} AND d.day >= :start AND d.day <= :end"""
+        WHERE {" AND ".join(where)} AND d.day >= :start AND d.day <= :end"""
     names = _group_names(session, owner, group)
     names[_NO_STATION] = "(no station)"
-    totals = [{"key": k, "name": names.get(k, str(k)), "total_kwh": round((wh or 0.0) / 1000.0, 3)}
-              for k, wh in session.execute(text(f"SELECT {key} AS k, SUM(d.wh) {source} GROUP BY {key}"), params)]
+    totals = [
+        {"key": k, "name": names.get(k, str(k)), "total_kwh": round((wh or 0.0) / 1000.0, 3)}
+        for k, wh in session.execute(text(f"SELECT {key} AS k, SUM(d.wh) {source} GROUP BY {key}"), params)
+    ]
     totals.sort(key=lambda t: t["name"])
     # A chart of 200 stacked series says nothing: the largest ones, and the rest summed (in SQL) as one.
     # The totals table keeps every station or charger.
     series_key = key
     if len(totals) > max_series:
-        top = [t["key"] for t in sorted(totals, key=lambda t: -t["total_kwh"])[:max_series - 1]]
+        top = [t["key"] for t in sorted(totals, key=lambda t: -t["total_kwh"])[: max_series - 1]]
         series_key = f"CASE WHEN {key} IN ({', '.join(str(int(k)) for k in top)}) THEN {key} ELSE {_OTHERS} END"
         names[_OTHERS] = f"{len(totals) - len(top)} others"
-    rows = session.execute(text(f"SELECT {bucket} AS bucket, {series_key} AS k, SUM(d.wh) AS wh {source} "
-                                f"GROUP BY {bucket}, {series_key}"), params).all()
+    rows = session.execute(
+        text(f"SELECT {bucket} AS bucket, {series_key} AS k, SUM(d.wh) AS wh {source} GROUP BY {bucket}, {series_key}"),
+        params,
+    ).all()
     buckets = _buckets(start, end, period)
     index = {b: i for i, b in enumerate(buckets)}
     series: dict[object, list[float]] = {}
@@ -479,18 +648,34 @@ def consumption(session: Session, owner: User, f: TransactionFilter, *, period: 
         i = index.get(str(b)[:10])
         if i is not None:
             series.setdefault(k, [0.0] * len(buckets))[i] += (wh or 0.0) / 1000.0
-    out = [{"key": k, "name": names.get(k, str(k)), "kwh": [round(v, 3) for v in values],
-            "total_kwh": round(sum(values), 3)} for k, values in series.items()]
+    out = [
+        {
+            "key": k,
+            "name": names.get(k, str(k)),
+            "kwh": [round(v, 3) for v in values],
+            "total_kwh": round(sum(values), 3),
+        }
+        for k, values in series.items()
+    ]
     out.sort(key=lambda s: (s["key"] == _OTHERS, s["name"]))
-    return {"period": period, "group": group, "start": start, "end": end, "buckets": buckets, "series": out,
-            "totals": totals, "total_kwh": round(sum(s["total_kwh"] for s in totals), 3)}
+    return {
+        "period": period,
+        "group": group,
+        "start": start,
+        "end": end,
+        "buckets": buckets,
+        "series": out,
+        "totals": totals,
+        "total_kwh": round(sum(s["total_kwh"] for s in totals), 3),
+    }
 
 
 def _group_names(session: Session, owner: User, group: str) -> dict:
     if group == "station":
         return dict(session.execute(select(Station.id, Station.name).where(_mine(owner, Station.owner_id))).all())
-    return dict(session.execute(select(ChargePoint.id, ChargePoint.identity)
-                                .where(_mine(owner, ChargePoint.owner_id))).all())
+    return dict(
+        session.execute(select(ChargePoint.id, ChargePoint.identity).where(_mine(owner, ChargePoint.owner_id))).all()
+    )
 
 
 def _buckets(start: date, end: date, period: str) -> list[str]:
@@ -521,14 +706,25 @@ def id_tags(session: Session, owner: User, now: datetime | None = None) -> list[
     now = now or utcnow()
     parent = IdTag.__table__.alias("parent")
     rows = session.execute(
-        select(IdTag, parent.c.tag).outerjoin(parent, parent.c.id == IdTag.parent_id)
-        .where(_mine(owner, IdTag.owner_id)).order_by(IdTag.tag)
+        select(IdTag, parent.c.tag)
+        .outerjoin(parent, parent.c.id == IdTag.parent_id)
+        .where(_mine(owner, IdTag.owner_id))
+        .order_by(IdTag.tag)
     ).all()
     out = []
     for t, parent_tag in rows:
         status = "Blocked" if t.blocked else ("Expired" if t.expiry_date and t.expiry_date <= now else "Accepted")
-        out.append({"id": t.id, "tag": t.tag, "parent": parent_tag, "expiry_date": t.expiry_date,
-                    "blocked": t.blocked, "note": t.note, "status": status})
+        out.append(
+            {
+                "id": t.id,
+                "tag": t.tag,
+                "parent": parent_tag,
+                "expiry_date": t.expiry_date,
+                "blocked": t.blocked,
+                "note": t.note,
+                "status": status,
+            }
+        )
     return out
 
 
@@ -542,20 +738,38 @@ def id_tag(session: Session, owner: User, tag_id: int) -> dict:
 def reservations(session: Session, owner: User, *, limit: int = 200) -> list[dict]:
     """Reservations on the owner's charge points, newest first."""
     rows = session.execute(
-        select(Reservation, ChargePoint.identity).join(ChargePoint, ChargePoint.id == Reservation.charge_point_id)
-        .where(_mine(owner, ChargePoint.owner_id)).order_by(Reservation.created_at.desc()).limit(limit)
+        select(Reservation, ChargePoint.identity)
+        .join(ChargePoint, ChargePoint.id == Reservation.charge_point_id)
+        .where(_mine(owner, ChargePoint.owner_id))
+        .order_by(Reservation.created_at.desc())
+        .limit(limit)
     ).all()
-    return [{"id": r.id, "identity": identity, "connector_id": r.connector_id, "id_tag": r.id_tag,
-             "expiry_date": r.expiry_date, "status": r.status, "transaction_id": r.transaction_id,
-             "created_at": r.created_at} for r, identity in rows]
+    return [
+        {
+            "id": r.id,
+            "identity": identity,
+            "connector_id": r.connector_id,
+            "id_tag": r.id_tag,
+            "expiry_date": r.expiry_date,
+            "status": r.status,
+            "transaction_id": r.transaction_id,
+            "created_at": r.created_at,
+        }
+        for r, identity in rows
+    ]
 
 
 def api_tokens(session: Session, owner: User) -> list[dict]:
     """The owner's own access tokens (never their values, which are not stored)."""
-    rows = session.scalars(select(ApiToken).where(ApiToken.user_id == owner.id, ApiToken.kind == "access")
-                           .order_by(ApiToken.created_at.desc()))
-    return [{"id": t.id, "name": t.name, "created_at": t.created_at, "expires_at": t.expires_at,
-             "revoked_at": t.revoked_at} for t in rows]
+    rows = session.scalars(
+        select(ApiToken)
+        .where(ApiToken.user_id == owner.id, ApiToken.kind == "access")
+        .order_by(ApiToken.created_at.desc())
+    )
+    return [
+        {"id": t.id, "name": t.name, "created_at": t.created_at, "expires_at": t.expires_at, "revoked_at": t.revoked_at}
+        for t in rows
+    ]
 
 
 def overview(session: Session, owner: User, *, default_heartbeat: int, now: datetime | None = None) -> dict:
@@ -563,13 +777,16 @@ def overview(session: Session, owner: User, *, default_heartbeat: int, now: date
     now = now or utcnow()
     cps = charge_points(session, owner, default_heartbeat=default_heartbeat, now=now)
     active = session.execute(
-        _transaction_query(owner, TransactionFilter()).where(Transaction.stop_timestamp.is_(None)).limit(20)).all()
+        _transaction_query(owner, TransactionFilter()).where(Transaction.stop_timestamp.is_(None)).limit(20)
+    ).all()
     month_start = now.date().replace(day=1)
-    month = consumption(session, owner, TransactionFilter(date_from=month_start, date_to=now.date()), period="month",
-                        today=now.date())
+    month = consumption(
+        session, owner, TransactionFilter(date_from=month_start, date_to=now.date()), period="month", today=now.date()
+    )
     return {
         "stations": session.scalar(select(func.count()).select_from(Station).where(_mine(owner, Station.owner_id))),
-        "chargers": len(cps), "online": sum(1 for c in cps if c["online"]),
+        "chargers": len(cps),
+        "online": sum(1 for c in cps if c["online"]),
         "charging": sum(c["active_transactions"] for c in cps),
         "faulted": sum(1 for c in cps for k in c["connectors"] if k["status"] == "Faulted"),
         "active_transactions": [_transaction_row(r) for r in active],
@@ -580,8 +797,15 @@ def overview(session: Session, owner: User, *, default_heartbeat: int, now: date
 
 def owner_scope(session: Session, owner: User) -> dict:
     """The choices of the filter forms: the owner's stations and charger identities."""
-    return {"stations": session.execute(select(Station.id, Station.name).where(_mine(owner, Station.owner_id))
-                                        .order_by(Station.name)).all(),
-            "chargers": list(session.scalars(select(ChargePoint.identity).where(
-                and_(_mine(owner, ChargePoint.owner_id), ChargePoint.registered.is_(True)))
-                .order_by(ChargePoint.identity)))}
+    return {
+        "stations": session.execute(
+            select(Station.id, Station.name).where(_mine(owner, Station.owner_id)).order_by(Station.name)
+        ).all(),
+        "chargers": list(
+            session.scalars(
+                select(ChargePoint.identity)
+                .where(and_(_mine(owner, ChargePoint.owner_id), ChargePoint.registered.is_(True)))
+                .order_by(ChargePoint.identity)
+            )
+        ),
+    }

@@ -57,8 +57,11 @@ class RedisRouter:
         """Forget every charger this process announced (it is stopping); a newer announcement by another process
         stays. Returns how many were withdrawn."""
         prefix = f"{self.node_id}|".encode()
-        mine = [(identity, value) for identity, value in self.redis.hscan_iter(self.presence_key, count=1000)
-                if value.startswith(prefix)]
+        mine = [
+            (identity, value)
+            for identity, value in self.redis.hscan_iter(self.presence_key, count=1000)
+            if value.startswith(prefix)
+        ]
         withdrawn = 0
         for identity, value in mine:
             withdrawn += self._withdraw(keys=[self.presence_key], args=[identity, value])
@@ -76,8 +79,14 @@ class RedisRouter:
             raise ChargerNotConnected(f"{identity} is not connected")
         corr = uuid.uuid4().hex
         reply_key = f"{self._namespace}:reply:{corr}"
-        request = {"corr": corr, "identity": identity, "action": action, "payload": payload,
-                   "timeout": timeout, "reply": reply_key}
+        request = {
+            "corr": corr,
+            "identity": identity,
+            "action": action,
+            "payload": payload,
+            "timeout": timeout,
+            "reply": reply_key,
+        }
         if self.redis.publish(f"{self._namespace}:node:{node}", orjson.dumps(request)) == 0:
             # Nobody listens there: that process is gone; its announcement is stale.
             self.redis.hdel(self.presence_key, identity)

@@ -78,27 +78,45 @@ def _connectors_by_station(session: Session, station_ids: list[int], now: dateti
     if not station_ids:
         return out
     rows = session.execute(
-        select(ChargePoint.station_id, ChargePoint.id, ChargePoint.identity, ChargePoint.connected,
-               Connector.connector_id, Connector.status, Connector.connector_type, Connector.max_power_kw)
+        select(
+            ChargePoint.station_id,
+            ChargePoint.id,
+            ChargePoint.identity,
+            ChargePoint.connected,
+            Connector.connector_id,
+            Connector.status,
+            Connector.connector_type,
+            Connector.max_power_kw,
+        )
         .join(Connector, Connector.charge_point_id == ChargePoint.id)
-        .where(ChargePoint.station_id.in_(station_ids), ChargePoint.registered.is_(True),
-               Connector.connector_id > 0)
+        .where(ChargePoint.station_id.in_(station_ids), ChargePoint.registered.is_(True), Connector.connector_id > 0)
         .order_by(ChargePoint.identity, Connector.connector_id)
     ).all()
     cp_ids = {r.id for r in rows}
     held: set[tuple[int, int]] = set()
     if cp_ids:
-        held = {(r.charge_point_id, r.connector_id) for r in session.execute(
-            select(Reservation.charge_point_id, Reservation.connector_id).where(
-                Reservation.charge_point_id.in_(cp_ids), Reservation.status == "Accepted",
-                Reservation.expiry_date > now))}
+        held = {
+            (r.charge_point_id, r.connector_id)
+            for r in session.execute(
+                select(Reservation.charge_point_id, Reservation.connector_id).where(
+                    Reservation.charge_point_id.in_(cp_ids),
+                    Reservation.status == "Accepted",
+                    Reservation.expiry_date > now,
+                )
+            )
+        }
     for r in rows:
         reserved = (r.id, r.connector_id) in held or (r.id, 0) in held
-        out[r.station_id].append({
-            "chargePointId": r.identity, "connectorId": r.connector_id,
-            "availability": availability(r.status, r.connected, reserved), "status": r.status,
-            "connectorType": r.connector_type, "maxPowerKw": r.max_power_kw,
-        })
+        out[r.station_id].append(
+            {
+                "chargePointId": r.identity,
+                "connectorId": r.connector_id,
+                "availability": availability(r.status, r.connected, reserved),
+                "status": r.status,
+                "connectorType": r.connector_type,
+                "maxPowerKw": r.max_power_kw,
+            }
+        )
     return out
 
 
@@ -109,21 +127,28 @@ def _summaries(session: Session, stations: list, currency: str, now: datetime) -
     out = []
     for s in stations:
         conns = connectors[s.id]
-        out.append({
-            "id": s.id, "name": s.name, "address": s.address, "latitude": s.latitude, "longitude": s.longitude,
-            "timezone": s.timezone, "priceNow": price_now(bands[s.id], zone(s.timezone), currency, now),
-            "availableConnectors": sum(1 for c in conns if c["availability"] == "operative"),
-            "connectors": conns,
-        })
+        out.append(
+            {
+                "id": s.id,
+                "name": s.name,
+                "address": s.address,
+                "latitude": s.latitude,
+                "longitude": s.longitude,
+                "timezone": s.timezone,
+                "priceNow": price_now(bands[s.id], zone(s.timezone), currency, now),
+                "availableConnectors": sum(1 for c in conns if c["availability"] == "operative"),
+                "connectors": conns,
+            }
+        )
     return out
 
 
-_STATION_COLUMNS = (Station.id, Station.name, Station.address, Station.latitude, Station.longitude,
-                    Station.timezone)
+_STATION_COLUMNS = (Station.id, Station.name, Station.address, Station.latitude, Station.longitude, Station.timezone)
 
 
-def nearby(session: Session, lat, lon, radius_km, currency: str, *, limit: int = 50,
-           now: datetime | None = None) -> list[dict]:
+def nearby(
+    session: Session, lat, lon, radius_km, currency: str, *, limit: int = 50, now: datetime | None = None
+) -> list[dict]:
     """Stations within ``radius_km`` of (lat, lon), nearest first, with connectors and the price now."""
     lat, lon = check_position(lat, lon)
     try:
@@ -153,8 +178,9 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def text_search(session: Session, query: str, currency: str, *, limit: int = 20,
-                now: datetime | None = None) -> list[dict]:
+def text_search(
+    session: Session, query: str, currency: str, *, limit: int = 20, now: datetime | None = None
+) -> list[dict]:
     """Stations whose name or address, or one of whose charge point ids, contains ``query`` (any case)."""
     query = (query or "").strip()
     if not 1 <= len(query) <= 100:
@@ -164,11 +190,16 @@ def text_search(session: Session, query: str, currency: str, *, limit: int = 20,
     pattern = f"%{escape_like(query.lower())}%"
     by_charger = select(ChargePoint.station_id).where(func.lower(ChargePoint.identity).like(pattern, escape="\\"))
     rows = session.execute(
-        select(*_STATION_COLUMNS).where(or_(
-            func.lower(Station.name).like(pattern, escape="\\"),
-            func.lower(Station.address).like(pattern, escape="\\"),
-            Station.id.in_(by_charger),
-        )).order_by(Station.name, Station.id).limit(limit)
+        select(*_STATION_COLUMNS)
+        .where(
+            or_(
+                func.lower(Station.name).like(pattern, escape="\\"),
+                func.lower(Station.address).like(pattern, escape="\\"),
+                Station.id.in_(by_charger),
+            )
+        )
+        .order_by(Station.name, Station.id)
+        .limit(limit)
     ).all()
     return _summaries(session, rows, currency, now or utcnow())
 
@@ -191,8 +222,7 @@ def station_detail(session: Session, station_id: int, currency: str, now: dateti
 
 
 def help_view(h: HelpEntry) -> dict:
-    return {"id": h.id, "question": h.question, "answer": h.answer, "category": h.category,
-            "position": h.position}
+    return {"id": h.id, "question": h.question, "answer": h.answer, "category": h.category, "position": h.position}
 
 
 def help_entries(session: Session, query: str | None = None, category: str | None = None) -> list[dict]:
@@ -200,12 +230,15 @@ def help_entries(session: Session, query: str | None = None, category: str | Non
     q = select(HelpEntry)
     if query and query.strip():
         pattern = f"%{escape_like(query.strip().lower()[:100])}%"
-        q = q.where(or_(func.lower(HelpEntry.question).like(pattern, escape="\\"),
-                        func.lower(HelpEntry.answer).like(pattern, escape="\\")))
+        q = q.where(
+            or_(
+                func.lower(HelpEntry.question).like(pattern, escape="\\"),
+                func.lower(HelpEntry.answer).like(pattern, escape="\\"),
+            )
+        )
     if category:
         q = q.where(HelpEntry.category == category.strip())
-    return [help_view(h) for h in session.scalars(q.order_by(HelpEntry.category, HelpEntry.position,
-                                                             HelpEntry.id))]
+    return [help_view(h) for h in session.scalars(q.order_by(HelpEntry.category, HelpEntry.position, HelpEntry.id))]
 
 
 def help_entry(session: Session, entry_id: int) -> dict:
@@ -215,8 +248,9 @@ def help_entry(session: Session, entry_id: int) -> dict:
     return help_view(h)
 
 
-def add_help_entry(session: Session, author: User, question: str, answer: str, *, category: str = "general",
-                   position: int = 0) -> HelpEntry:
+def add_help_entry(
+    session: Session, author: User, question: str, answer: str, *, category: str = "general", position: int = 0
+) -> HelpEntry:
     """Publish a help entry (administrators only)."""
     if author.role != "admin":
         raise NotFound("No such operation")

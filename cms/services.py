@@ -63,13 +63,32 @@ CHARGER_OPERATIONS = (
 LAST_SEEN_RESOLUTION = timedelta(seconds=15)
 # Actions a charger may not send but that OCPP 1.6 knows (CMS-initiated ones, security extensions):
 # answered NotSupported rather than NotImplemented.
-KNOWN_UNSUPPORTED = frozenset({
-    "SecurityEventNotification", "LogStatusNotification", "SignCertificate", "SignedFirmwareStatusNotification",
-    "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache", "ClearChargingProfile",
-    "GetCompositeSchedule", "GetConfiguration", "GetDiagnostics", "GetLocalListVersion", "RemoteStartTransaction",
-    "RemoteStopTransaction", "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "TriggerMessage",
-    "UnlockConnector", "UpdateFirmware",
-})
+KNOWN_UNSUPPORTED = frozenset(
+    {
+        "SecurityEventNotification",
+        "LogStatusNotification",
+        "SignCertificate",
+        "SignedFirmwareStatusNotification",
+        "CancelReservation",
+        "ChangeAvailability",
+        "ChangeConfiguration",
+        "ClearCache",
+        "ClearChargingProfile",
+        "GetCompositeSchedule",
+        "GetConfiguration",
+        "GetDiagnostics",
+        "GetLocalListVersion",
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "ReserveNow",
+        "Reset",
+        "SendLocalList",
+        "SetChargingProfile",
+        "TriggerMessage",
+        "UnlockConnector",
+        "UpdateFirmware",
+    }
+)
 
 
 @dataclass
@@ -111,8 +130,14 @@ class Applied:
 
 # Built once: constructing statements is a large share of the per-message cost.
 _CHARGER_ROW = select(
-    ChargePoint.id, ChargePoint.identity, ChargePoint.owner_id, ChargePoint.registered,
-    ChargePoint.registration_status, ChargePoint.transport, ChargePoint.ocpp_version, ChargePoint.endpoint_url,
+    ChargePoint.id,
+    ChargePoint.identity,
+    ChargePoint.owner_id,
+    ChargePoint.registered,
+    ChargePoint.registration_status,
+    ChargePoint.transport,
+    ChargePoint.ocpp_version,
+    ChargePoint.endpoint_url,
     ChargePoint.last_seen_at,
 ).where(ChargePoint.identity == bindparam("identity_"))
 _SET_CHARGER = update(ChargePoint).where(ChargePoint.id == bindparam("cp_id_"))
@@ -121,9 +146,16 @@ _SET_CHARGER = update(ChargePoint).where(ChargePoint.id == bindparam("cp_id_"))
 class OperationContext:
     """What an operation function needs beyond the payload."""
 
-    def __init__(self, session: Session, row: ChargerRow, charger: Charger, settings: Settings, now: datetime,
-                 data_transfer: DataTransferRegistry,
-                 on_transaction_stopped: list[Callable[[Session, StoppedTransaction], None]] | None = None):
+    def __init__(
+        self,
+        session: Session,
+        row: ChargerRow,
+        charger: Charger,
+        settings: Settings,
+        now: datetime,
+        data_transfer: DataTransferRegistry,
+        on_transaction_stopped: list[Callable[[Session, StoppedTransaction], None]] | None = None,
+    ):
         self.session = session
         self.row = row
         self.charger = charger
@@ -186,7 +218,8 @@ _TRANSACTION_BY_START_KEY = select(Transaction.id).where(Transaction.start_key =
 # A retried StartTransaction meets the unique start_key: PostgreSQL and SQLite skip the row (no error to fail a
 # group commit) and RETURNING gives nothing; other databases raise, and the charger's retry finds the first.
 _INSERT_TRANSACTION = {
-    name: dialect_insert(Transaction.__table__).on_conflict_do_nothing(index_elements=["start_key"])
+    name: dialect_insert(Transaction.__table__)
+    .on_conflict_do_nothing(index_elements=["start_key"])
     .returning(Transaction.__table__.c.id)
     for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
@@ -200,22 +233,30 @@ def start_transaction(ctx: OperationContext, p: dict) -> dict:
     id_tag = str(p.get("idTag") or "")
     meter_start = int(p.get("meterStart") or 0)
     raw_ts = p.get("timestamp")
-    key = hashlib.sha256(
-        f"{cp.id}|{connector_id}|{id_tag}|{raw_ts}|{meter_start}".encode()
-    ).hexdigest()
+    key = hashlib.sha256(f"{cp.id}|{connector_id}|{id_tag}|{raw_ts}|{meter_start}".encode()).hexdigest()
     info, tag = authorize_with_tag(s, id_tag, cp, ctx.now)
     reservation = _matching_reservation(s, cp, connector_id, id_tag, p.get("reservationId"), ctx.now)
     start_ts = parse_timestamp(raw_ts)
     # Insert first, look up only when it was there already (a retry): the usual start costs one round trip less.
     # Core with RETURNING: the ORM's add-and-flush cost several times the INSERT.
     conn = s.connection()
-    tx_id = conn.execute(_INSERT_TRANSACTION.get(conn.dialect.name, _PLAIN_INSERT_TRANSACTION), {
-        "charge_point_id": cp.id, "connector_id": connector_id, "id_tag": id_tag, "start_key": key,
-        "meter_start": meter_start, "start_timestamp": start_ts or ctx.now, "start_received_at": ctx.now,
-        "reservation_id": reservation.id if reservation else p.get("reservationId"), "start_status": info["status"],
-        "last_meter_wh": float(meter_start), "last_meter_at": ctx.now,
-        "user_id": tag.owner_id if tag is not None else None,
-    }).scalar()
+    tx_id = conn.execute(
+        _INSERT_TRANSACTION.get(conn.dialect.name, _PLAIN_INSERT_TRANSACTION),
+        {
+            "charge_point_id": cp.id,
+            "connector_id": connector_id,
+            "id_tag": id_tag,
+            "start_key": key,
+            "meter_start": meter_start,
+            "start_timestamp": start_ts or ctx.now,
+            "start_received_at": ctx.now,
+            "reservation_id": reservation.id if reservation else p.get("reservationId"),
+            "start_status": info["status"],
+            "last_meter_wh": float(meter_start),
+            "last_meter_at": ctx.now,
+            "user_id": tag.owner_id if tag is not None else None,
+        },
+    ).scalar()
     if tx_id is None:  # a retry: the same transaction, authorised without counting itself as concurrent
         existing = conn.scalar(_TRANSACTION_BY_START_KEY, {"key_": key})
         info = authorize(s, id_tag, cp, ctx.now, exclude_transaction_id=existing)
@@ -269,8 +310,14 @@ def stop_transaction(ctx: OperationContext, p: dict) -> dict:
         meter_stop = p.get("meterStop")
         tx.meter_stop = int(meter_stop) if meter_stop is not None else None
         tx.stop_timestamp = parse_timestamp(p.get("timestamp")) or ctx.now
-        changes = {"meter_stop": tx.meter_stop, "stop_timestamp": tx.stop_timestamp, "stop_received_at": ctx.now,
-                   "stop_reason": p.get("reason") or "Local", "stop_id_tag": id_tag, "last_power_w": 0.0}
+        changes = {
+            "meter_stop": tx.meter_stop,
+            "stop_timestamp": tx.stop_timestamp,
+            "stop_received_at": ctx.now,
+            "stop_reason": p.get("reason") or "Local",
+            "stop_id_tag": id_tag,
+            "last_power_w": 0.0,
+        }
         if tx.meter_stop is not None:
             tx.last_meter_wh = changes["last_meter_wh"] = float(tx.meter_stop)
     rows = rows_from_meter_values(p.get("transactionData") or [], ctx.now)
@@ -292,17 +339,23 @@ def stop_transaction(ctx: OperationContext, p: dict) -> dict:
 _TX = Transaction.__table__.c
 _AT, _WH = bindparam("at_", type_=_TX.last_meter_at.type), bindparam("wh_", type_=_TX.last_meter_wh.type)
 # A late sample (older and lower than the register kept) must not roll the live register back.
-_NEWER = or_(_TX.last_meter_at.is_(None), _TX.last_meter_at <= _AT, _TX.last_meter_wh.is_(None),
-             _TX.last_meter_wh <= _WH)
+_NEWER = or_(
+    _TX.last_meter_at.is_(None), _TX.last_meter_at <= _AT, _TX.last_meter_wh.is_(None), _TX.last_meter_wh <= _WH
+)
 _OPEN_TX_OF_CHARGER = update(Transaction.__table__).where(
-    _TX.id == bindparam("tx_id_"), _TX.charge_point_id == bindparam("cp_id_"), _TX.stop_timestamp.is_(None))
-_LIVE_REGISTER = {"last_meter_wh": case((_NEWER, _WH), else_=_TX.last_meter_wh),
-                  "last_meter_at": case((_NEWER, _AT), else_=_TX.last_meter_at)}
+    _TX.id == bindparam("tx_id_"), _TX.charge_point_id == bindparam("cp_id_"), _TX.stop_timestamp.is_(None)
+)
+_LIVE_REGISTER = {
+    "last_meter_wh": case((_NEWER, _WH), else_=_TX.last_meter_wh),
+    "last_meter_at": case((_NEWER, _AT), else_=_TX.last_meter_at),
+}
 _POWER = {"last_power_w": bindparam("w_", type_=_TX.last_power_w.type)}
 # One UPDATE that checks the transaction is this charger's and open (no read first), built once per shape.
-_SET_LIVE = {(True, True): _OPEN_TX_OF_CHARGER.values(**_LIVE_REGISTER, **_POWER),
-             (True, False): _OPEN_TX_OF_CHARGER.values(**_LIVE_REGISTER),
-             (False, True): _OPEN_TX_OF_CHARGER.values(**_POWER)}
+_SET_LIVE = {
+    (True, True): _OPEN_TX_OF_CHARGER.values(**_LIVE_REGISTER, **_POWER),
+    (True, False): _OPEN_TX_OF_CHARGER.values(**_LIVE_REGISTER),
+    (False, True): _OPEN_TX_OF_CHARGER.values(**_POWER),
+}
 
 
 def meter_values(ctx: OperationContext, p: dict) -> dict:
@@ -316,13 +369,16 @@ def meter_values(ctx: OperationContext, p: dict) -> dict:
         energy, power, at = latest_register_and_power(rows)
         shape = (energy is not None, power is not None)
         if shape in _SET_LIVE:
-            ctx.session.connection().execute(_SET_LIVE[shape], {
-                "tx_id_": tx_id, "cp_id_": ctx.row.id, "wh_": energy, "at_": at or ctx.now, "w_": power})
+            ctx.session.connection().execute(
+                _SET_LIVE[shape],
+                {"tx_id_": tx_id, "cp_id_": ctx.row.id, "wh_": energy, "at_": at or ctx.now, "w_": power},
+            )
     return {}
 
 
 _SET_CONNECTOR_STATUS = update(Connector).where(
-    Connector.charge_point_id == bindparam("cp_id_"), Connector.connector_id == bindparam("connector_id_"))
+    Connector.charge_point_id == bindparam("cp_id_"), Connector.connector_id == bindparam("connector_id_")
+)
 _INSERT_CONNECTOR = insert(Connector.__table__)
 _INSERT_STATUS_EVENT = insert(StatusEvent.__table__)
 
@@ -332,28 +388,58 @@ def status_notification(ctx: OperationContext, p: dict) -> dict:
     cp = ctx.row
     connector_id = int(p.get("connectorId") or 0)
     ts = parse_timestamp(p.get("timestamp"))
-    state = {"status": p.get("status") or "Unavailable", "error_code": p.get("errorCode") or "NoError",
-             "info": p.get("info"), "vendor_id": p.get("vendorId"), "vendor_error_code": p.get("vendorErrorCode")}
+    state = {
+        "status": p.get("status") or "Unavailable",
+        "error_code": p.get("errorCode") or "NoError",
+        "info": p.get("info"),
+        "vendor_id": p.get("vendorId"),
+        "vendor_error_code": p.get("vendorErrorCode"),
+    }
     # Core statements: the ORM's load-then-flush of the connector cost several times the SQL.
     conn = ctx.session.connection()
-    changed = conn.execute(_SET_CONNECTOR_STATUS, {"cp_id_": cp.id, "connector_id_": connector_id,
-                                                   "status_timestamp": ts or ctx.now, "updated_at": ctx.now,
-                                                   **state}).rowcount
+    changed = conn.execute(
+        _SET_CONNECTOR_STATUS,
+        {
+            "cp_id_": cp.id,
+            "connector_id_": connector_id,
+            "status_timestamp": ts or ctx.now,
+            "updated_at": ctx.now,
+            **state,
+        },
+    ).rowcount
     if not changed:  # first word from this connector (a racing twin hits the unique key; the charger retries)
-        conn.execute(_INSERT_CONNECTOR, {"charge_point_id": cp.id, "connector_id": connector_id,
-                                         "status_timestamp": ts or ctx.now, "updated_at": ctx.now, **state})
-    conn.execute(_INSERT_STATUS_EVENT, {
-        "charge_point_id": cp.id, "connector_id": connector_id, **state, "timestamp": ts, "received_at": ctx.now})
+        conn.execute(
+            _INSERT_CONNECTOR,
+            {
+                "charge_point_id": cp.id,
+                "connector_id": connector_id,
+                "status_timestamp": ts or ctx.now,
+                "updated_at": ctx.now,
+                **state,
+            },
+        )
+    conn.execute(
+        _INSERT_STATUS_EVENT,
+        {"charge_point_id": cp.id, "connector_id": connector_id, **state, "timestamp": ts, "received_at": ctx.now},
+    )
     return {}
 
 
 def data_transfer(ctx: OperationContext, p: dict) -> dict:
     vendor_id, message_id, data = p["vendorId"], p.get("messageId"), p.get("data")
     status, response = ctx.data_transfer.dispatch(ctx.charger.identity, vendor_id, message_id, data)
-    ctx.session.add(DataTransferRecord(
-        charge_point_id=ctx.row.id, direction="in", vendor_id=vendor_id, message_id=message_id,
-        data=data, status=status, response_data=response, received_at=ctx.now,
-    ))
+    ctx.session.add(
+        DataTransferRecord(
+            charge_point_id=ctx.row.id,
+            direction="in",
+            vendor_id=vendor_id,
+            message_id=message_id,
+            data=data,
+            status=status,
+            response_data=response,
+            received_at=ctx.now,
+        )
+    )
     out = {"status": status}
     if response is not None:
         out["data"] = response
@@ -392,6 +478,8 @@ _START_FACTS = ("connectorId", "meterStart", "idTag")
 def _refusal(problem: limits.Violation) -> OcppError:
     """The OCPP error a charger hears for a value the CMS cannot store."""
     return OcppError(problem.code, str(problem), {"field": problem.field})
+
+
 # Operations that may share a unit of work with other chargers' messages (cms.group_commit): database work only,
 # and any OcppError raised before they write. BootNotification and DataTransfer (vendor handlers) run alone.
 GROUPED_OPERATIONS = frozenset(OPERATIONS) - {"BootNotification", "DataTransfer"}
@@ -404,25 +492,32 @@ ACCEPTED_TTL = 300.0
 # --------------------------------------------------------------------------------------------------------
 
 
-_ACTIVE_RESERVATION = select(Reservation.id).where(
-    Reservation.charge_point_id == bindparam("cp_id_"),
-    Reservation.status == "Accepted",
-    Reservation.connector_id.in_([0, bindparam("connector_id_")]),
-    Reservation.id_tag == bindparam("tag_"),
-    Reservation.expiry_date > bindparam("now_"),
-).order_by(Reservation.expiry_date).limit(1)
+_ACTIVE_RESERVATION = (
+    select(Reservation.id)
+    .where(
+        Reservation.charge_point_id == bindparam("cp_id_"),
+        Reservation.status == "Accepted",
+        Reservation.connector_id.in_([0, bindparam("connector_id_")]),
+        Reservation.id_tag == bindparam("tag_"),
+        Reservation.expiry_date > bindparam("now_"),
+    )
+    .order_by(Reservation.expiry_date)
+    .limit(1)
+)
 
 
-def _matching_reservation(s: Session, cp: ChargerRow, connector_id: int, id_tag: str,
-                          reservation_id, now: datetime) -> Reservation | None:
+def _matching_reservation(
+    s: Session, cp: ChargerRow, connector_id: int, id_tag: str, reservation_id, now: datetime
+) -> Reservation | None:
     """The reservation this start consumes: by its id, else an active one of the same tag on this charger."""
     if reservation_id is not None:
         r = s.get(Reservation, int(reservation_id))
         if r is not None and r.charge_point_id == cp.id and r.status in ("Accepted", "Requested"):
             return r
         return None
-    found = s.connection().scalar(_ACTIVE_RESERVATION, {"cp_id_": cp.id, "connector_id_": connector_id,
-                                                         "tag_": id_tag, "now_": now})
+    found = s.connection().scalar(
+        _ACTIVE_RESERVATION, {"cp_id_": cp.id, "connector_id_": connector_id, "tag_": id_tag, "now_": now}
+    )
     return s.get(Reservation, found) if found is not None else None
 
 
@@ -434,24 +529,51 @@ def _reconcile_stop(ctx: OperationContext, reported: int, p: dict) -> StoppedTra
         q = q.where(Transaction.id_tag == p["idTag"])
     candidates = s.connection().execute(q.limit(2)).all()
     match = StoppedTransaction(*candidates[0]) if len(candidates) == 1 else None
-    note = ("matched the only open transaction of this charger and tag" if match
-            else f"{len(candidates)} open candidate(s); needs review")
+    note = (
+        "matched the only open transaction of this charger and tag"
+        if match
+        else f"{len(candidates)} open candidate(s); needs review"
+    )
     unusable = p.problem("transactionId") if isinstance(p, limits.FittedPayload) else None
     if unusable is not None:  # the id as sent is in the payload kept (as received) and in the note
         note = f"transactionId {unusable.reason}: it cannot be one of ours; {note}"
-    s.add(UnmatchedStop(
-        charge_point_id=cp.id, reported_transaction_id=reported,
-        matched_transaction_id=match.id if match else None, payload=getattr(p, "received", p),
-        received_at=ctx.now, note=note,
-    ))
-    log.warning("StopTransaction for unknown transaction %s from %s (matched: %s)",
-                reported, cp.identity, match.id if match else None)
+    s.add(
+        UnmatchedStop(
+            charge_point_id=cp.id,
+            reported_transaction_id=reported,
+            matched_transaction_id=match.id if match else None,
+            payload=getattr(p, "received", p),
+            received_at=ctx.now,
+            note=note,
+        )
+    )
+    log.warning(
+        "StopTransaction for unknown transaction %s from %s (matched: %s)",
+        reported,
+        cp.identity,
+        match.id if match else None,
+    )
     return match
 
 
-_INSERT_METER_ROWS = BulkInsert(MeterValue.__table__, [
-    "charge_point_id", "connector_id", "transaction_id", "timestamp", "received_at", "raw_value", "value",
-    "measurand", "phase", "unit", "context", "location", "format"])
+_INSERT_METER_ROWS = BulkInsert(
+    MeterValue.__table__,
+    [
+        "charge_point_id",
+        "connector_id",
+        "transaction_id",
+        "timestamp",
+        "received_at",
+        "raw_value",
+        "value",
+        "measurand",
+        "phase",
+        "unit",
+        "context",
+        "location",
+        "format",
+    ],
+)
 
 
 def _store_meter_rows(ctx: OperationContext, rows: list[dict], connector_id: int, tx_id: int | None) -> None:
@@ -474,8 +596,15 @@ def _store_meter_rows(ctx: OperationContext, rows: list[dict], connector_id: int
 class ChargerService:
     """Runs charger-initiated operations, each in its own unit of work, with the message log."""
 
-    def __init__(self, db: Database, settings: Settings, data_transfer: DataTransferRegistry | None = None,
-                 validator: PayloadValidator | None = None, *, metrics: Metrics = NO_METRICS):
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        data_transfer: DataTransferRegistry | None = None,
+        validator: PayloadValidator | None = None,
+        *,
+        metrics: Metrics = NO_METRICS,
+    ):
         self.db = db
         self.metrics = metrics
         self.validator = validator or PayloadValidator()
@@ -489,8 +618,9 @@ class ChargerService:
         # With a group committer, messages of many chargers share a unit of work (cms.group_commit).
         self.group_commit = None
 
-    def handle(self, charger: Charger, action: str, payload: dict, *, unique_id: str | None = None,
-               raw: str | None = None) -> dict:
+    def handle(
+        self, charger: Charger, action: str, payload: dict, *, unique_id: str | None = None, raw: str | None = None
+    ) -> dict:
         """Validate and run ``action`` for ``charger``. Raises :class:`OcppError` for anything the charger must hear.
 
         Every message of every transport passes here once: it is counted in the metrics with its outcome (an
@@ -508,8 +638,7 @@ class ChargerService:
         finally:
             self.metrics.charger_message(charger.transport, action, outcome, perf_counter() - started)
 
-    def _handle(self, charger: Charger, action: str, payload: dict, unique_id: str | None,
-                raw: str | None) -> dict:
+    def _handle(self, charger: Charger, action: str, payload: dict, unique_id: str | None, raw: str | None) -> dict:
         """Validate and run ``action`` for ``charger``.
 
         Strict with the wire, lenient with the facts: a message that does not fit its schema is refused with
@@ -555,8 +684,15 @@ class ChargerService:
                 return dataclasses.replace(charger, endpoint_url=None)
         return charger
 
-    def _usable_transaction_message(self, charger: Charger, action: str, payload: dict, unique_id: str | None,
-                                    raw: str | None, invalid: OcppError | None) -> limits.FittedPayload:
+    def _usable_transaction_message(
+        self,
+        charger: Charger,
+        action: str,
+        payload: dict,
+        unique_id: str | None,
+        raw: str | None,
+        invalid: OcppError | None,
+    ) -> limits.FittedPayload:
         """A transaction message with flaws, as far as it can be used (one WARNING line says what was wrong).
 
         Its operation gets what can be stored: an unusable transactionId is an unknown transaction (answered,
@@ -575,8 +711,13 @@ class ChargerService:
                     self._log_failed(charger, action, unique_id, raw, payload)
                     raise _refusal(problem)
         reasons = ([invalid.description] if invalid is not None else []) + [str(v) for v in usable.problems]
-        log.warning("%s %s from %s does not fit, processed as far as usable: %s", action, limits.brief(unique_id, 80),
-                    charger.identity, limits.brief("; ".join(reasons), 1000))
+        log.warning(
+            "%s %s from %s does not fit, processed as far as usable: %s",
+            action,
+            limits.brief(unique_id, 80),
+            charger.identity,
+            limits.brief("; ".join(reasons), 1000),
+        )
         return usable
 
     def _known_row(self, charger: Charger) -> ChargerRow | None:
@@ -589,12 +730,14 @@ class ChargerService:
             return None
         row = known[0]
         if (row.transport, row.ocpp_version) != (charger.transport, charger.ocpp_version) or (
-                charger.endpoint_url and charger.endpoint_url != row.endpoint_url):
+            charger.endpoint_url and charger.endpoint_url != row.endpoint_url
+        ):
             return None
         return row
 
-    def _batched_heartbeat(self, charger: Charger, payload: dict, unique_id: str | None,
-                           raw: str | None) -> dict | None:
+    def _batched_heartbeat(
+        self, charger: Charger, payload: dict, unique_id: str | None, raw: str | None
+    ) -> dict | None:
         """Answer a Heartbeat of a charger known to be accepted (read within ACCEPTED_TTL) and queue its
         writes; None when the charger must go through the full path."""
         row = self._known_row(charger)
@@ -605,9 +748,14 @@ class ChargerService:
         response = {"currentTime": iso(now)}
         log_rows = []
         if self.settings.message_log_limit > 0:
-            log_rows = message_log.exchange_rows(row.id, "Heartbeat", unique_id,
-                                      raw if raw is not None else orjson.dumps(payload).decode(),
-                                      orjson.dumps(response).decode(), now)
+            log_rows = message_log.exchange_rows(
+                row.id,
+                "Heartbeat",
+                unique_id,
+                raw if raw is not None else orjson.dumps(payload).decode(),
+                orjson.dumps(response).decode(),
+                now,
+            )
         self.heartbeats.record(row.id, now, log_rows)
         return response
 
@@ -616,8 +764,9 @@ class ChargerService:
             return self.group_commit.submit(charger, action, payload, unique_id, raw)
         return self.run_alone(charger, action, payload, unique_id, raw, utcnow())
 
-    def run_alone(self, charger: Charger, action: str, payload: dict, unique_id: str | None, raw: str | None,
-                  now: datetime) -> dict:
+    def run_alone(
+        self, charger: Charger, action: str, payload: dict, unique_id: str | None, raw: str | None, now: datetime
+    ) -> dict:
         """Run one message in its own unit of work; raises :class:`OcppError` for the charger."""
         try:
             with self.db.uow() as uow:
@@ -633,8 +782,16 @@ class ChargerService:
         self.committed(applied, charger, action, unique_id, now)
         return applied.response
 
-    def apply(self, s: Session, charger: Charger, action: str, payload: dict, unique_id: str | None,
-              raw: str | None, now: datetime) -> Applied:
+    def apply(
+        self,
+        s: Session,
+        charger: Charger,
+        action: str,
+        payload: dict,
+        unique_id: str | None,
+        raw: str | None,
+        now: datetime,
+    ) -> Applied:
         """Run one message's operation in ``s`` (the caller commits). An :class:`OcppError` raised here comes
         before anything was written, so a caller may go on with other messages in the same session."""
         # An accepted charger's row, as its last message left it, saves a query on every message.
@@ -645,8 +802,11 @@ class ChargerService:
         elif cp is None:
             cp = ChargerRow(*found)
         if found is not None:
-            if action != "BootNotification" and cp.registration_status != "Accepted" \
-                    and action not in TRANSACTION_MESSAGES:
+            if (
+                action != "BootNotification"
+                and cp.registration_status != "Accepted"
+                and action not in TRANSACTION_MESSAGES
+            ):
                 raise OcppError("SecurityError", "The charge point is not accepted; send BootNotification")
         changes: dict = {}
         # "Last seen" at a resolution of LAST_SEEN_RESOLUTION: rewriting the charger's row on every
@@ -664,26 +824,28 @@ class ChargerService:
         request_text = raw if raw is not None else orjson.dumps(payload).decode()
         limit = self.settings.message_log_limit
         if limit > 0 and self.heartbeats is None:
-            message_log.record_exchange(s, cp.id, action, unique_id, request_text,
-                                        orjson.dumps(response).decode(), limit=limit)
+            message_log.record_exchange(
+                s, cp.id, action, unique_id, request_text, orjson.dumps(response).decode(), limit=limit
+            )
         return Applied(cp, found is cp, "last_seen_at" in changes, ctx.after_commit, request_text, response)
 
-    def committed(self, applied: Applied, charger: Charger, action: str, unique_id: str | None,
-                  now: datetime) -> None:
+    def committed(self, applied: Applied, charger: Charger, action: str, unique_id: str | None, now: datetime) -> None:
         """What follows a message's commit: caches, the batched log copies, after-commit callbacks."""
         cp = applied.row
         if applied.seen:  # only now: a rolled-back write must not be taken for done
             cp.last_seen_at = now
         if self.heartbeats is not None:
             if self.settings.message_log_limit > 0:  # troubleshooting copies go with the next batch
-                self.heartbeats.log(message_log.exchange_rows(cp.id, action, unique_id, applied.request_text,
-                                                              orjson.dumps(applied.response).decode(), now))
+                self.heartbeats.log(
+                    message_log.exchange_rows(
+                        cp.id, action, unique_id, applied.request_text, orjson.dumps(applied.response).decode(), now
+                    )
+                )
             self._remember(cp, charger, action, applied.response, cached=applied.cached)
         for fn in applied.after_commit:
             fn()
 
-    def refused(self, charger: Charger, action: str, unique_id: str | None, raw: str | None,
-                payload: dict) -> None:
+    def refused(self, charger: Charger, action: str, unique_id: str | None, raw: str | None, payload: dict) -> None:
         """A message that failed: read its charger afresh next time (it may have been removed), keep the
         message in the log."""
         self._accepted.pop(charger.identity, None)
@@ -695,8 +857,17 @@ class ChargerService:
         charger is."""
         status = response.get("status") if action == "BootNotification" else row.registration_status
         if status == "Accepted" and row.registered:
-            fresh = ChargerRow(row.id, row.identity, row.owner_id, row.registered, "Accepted", charger.transport,
-                               charger.ocpp_version, charger.endpoint_url or row.endpoint_url, row.last_seen_at)
+            fresh = ChargerRow(
+                row.id,
+                row.identity,
+                row.owner_id,
+                row.registered,
+                "Accepted",
+                charger.transport,
+                charger.ocpp_version,
+                charger.endpoint_url or row.endpoint_url,
+                row.last_seen_at,
+            )
             known = self._accepted.get(charger.identity) if cached else None
             self._accepted[charger.identity] = (fresh, known[1] if known is not None else monotonic())
         else:
@@ -707,17 +878,28 @@ class ChargerService:
         if not self.settings.auto_register and action != "BootNotification":
             raise OcppError("SecurityError", f"Unknown charge point {charger.identity}")
         cp = ChargePoint(
-            identity=charger.identity, registered=self.settings.auto_register,
+            identity=charger.identity,
+            registered=self.settings.auto_register,
             registration_status="Accepted" if self.settings.auto_register else "Rejected",
-            transport=charger.transport, ocpp_version=charger.ocpp_version, endpoint_url=charger.endpoint_url,
+            transport=charger.transport,
+            ocpp_version=charger.ocpp_version,
+            endpoint_url=charger.endpoint_url,
         )
         s.add(cp)
         s.flush()
-        return (cp.id, cp.identity, cp.owner_id, cp.registered, cp.registration_status, cp.transport,
-                cp.ocpp_version, cp.endpoint_url, cp.last_seen_at)
+        return (
+            cp.id,
+            cp.identity,
+            cp.owner_id,
+            cp.registered,
+            cp.registration_status,
+            cp.transport,
+            cp.ocpp_version,
+            cp.endpoint_url,
+            cp.last_seen_at,
+        )
 
-    def _log_failed(self, charger: Charger, action: str, unique_id: str | None, raw: str | None,
-                    payload: dict) -> None:
+    def _log_failed(self, charger: Charger, action: str, unique_id: str | None, raw: str | None, payload: dict) -> None:
         """Keep a message whose handling failed, so nothing a charger sent is lost."""
         if self.settings.message_log_limit <= 0:
             return
@@ -726,9 +908,15 @@ class ChargerService:
                 cp_id = uow.session.scalar(select(ChargePoint.id).where(ChargePoint.identity == charger.identity))
                 if cp_id is None:
                     return
-                message_log.record(uow.session, cp_id, "in", action, unique_id,
-                                   raw if raw is not None else orjson.dumps(payload).decode(),
-                                   limit=self.settings.message_log_limit)
+                message_log.record(
+                    uow.session,
+                    cp_id,
+                    "in",
+                    action,
+                    unique_id,
+                    raw if raw is not None else orjson.dumps(payload).decode(),
+                    limit=self.settings.message_log_limit,
+                )
                 uow.commit()
         except Exception:  # pragma: no cover - logging must never take the connection down
             log.exception("could not log failed message")
@@ -738,8 +926,9 @@ class ChargerService:
     def charger_connected(self, identity: str, node: str) -> None:
         with self.db.uow() as uow:
             uow.session.execute(
-                update(ChargePoint).where(ChargePoint.identity == identity).values(
-                    connected=True, connected_node=node, connected_at=utcnow(), last_seen_at=utcnow())
+                update(ChargePoint)
+                .where(ChargePoint.identity == identity)
+                .values(connected=True, connected_node=node, connected_at=utcnow(), last_seen_at=utcnow())
             )
             uow.commit()
 

@@ -33,8 +33,13 @@ def _clean(name: str, address: str, latitude, longitude, timezone: str) -> dict:
     lon = _coordinate(longitude, 180, "Longitude")
     if (lat is None) != (lon is None):
         raise InvalidInput("Give both latitude and longitude, or neither")
-    return {"name": name, "address": (address or "").strip()[:255], "latitude": lat, "longitude": lon,
-            "timezone": timezone}
+    return {
+        "name": name,
+        "address": (address or "").strip()[:255],
+        "latitude": lat,
+        "longitude": lon,
+        "timezone": timezone,
+    }
 
 
 def _coordinate(value, bound: float, label: str) -> float | None:
@@ -49,8 +54,9 @@ def _coordinate(value, bound: float, label: str) -> float | None:
     return number
 
 
-def create_station(session: Session, owner: User, *, name: str, address: str = "", latitude=None, longitude=None,
-                   timezone: str = "UTC") -> Station:
+def create_station(
+    session: Session, owner: User, *, name: str, address: str = "", latitude=None, longitude=None, timezone: str = "UTC"
+) -> Station:
     """Add a station for ``owner``; names are unique per owner."""
     values = _clean(name, address, latitude, longitude, timezone)
     if session.scalar(select(Station.id).where(Station.owner_id == owner.id, Station.name == values["name"])):
@@ -61,16 +67,28 @@ def create_station(session: Session, owner: User, *, name: str, address: str = "
     return station
 
 
-def update_station(session: Session, owner: User, station_id: int, *, name: str, address: str = "", latitude=None,
-                   longitude=None, timezone: str = "UTC") -> Station:
+def update_station(
+    session: Session,
+    owner: User,
+    station_id: int,
+    *,
+    name: str,
+    address: str = "",
+    latitude=None,
+    longitude=None,
+    timezone: str = "UTC",
+) -> Station:
     station = owned_station(session, owner, station_id)
     return _apply(session, station, _clean(name, address, latitude, longitude, timezone))
 
 
 def _apply(session: Session, station: Station, values: dict) -> Station:
     """Store cleaned ``values`` on ``station``; names stay unique per owner."""
-    clash = session.scalar(select(Station.id).where(Station.owner_id == station.owner_id,
-                                                    Station.name == values["name"], Station.id != station.id))
+    clash = session.scalar(
+        select(Station.id).where(
+            Station.owner_id == station.owner_id, Station.name == values["name"], Station.id != station.id
+        )
+    )
     if clash:
         raise Conflict(f"You have a station called {values['name']} already")
     for key, value in values.items():
@@ -100,20 +118,35 @@ class StationInUse(Conflict):
 
     def __init__(self, station: Station, charge_point_ids: list[str]):
         shown = ", ".join(charge_point_ids[:10]) + (" ..." if len(charge_point_ids) > 10 else "")
-        super().__init__(f"Station {station.name} still has {len(charge_point_ids)} charge point(s) ({shown}); "
-                         "move them to another station or to none first")
+        super().__init__(
+            f"Station {station.name} still has {len(charge_point_ids)} charge point(s) ({shown}); "
+            "move them to another station or to none first"
+        )
         self.charge_point_ids = charge_point_ids
 
 
 def station_view(station: Station, charge_point_count: int) -> dict:
     """A station as the operator API shows it."""
-    return {"id": station.id, "name": station.name, "address": station.address, "latitude": station.latitude,
-            "longitude": station.longitude, "timezone": station.timezone, "chargePointCount": charge_point_count}
+    return {
+        "id": station.id,
+        "name": station.name,
+        "address": station.address,
+        "latitude": station.latitude,
+        "longitude": station.longitude,
+        "timezone": station.timezone,
+        "chargePointCount": charge_point_count,
+    }
 
 
 def charge_point_count(session: Session, station_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(ChargePoint).where(
-        ChargePoint.station_id == station_id, ChargePoint.registered.is_(True))) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(ChargePoint)
+            .where(ChargePoint.station_id == station_id, ChargePoint.registered.is_(True))
+        )
+        or 0
+    )
 
 
 def list_stations(session: Session, user: User, *, limit: int = 100, after: str | None = None) -> dict:
@@ -121,17 +154,28 @@ def list_stations(session: Session, user: User, *, limit: int = 100, after: str 
     ``{"items": [...], "nextCursor": str | None}``."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be from 1 to {MAX_PAGE}")
-    counts = (select(ChargePoint.station_id, func.count().label("n")).where(ChargePoint.registered.is_(True))
-              .group_by(ChargePoint.station_id).subquery())
-    q = (select(Station, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.station_id == Station.id)
-         .where(visibility.visible(user, Station.owner_id)).order_by(Station.id).limit(limit + 1))
+    counts = (
+        select(ChargePoint.station_id, func.count().label("n"))
+        .where(ChargePoint.registered.is_(True))
+        .group_by(ChargePoint.station_id)
+        .subquery()
+    )
+    q = (
+        select(Station, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.station_id == Station.id)
+        .where(visibility.visible(user, Station.owner_id))
+        .order_by(Station.id)
+        .limit(limit + 1)
+    )
     if after is not None:
         (last_id,) = cursor.decode(after, int)
         q = q.where(Station.id > last_id)
     rows = session.execute(q).all()
     page = rows[:limit]
-    return {"items": [station_view(s, n) for s, n in page],
-            "nextCursor": cursor.encode(page[-1][0].id) if len(rows) > limit else None}
+    return {
+        "items": [station_view(s, n) for s, n in page],
+        "nextCursor": cursor.encode(page[-1][0].id) if len(rows) > limit else None,
+    }
 
 
 def patch_station(session: Session, user: User, station_id: int, /, **changes) -> Station:
@@ -151,8 +195,11 @@ def delete_unused_station(session: Session, user: User, station_id: int) -> None
     station = visibility.station(session, user, station_id)
     # Locked, so that a charge point assigned meanwhile (which holds it FOR SHARE) is either seen here or refused.
     session.execute(select(Station.id).where(Station.id == station.id).with_for_update())
-    in_use = list(session.scalars(select(ChargePoint.identity).where(ChargePoint.station_id == station.id)
-                                  .order_by(ChargePoint.identity)))
+    in_use = list(
+        session.scalars(
+            select(ChargePoint.identity).where(ChargePoint.station_id == station.id).order_by(ChargePoint.identity)
+        )
+    )
     if in_use:
         raise StationInUse(station, in_use)
     session.delete(station)

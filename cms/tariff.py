@@ -56,8 +56,12 @@ class Band:
         return float(Decimal(self.price_per_kwh_micro) / _MICRO)
 
     def as_dict(self) -> dict:
-        return {"start": format_minute(self.start_minute), "end": format_minute(self.end_minute),
-                "pricePerKwh": self.price_per_kwh, "label": self.label}
+        return {
+            "start": format_minute(self.start_minute),
+            "end": format_minute(self.end_minute),
+            "pricePerKwh": self.price_per_kwh,
+            "label": self.label,
+        }
 
 
 @dataclass
@@ -76,8 +80,12 @@ class Pricing:
 
 def parse_minute(value) -> int:
     """``"HH:MM"`` (00:00 to 24:00) as minutes after midnight."""
-    if not isinstance(value, str) or len(value) != 5 or value[2] != ":" \
-            or not (value[:2].isdigit() and value[3:].isdigit()):
+    if (
+        not isinstance(value, str)
+        or len(value) != 5
+        or value[2] != ":"
+        or not (value[:2].isdigit() and value[3:].isdigit())
+    ):
         raise InvalidInput(f"A band time is written HH:MM, not {value!r}")
     hours, minutes = int(value[:2]), int(value[3:])
     if minutes > 59 or hours > 24 or (hours == 24 and minutes):
@@ -148,15 +156,18 @@ def _check_cover(bands: list[Band]) -> None:
     reached = 0
     for start, end in sorted(s for s in segments if s[0] < s[1]):
         if start > reached:
-            raise InvalidInput(f"The bands leave {format_minute(reached)} uncovered; together they must cover "
-                               "00:00-24:00 exactly once")
+            raise InvalidInput(
+                f"The bands leave {format_minute(reached)} uncovered; together they must cover 00:00-24:00 exactly once"
+            )
         if start < reached:
-            raise InvalidInput(f"The bands overlap at {format_minute(start)}; together they must cover "
-                               "00:00-24:00 exactly once")
+            raise InvalidInput(
+                f"The bands overlap at {format_minute(start)}; together they must cover 00:00-24:00 exactly once"
+            )
         reached = end
     if reached < MINUTES_PER_DAY:
-        raise InvalidInput(f"The bands leave {format_minute(reached)} uncovered; together they must cover "
-                           "00:00-24:00 exactly once")
+        raise InvalidInput(
+            f"The bands leave {format_minute(reached)} uncovered; together they must cover 00:00-24:00 exactly once"
+        )
 
 
 def set_tariff_bands(session: Session, owner: User, station_id: int, bands: list) -> list[Band]:
@@ -166,8 +177,18 @@ def set_tariff_bands(session: Session, owner: User, station_id: int, bands: list
         raise NotFound("No such station")
     checked = validate_bands(bands)
     session.execute(delete(TariffBand).where(TariffBand.station_id == station_id))
-    session.add_all([TariffBand(station_id=station_id, start_minute=b.start_minute, end_minute=b.end_minute,
-                                price_per_kwh_micro=b.price_per_kwh_micro, label=b.label) for b in checked])
+    session.add_all(
+        [
+            TariffBand(
+                station_id=station_id,
+                start_minute=b.start_minute,
+                end_minute=b.end_minute,
+                price_per_kwh_micro=b.price_per_kwh_micro,
+                label=b.label,
+            )
+            for b in checked
+        ]
+    )
     session.flush()
     return checked
 
@@ -176,20 +197,30 @@ def set_tariff_bands(session: Session, owner: User, station_id: int, bands: list
 TransactionFacts = Union[Transaction, "StoppedTransaction"]
 
 # Statements on the StopTransaction path, built once (building them costs more than running them).
-_BANDS = (select(TariffBand.start_minute, TariffBand.end_minute, TariffBand.price_per_kwh_micro, TariffBand.label)
-          .where(TariffBand.station_id == bindparam("station_id_")).order_by(TariffBand.start_minute))
+_BANDS = (
+    select(TariffBand.start_minute, TariffBand.end_minute, TariffBand.price_per_kwh_micro, TariffBand.label)
+    .where(TariffBand.station_id == bindparam("station_id_"))
+    .order_by(TariffBand.start_minute)
+)
 # The charger's station time zone and its bands in one round trip (no band, or no station: one row of NULLs).
 _ZONE_AND_BANDS_OF_CHARGER = (
-    select(Station.timezone, TariffBand.start_minute, TariffBand.end_minute, TariffBand.price_per_kwh_micro,
-           TariffBand.label)
+    select(
+        Station.timezone,
+        TariffBand.start_minute,
+        TariffBand.end_minute,
+        TariffBand.price_per_kwh_micro,
+        TariffBand.label,
+    )
     .select_from(ChargePoint)
     .outerjoin(Station, Station.id == ChargePoint.station_id)
     .outerjoin(TariffBand, TariffBand.station_id == Station.id)
     .where(ChargePoint.id == bindparam("cp_id_"))
-    .order_by(TariffBand.start_minute))
+    .order_by(TariffBand.start_minute)
+)
 # The same with the charge already recorded for the transaction, if any (billing asks both at once).
 _ZONE_BANDS_AND_CHARGE = _ZONE_AND_BANDS_OF_CHARGER.add_columns(
-    select(SessionCharge.id).where(SessionCharge.transaction_id == bindparam("tx_id_")).scalar_subquery())
+    select(SessionCharge.id).where(SessionCharge.transaction_id == bindparam("tx_id_")).scalar_subquery()
+)
 
 
 def tariff_bands(session: Session, station_id: int) -> list[Band]:
@@ -202,8 +233,11 @@ def bands_by_station(session: Session, station_ids: list[int]) -> dict[int, list
     out: dict[int, list[Band]] = {sid: [] for sid in station_ids}
     if not station_ids:
         return out
-    rows = session.scalars(select(TariffBand).where(TariffBand.station_id.in_(station_ids))
-                           .order_by(TariffBand.station_id, TariffBand.start_minute))
+    rows = session.scalars(
+        select(TariffBand)
+        .where(TariffBand.station_id.in_(station_ids))
+        .order_by(TariffBand.station_id, TariffBand.start_minute)
+    )
     for r in rows:
         out[r.station_id].append(Band(r.start_minute, r.end_minute, r.price_per_kwh_micro, r.label))
     return out
@@ -245,8 +279,13 @@ def price_now(bands: list[Band], tz: ZoneInfo, currency: str, now: datetime | No
     band = band_at(bands, now or utcnow(), tz)
     if band is None:
         return None
-    return {"pricePerKwh": band.price_per_kwh, "currency": currency, "label": band.label,
-            "from": format_minute(band.start_minute), "until": format_minute(band.end_minute)}
+    return {
+        "pricePerKwh": band.price_per_kwh,
+        "currency": currency,
+        "label": band.label,
+        "from": format_minute(band.start_minute),
+        "until": format_minute(band.end_minute),
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -323,22 +362,33 @@ def price_energy(bands: list[Band], tz: ZoneInfo, curve: list[tuple[datetime, fl
         wh = Decimal(repr(round(p["wh"], 3)))
         minor = int((wh * band.price_per_kwh_micro / Decimal(10_000_000)).quantize(Decimal(1), ROUND_HALF_UP))
         total += minor
-        breakdown.append({
-            "from": p["from"].astimezone(UTC), "to": p["to"].astimezone(UTC), "label": band.label,
-            "bandStart": format_minute(band.start_minute), "bandEnd": format_minute(band.end_minute),
-            "pricePerKwh": band.price_per_kwh, "energyWh": float(wh), "costMinor": minor,
-        })
+        breakdown.append(
+            {
+                "from": p["from"].astimezone(UTC),
+                "to": p["to"].astimezone(UTC),
+                "label": band.label,
+                "bandStart": format_minute(band.start_minute),
+                "bandEnd": format_minute(band.end_minute),
+                "pricePerKwh": band.price_per_kwh,
+                "energyWh": float(wh),
+                "costMinor": minor,
+            }
+        )
     return Pricing(energy, total, breakdown)
 
 
-_REGISTER_READINGS = select(MeterValue.timestamp, MeterValue.value).where(
-    MeterValue.transaction_id == bindparam("tx_id_"),
-    MeterValue.measurand == ENERGY_REGISTER,
-    MeterValue.unit == "Wh",
-    MeterValue.value.is_not(None),
-    MeterValue.location.in_(("Outlet", "Cable", "EV")),
-    (MeterValue.phase.is_(None)) | (MeterValue.phase == "N"),
-).order_by(MeterValue.timestamp)
+_REGISTER_READINGS = (
+    select(MeterValue.timestamp, MeterValue.value)
+    .where(
+        MeterValue.transaction_id == bindparam("tx_id_"),
+        MeterValue.measurand == ENERGY_REGISTER,
+        MeterValue.unit == "Wh",
+        MeterValue.value.is_not(None),
+        MeterValue.location.in_(("Outlet", "Cable", "EV")),
+        (MeterValue.phase.is_(None)) | (MeterValue.phase == "N"),
+    )
+    .order_by(MeterValue.timestamp)
+)
 
 
 def transaction_curve(session: Session, tx: TransactionFacts) -> list[tuple[datetime, float]]:
@@ -370,8 +420,7 @@ def price_transaction(session: Session, tx: TransactionFacts) -> Pricing:
 
 def price_unbilled(session: Session, tx: TransactionFacts) -> tuple[int | None, Pricing | None]:
     """``(charge id, None)`` when ``tx`` was billed already, else ``(None, its pricing)``."""
-    rows = session.connection().execute(_ZONE_BANDS_AND_CHARGE, {"cp_id_": tx.charge_point_id,
-                                                                 "tx_id_": tx.id}).all()
+    rows = session.connection().execute(_ZONE_BANDS_AND_CHARGE, {"cp_id_": tx.charge_point_id, "tx_id_": tx.id}).all()
     if rows and rows[0][5] is not None:
         return rows[0][5], None
     return None, _price(session, tx, rows)

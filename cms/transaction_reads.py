@@ -43,21 +43,35 @@ class TransactionFilter:
 def transaction_view(tx: Transaction, charge_point_id: str, currency: str) -> dict:
     """A transaction as the operator API shows it. ``energyWh`` is the energy so far while it is open;
     ``cost`` is set once it is closed and billed, in ``currency``."""
-    return {"id": tx.id, "chargePointId": charge_point_id, "connectorId": tx.connector_id, "idTag": tx.id_tag,
-            "startTimestamp": iso(tx.start_timestamp), "stopTimestamp": iso(tx.stop_timestamp),
-            "meterStart": tx.meter_start, "meterStop": tx.meter_stop, "energyWh": tx.energy_wh, "cost": tx.cost,
-            "currency": currency, "stopReason": tx.stop_reason}
+    return {
+        "id": tx.id,
+        "chargePointId": charge_point_id,
+        "connectorId": tx.connector_id,
+        "idTag": tx.id_tag,
+        "startTimestamp": iso(tx.start_timestamp),
+        "stopTimestamp": iso(tx.stop_timestamp),
+        "meterStart": tx.meter_start,
+        "meterStop": tx.meter_stop,
+        "energyWh": tx.energy_wh,
+        "cost": tx.cost,
+        "currency": currency,
+        "stopReason": tx.stop_reason,
+    }
 
 
-def list_transactions(session: Session, user: User, f: TransactionFilter, currency: str, *, limit: int = 50,
-                      after: str | None = None) -> dict:
+def list_transactions(
+    session: Session, user: User, f: TransactionFilter, currency: str, *, limit: int = 50, after: str | None = None
+) -> dict:
     """The transactions ``user`` may see that match ``f``, newest start first (ties by id), a page of ``limit``
     after the cursor ``after``: ``{"items": [...], "nextCursor": str | None}``."""
     f.check()
     if not 1 <= limit <= MAX_TRANSACTIONS:
         raise InvalidInput(f"limit must be from 1 to {MAX_TRANSACTIONS}")
-    q = (select(Transaction, ChargePoint.identity).join(ChargePoint, ChargePoint.id == Transaction.charge_point_id)
-         .where(visibility.visible(user, ChargePoint.owner_id)))
+    q = (
+        select(Transaction, ChargePoint.identity)
+        .join(ChargePoint, ChargePoint.id == Transaction.charge_point_id)
+        .where(visibility.visible(user, ChargePoint.owner_id))
+    )
     if f.charge_point_id is not None:
         q = q.where(ChargePoint.identity == f.charge_point_id)
     if f.station_id is not None:
@@ -74,11 +88,14 @@ def list_transactions(session: Session, user: User, f: TransactionFilter, curren
         last_start, last_id = cursor.decode(after, datetime, int)
         # Written out (not a row-value comparison) so that both columns keep their types on every backend;
         # the first condition lets the (start_timestamp, id) index bound the scan.
-        q = q.where(Transaction.start_timestamp <= last_start,
-                    or_(Transaction.start_timestamp < last_start,
-                        and_(Transaction.start_timestamp == last_start, Transaction.id < last_id)))
-    rows = session.execute(q.order_by(Transaction.start_timestamp.desc(), Transaction.id.desc())
-                           .limit(limit + 1)).all()
+        q = q.where(
+            Transaction.start_timestamp <= last_start,
+            or_(
+                Transaction.start_timestamp < last_start,
+                and_(Transaction.start_timestamp == last_start, Transaction.id < last_id),
+            ),
+        )
+    rows = session.execute(q.order_by(Transaction.start_timestamp.desc(), Transaction.id.desc()).limit(limit + 1)).all()
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
@@ -97,12 +114,20 @@ def one_transaction(session: Session, user: User, transaction_id: int, currency:
 def meter_value_view(mv: MeterValue) -> dict:
     """A sampled value: ``value`` in ``unit`` (normalised: kWh as Wh, kW as W ...); null when the charger sent
     no plain number (a signed meter value)."""
-    return {"timestamp": iso(mv.timestamp), "measurand": mv.measurand, "phase": mv.phase, "unit": mv.unit,
-            "value": mv.value, "context": mv.context, "location": mv.location}
+    return {
+        "timestamp": iso(mv.timestamp),
+        "measurand": mv.measurand,
+        "phase": mv.phase,
+        "unit": mv.unit,
+        "value": mv.value,
+        "context": mv.context,
+        "location": mv.location,
+    }
 
 
-def transaction_meter_values(session: Session, user: User, transaction_id: int, *, limit: int = 1000,
-                             after: str | None = None) -> dict:
+def transaction_meter_values(
+    session: Session, user: User, transaction_id: int, *, limit: int = 1000, after: str | None = None
+) -> dict:
     """The meter values of a transaction ``user`` may see, oldest first, a page of ``limit`` after the cursor
     ``after``: ``{"items": [...], "nextCursor": str | None}``.
 
@@ -114,8 +139,10 @@ def transaction_meter_values(session: Session, user: User, transaction_id: int, 
     q = select(MeterValue).where(MeterValue.transaction_id == tx.id, MeterValue.charge_point_id == tx.charge_point_id)
     if after is not None:
         last_ts, last_id = cursor.decode(after, datetime, int)
-        q = q.where(MeterValue.timestamp >= last_ts,
-                    or_(MeterValue.timestamp > last_ts, and_(MeterValue.timestamp == last_ts, MeterValue.id > last_id)))
+        q = q.where(
+            MeterValue.timestamp >= last_ts,
+            or_(MeterValue.timestamp > last_ts, and_(MeterValue.timestamp == last_ts, MeterValue.id > last_id)),
+        )
     rows = list(session.scalars(q.order_by(MeterValue.timestamp, MeterValue.id).limit(limit + 1)))
     page = rows[:limit]
     next_cursor = cursor.encode(page[-1].timestamp, page[-1].id) if len(rows) > limit else None

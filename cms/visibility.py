@@ -57,8 +57,11 @@ def id_tag(session: Session, user: User, tag: str) -> IdTag:
 
 def transaction(session: Session, user: User, transaction_id: int) -> Transaction:
     """Transaction ``transaction_id`` if ``user`` may see its charge point; NotFound otherwise."""
-    row = session.scalar(select(Transaction).join(ChargePoint, ChargePoint.id == Transaction.charge_point_id)
-                         .where(Transaction.id == transaction_id, visible(user, ChargePoint.owner_id)))
+    row = session.scalar(
+        select(Transaction)
+        .join(ChargePoint, ChargePoint.id == Transaction.charge_point_id)
+        .where(Transaction.id == transaction_id, visible(user, ChargePoint.owner_id))
+    )
     if row is None:
         raise NotFound("No such transaction")
     return row

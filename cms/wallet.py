@@ -46,17 +46,33 @@ def wallet_for(session: Session, user: User, currency: str) -> Wallet:
     return wallet
 
 
-def post_entry(session: Session, wallet: Wallet, amount_minor: int, kind: str, *, description: str = "",
-               transaction_id: int | None = None, payment_id: int | None = None) -> LedgerEntry:
+def post_entry(
+    session: Session,
+    wallet: Wallet,
+    amount_minor: int,
+    kind: str,
+    *,
+    description: str = "",
+    transaction_id: int | None = None,
+    payment_id: int | None = None,
+) -> LedgerEntry:
     """Move ``amount_minor`` (+ credit, - debit) in or out of ``wallet`` and record it in the ledger."""
     balance = session.execute(
-        update(Wallet).where(Wallet.id == wallet.id)
+        update(Wallet)
+        .where(Wallet.id == wallet.id)
         .values(balance_minor=Wallet.balance_minor + amount_minor, updated_at=utcnow())
         .returning(Wallet.balance_minor)
     ).scalar_one()
     wallet.balance_minor = balance
-    entry = LedgerEntry(wallet_id=wallet.id, kind=kind, amount_minor=amount_minor, balance_after_minor=balance,
-                        transaction_id=transaction_id, payment_id=payment_id, description=description[:255])
+    entry = LedgerEntry(
+        wallet_id=wallet.id,
+        kind=kind,
+        amount_minor=amount_minor,
+        balance_after_minor=balance,
+        transaction_id=transaction_id,
+        payment_id=payment_id,
+        description=description[:255],
+    )
     session.add(entry)
     session.flush()
     return entry
@@ -69,9 +85,12 @@ def minimum_minor(settings: Settings) -> int:
 def balance(session: Session, user: User, settings: Settings) -> dict:
     """The wallet as the driver sees it."""
     w = wallet_for(session, user, settings.currency)
-    return {"balance": minor_to_amount(w.balance_minor), "currency": w.currency,
-            "minimumToCharge": minor_to_amount(minimum_minor(settings)),
-            "canCharge": w.balance_minor >= minimum_minor(settings)}
+    return {
+        "balance": minor_to_amount(w.balance_minor),
+        "currency": w.currency,
+        "minimumToCharge": minor_to_amount(minimum_minor(settings)),
+        "canCharge": w.balance_minor >= minimum_minor(settings),
+    }
 
 
 def require_balance_to_charge(session: Session, user: User, settings: Settings) -> None:
@@ -81,18 +100,27 @@ def require_balance_to_charge(session: Session, user: User, settings: Settings) 
     if w.balance_minor < need:
         raise InsufficientBalance(
             f"Your balance is {minor_to_amount(w.balance_minor):.2f} {w.currency}; starting to charge needs at "
-            f"least {minor_to_amount(need):.2f} {w.currency}. Top up your wallet first.")
+            f"least {minor_to_amount(need):.2f} {w.currency}. Top up your wallet first."
+        )
 
 
 def entry_view(e: LedgerEntry, currency: str) -> dict:
-    return {"id": e.id, "kind": e.kind, "amount": minor_to_amount(e.amount_minor),
-            "balanceAfter": minor_to_amount(e.balance_after_minor), "currency": currency,
-            "description": e.description, "sessionId": e.transaction_id, "topUpId": e.payment_id,
-            "createdAt": iso(e.created_at)}
+    return {
+        "id": e.id,
+        "kind": e.kind,
+        "amount": minor_to_amount(e.amount_minor),
+        "balanceAfter": minor_to_amount(e.balance_after_minor),
+        "currency": currency,
+        "description": e.description,
+        "sessionId": e.transaction_id,
+        "topUpId": e.payment_id,
+        "createdAt": iso(e.created_at),
+    }
 
 
-def ledger(session: Session, user: User, settings: Settings, *, limit: int = 50,
-           before_id: int | None = None) -> list[dict]:
+def ledger(
+    session: Session, user: User, settings: Settings, *, limit: int = 50, before_id: int | None = None
+) -> list[dict]:
     """The driver's wallet movements, newest first; page with ``before_id``."""
     w = wallet_for(session, user, settings.currency)
     q = select(LedgerEntry).where(LedgerEntry.wallet_id == w.id)
@@ -107,13 +135,28 @@ def ledger(session: Session, user: User, settings: Settings, *, limit: int = 50,
 
 
 def payment_view(p: Payment) -> dict:
-    return {"id": p.id, "amount": minor_to_amount(p.amount_minor), "currency": p.currency, "status": p.status,
-            "provider": p.provider, "reference": p.provider_ref, "checkoutUrl": p.checkout_url,
-            "failureReason": p.failure_reason, "createdAt": iso(p.created_at), "completedAt": iso(p.completed_at)}
+    return {
+        "id": p.id,
+        "amount": minor_to_amount(p.amount_minor),
+        "currency": p.currency,
+        "status": p.status,
+        "provider": p.provider,
+        "reference": p.provider_ref,
+        "checkoutUrl": p.checkout_url,
+        "failureReason": p.failure_reason,
+        "createdAt": iso(p.created_at),
+        "completedAt": iso(p.completed_at),
+    }
 
 
-def start_top_up(session: Session, provider: PaymentProvider, user: User, amount, settings: Settings,
-                 idempotency_key: str | None = None) -> tuple[Payment, bool]:
+def start_top_up(
+    session: Session,
+    provider: PaymentProvider,
+    user: User,
+    amount,
+    settings: Settings,
+    idempotency_key: str | None = None,
+) -> tuple[Payment, bool]:
     """Ask the provider for a top-up; returns (payment, replayed).
 
     The same ``idempotency_key`` returns the first payment again instead of charging twice; reusing a key
@@ -121,19 +164,25 @@ def start_top_up(session: Session, provider: PaymentProvider, user: User, amount
     """
     amount_minor = amount_to_minor(amount)
     if not TOPUP_MIN_MINOR <= amount_minor <= TOPUP_MAX_MINOR:
-        raise InvalidInput(f"A top-up is between {minor_to_amount(TOPUP_MIN_MINOR):.2f} and "
-                           f"{minor_to_amount(TOPUP_MAX_MINOR):.2f} {settings.currency}")
+        raise InvalidInput(
+            f"A top-up is between {minor_to_amount(TOPUP_MIN_MINOR):.2f} and "
+            f"{minor_to_amount(TOPUP_MAX_MINOR):.2f} {settings.currency}"
+        )
     if idempotency_key is not None:
-        if not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX \
-                or not all("!" <= c <= "~" for c in idempotency_key):
-            raise InvalidInput(f"Idempotency-Key has 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters, "
-                               "no spaces")
+        if not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX or not all("!" <= c <= "~" for c in idempotency_key):
+            raise InvalidInput(f"Idempotency-Key has 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters, no spaces")
         earlier = _payment_by_key(session, user, idempotency_key)
         if earlier is not None:
             return _replay(earlier, amount_minor), True
     wallet = wallet_for(session, user, settings.currency)
-    payment = Payment(user_id=user.id, amount_minor=amount_minor, currency=wallet.currency, provider=provider.name,
-                      idempotency_key=idempotency_key, status="pending")
+    payment = Payment(
+        user_id=user.id,
+        amount_minor=amount_minor,
+        currency=wallet.currency,
+        provider=provider.name,
+        idempotency_key=idempotency_key,
+        status="pending",
+    )
     try:
         with session.begin_nested():
             session.add(payment)
@@ -171,8 +220,14 @@ def complete_payment(session: Session, payment: Payment, status: str, reason: st
         payment.status = "succeeded"
         owner = session.get(User, payment.user_id)
         wallet = wallet_for(session, owner, payment.currency)
-        post_entry(session, wallet, payment.amount_minor, "topup", payment_id=payment.id,
-                   description=f"Top-up via {payment.provider}")
+        post_entry(
+            session,
+            wallet,
+            payment.amount_minor,
+            "topup",
+            payment_id=payment.id,
+            description=f"Top-up via {payment.provider}",
+        )
     else:
         payment.status = "failed"
         payment.failure_reason = (reason or "declined")[:255]
@@ -183,8 +238,9 @@ def complete_payment(session: Session, payment: Payment, status: str, reason: st
 def handle_webhook(session: Session, provider: PaymentProvider, body: bytes, headers) -> Payment:
     """Apply a provider's webhook call (verified by the provider: raises ``WebhookRejected`` if not genuine)."""
     event = provider.parse_webhook(body, headers)
-    payment = session.scalar(select(Payment).where(Payment.provider == provider.name,
-                                                   Payment.provider_ref == event.provider_ref))
+    payment = session.scalar(
+        select(Payment).where(Payment.provider == provider.name, Payment.provider_ref == event.provider_ref)
+    )
     if payment is None:
         raise NotFound(f"No payment {event.provider_ref}")
     return complete_payment(session, payment, event.status, event.reason)
@@ -198,8 +254,9 @@ def top_up_of(session: Session, user: User, payment_id: int) -> Payment:
 
 
 def top_ups(session: Session, user: User, limit: int = 50) -> list[Payment]:
-    return list(session.scalars(select(Payment).where(Payment.user_id == user.id)
-                                .order_by(Payment.id.desc()).limit(limit)))
+    return list(
+        session.scalars(select(Payment).where(Payment.user_id == user.id).order_by(Payment.id.desc()).limit(limit))
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -222,8 +279,14 @@ def bill_transaction(session: Session, tx: TransactionFacts, settings: Settings)
     # Free sessions (no bands) debit nothing: the driver is read only when there is something to pay.
     driver = session.get(User, tx.user_id) if tx.user_id is not None and pricing.total_minor > 0 else None
     breakdown = [{**row, "from": iso(row["from"]), "to": iso(row["to"])} for row in pricing.breakdown]
-    values = {"transaction_id": tx.id, "energy_wh": pricing.energy_wh, "total_minor": pricing.total_minor,
-              "currency": settings.currency, "breakdown": breakdown, "computed_at": utcnow()}
+    values = {
+        "transaction_id": tx.id,
+        "energy_wh": pricing.energy_wh,
+        "total_minor": pricing.total_minor,
+        "currency": settings.currency,
+        "breakdown": breakdown,
+        "computed_at": utcnow(),
+    }
     if driver is None or driver.role != "driver":
         # A plain INSERT: it can only fail on a concurrent billing of the same session, and then the
         # charger's retry of the StopTransaction finds the charge and answers.
@@ -234,8 +297,14 @@ def bill_transaction(session: Session, tx: TransactionFacts, settings: Settings)
     with session.begin_nested():
         charge_id = session.connection().execute(_INSERT_CHARGE, values).scalar_one()
         wallet = wallet_for(session, driver, settings.currency)
-        post_entry(session, wallet, -pricing.total_minor, "session", transaction_id=tx.id,
-                   description=f"Charging session #{tx.id}: {pricing.energy_wh / 1000:.3f} kWh")
+        post_entry(
+            session,
+            wallet,
+            -pricing.total_minor,
+            "session",
+            transaction_id=tx.id,
+            description=f"Charging session #{tx.id}: {pricing.energy_wh / 1000:.3f} kWh",
+        )
     tx.cost = minor_to_amount(pricing.total_minor)
     return charge_id
 

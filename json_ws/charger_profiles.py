@@ -72,17 +72,30 @@ class Profile:
         p = _snake(payload)
         schedule = _snake(p.get("charging_schedule") or {})
         try:
-            periods = tuple(Period(int(x["start_period"]), float(x["limit"]),
-                                   int(x["number_phases"]) if x.get("number_phases") is not None else None)
-                            for x in (_snake(x) for x in schedule.get("charging_schedule_period") or []))
+            periods = tuple(
+                Period(
+                    int(x["start_period"]),
+                    float(x["limit"]),
+                    int(x["number_phases"]) if x.get("number_phases") is not None else None,
+                )
+                for x in (_snake(x) for x in schedule.get("charging_schedule_period") or [])
+            )
             return cls(
-                connector_id=int(connector_id), profile_id=int(p["charging_profile_id"]),
-                stack_level=int(p["stack_level"]), purpose=str(p["charging_profile_purpose"]),
-                kind=str(p["charging_profile_kind"]), unit=str(schedule.get("charging_rate_unit", "")),
-                periods=periods, received_at=received_at, recurrency=p.get("recurrency_kind"),
-                transaction_id=p.get("transaction_id"), valid_from=_time(p.get("valid_from")),
-                valid_to=_time(p.get("valid_to")), start_schedule=_time(schedule.get("start_schedule")),
-                duration=int(schedule["duration"]) if schedule.get("duration") is not None else None)
+                connector_id=int(connector_id),
+                profile_id=int(p["charging_profile_id"]),
+                stack_level=int(p["stack_level"]),
+                purpose=str(p["charging_profile_purpose"]),
+                kind=str(p["charging_profile_kind"]),
+                unit=str(schedule.get("charging_rate_unit", "")),
+                periods=periods,
+                received_at=received_at,
+                recurrency=p.get("recurrency_kind"),
+                transaction_id=p.get("transaction_id"),
+                valid_from=_time(p.get("valid_from")),
+                valid_to=_time(p.get("valid_to")),
+                start_schedule=_time(schedule.get("start_schedule")),
+                duration=int(schedule["duration"]) if schedule.get("duration") is not None else None,
+            )
         except (KeyError, TypeError, ValueError) as e:
             raise ProfileRejected(f"unreadable profile: {e}") from None
 
@@ -158,8 +171,13 @@ class Transaction:
     started_at: datetime
 
 
-def _leading(profiles: Iterable[Profile], t: datetime, tx_start: datetime | None, now: datetime,
-             prefer_connector: int | None = None) -> Limit | None:
+def _leading(
+    profiles: Iterable[Profile],
+    t: datetime,
+    tx_start: datetime | None,
+    now: datetime,
+    prefer_connector: int | None = None,
+) -> Limit | None:
     best = None
     for p in profiles:
         period = p.period_at(t, tx_start, now)
@@ -182,21 +200,35 @@ class ProfileStore:
     def install(self, profile: Profile, transactions: Mapping[int, Transaction]) -> None:
         """Add ``profile``, replacing what it replaces; ProfileRejected (with the reason) when it is not valid."""
         _check(profile, self.connectors, self.max_stack_level, transactions)
-        self.profiles = [p for p in self.profiles
-                         if p.profile_id != profile.profile_id
-                         and not (p.stack_level == profile.stack_level and p.purpose == profile.purpose
-                                  and p.connector_id == profile.connector_id)]
+        self.profiles = [
+            p
+            for p in self.profiles
+            if p.profile_id != profile.profile_id
+            and not (
+                p.stack_level == profile.stack_level
+                and p.purpose == profile.purpose
+                and p.connector_id == profile.connector_id
+            )
+        ]
         self.profiles.append(profile)
 
-    def clear(self, profile_id: int | None = None, connector_id: int | None = None, purpose: str | None = None,
-              stack_level: int | None = None) -> bool:
+    def clear(
+        self,
+        profile_id: int | None = None,
+        connector_id: int | None = None,
+        purpose: str | None = None,
+        stack_level: int | None = None,
+    ) -> bool:
         """Remove the profiles matching every given criterion (all of them when none is given); any removed?"""
+
         def matches(p: Profile) -> bool:
             if profile_id is not None:
                 return p.profile_id == profile_id
-            return ((connector_id is None or p.connector_id == connector_id)
-                    and (purpose is None or p.purpose == purpose)
-                    and (stack_level is None or p.stack_level == stack_level))
+            return (
+                (connector_id is None or p.connector_id == connector_id)
+                and (purpose is None or p.purpose == purpose)
+                and (stack_level is None or p.stack_level == stack_level)
+            )
 
         kept = [p for p in self.profiles if not matches(p)]
         removed = len(kept) != len(self.profiles)
@@ -217,8 +249,11 @@ class ProfileStore:
         anchors ``Relative`` schedules outside a transaction."""
         tx_start = tx.started_at if tx else None
         if tx is not None:
-            tx_profiles = [p for p in self.of("TxProfile", [connector_id])
-                           if p.transaction_id is None or p.transaction_id == tx.transaction_id]
+            tx_profiles = [
+                p
+                for p in self.of("TxProfile", [connector_id])
+                if p.transaction_id is None or p.transaction_id == tx.transaction_id
+            ]
             limit = _leading(tx_profiles, t, tx_start, now)
             if limit is not None:
                 return limit
@@ -228,8 +263,14 @@ class ProfileStore:
         """The ChargePointMaxProfile limit at ``t`` (the charge point as a whole)."""
         return _leading(self.of("ChargePointMaxProfile", [0]), t, None, now)
 
-    def change_times(self, connector_ids: Sequence[int], start: datetime, end: datetime,
-                     transactions: Mapping[int, Transaction], now: datetime) -> list[datetime]:
+    def change_times(
+        self,
+        connector_ids: Sequence[int],
+        start: datetime,
+        end: datetime,
+        transactions: Mapping[int, Transaction],
+        now: datetime,
+    ) -> list[datetime]:
         """The times in ``[start, end)`` at which a limit of ``connector_ids`` (or the charge point's) may change."""
         times = {start}
         for c in connector_ids:
@@ -277,8 +318,16 @@ class Offer:
     phases: int
 
 
-def connector_offer(store: ProfileStore, connector_id: int, t: datetime, tx: Transaction | None,
-                    hardware_max_a: float, ev_phases: int, voltage: float, now: datetime | None = None) -> Offer:
+def connector_offer(
+    store: ProfileStore,
+    connector_id: int,
+    t: datetime,
+    tx: Transaction | None,
+    hardware_max_a: float,
+    ev_phases: int,
+    voltage: float,
+    now: datetime | None = None,
+) -> Offer:
     """The connector's own limit at ``t``: the hardware maximum under its Tx/TxDefault profile.
 
     ``now`` is when a ``Relative`` schedule starts outside a transaction (default: ``t``, its first period).
@@ -316,9 +365,18 @@ def charge_point_level(limit: Limit | None, wants: Sequence[Offer], voltage: flo
     return lo
 
 
-def composite_schedule(store: ProfileStore, connector_id: int, start: datetime, duration: int, unit: str, *,
-                       transactions: Mapping[int, Transaction], hardware_max_a: float, phases: Mapping[int, int],
-                       voltage: float) -> dict:
+def composite_schedule(
+    store: ProfileStore,
+    connector_id: int,
+    start: datetime,
+    duration: int,
+    unit: str,
+    *,
+    transactions: Mapping[int, Transaction],
+    hardware_max_a: float,
+    phases: Mapping[int, int],
+    voltage: float,
+) -> dict:
     """``chargingSchedule`` of GetCompositeSchedule.conf (snake_case, as the ``ocpp`` package sends it).
 
     For a connector: the lower of its own limit and the ChargePointMaxProfile, in force over
@@ -332,8 +390,9 @@ def composite_schedule(store: ProfileStore, connector_id: int, start: datetime, 
     for t in store.change_times(connectors, start, end, transactions, start):
         amps_by_connector = []
         for c in connectors:
-            offer = connector_offer(store, c, t, transactions.get(c), hardware_max_a, phases.get(c, 3), voltage,
-                                    now=start)
+            offer = connector_offer(
+                store, c, t, transactions.get(c), hardware_max_a, phases.get(c, 3), voltage, now=start
+            )
             amps_by_connector.append(offer)
         cp_limit = store.charge_point_limit(t, start)
         if connector_id == 0:
@@ -355,8 +414,12 @@ def composite_schedule(store: ProfileStore, connector_id: int, start: datetime, 
                 periods[-1] = entry
             else:
                 periods.append(entry)
-    return {"duration": duration, "start_schedule": _iso(start), "charging_rate_unit": unit,
-            "charging_schedule_period": periods}
+    return {
+        "duration": duration,
+        "start_schedule": _iso(start),
+        "charging_rate_unit": unit,
+        "charging_schedule_period": periods,
+    }
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -383,6 +446,14 @@ def _iso(t: datetime) -> str:
 
 
 __all__ = [
-    "Limit", "Offer", "Period", "Profile", "ProfileRejected", "ProfileStore", "Transaction", "composite_schedule",
-    "charge_point_level", "connector_offer",
+    "Limit",
+    "Offer",
+    "Period",
+    "Profile",
+    "ProfileRejected",
+    "ProfileStore",
+    "Transaction",
+    "composite_schedule",
+    "charge_point_level",
+    "connector_offer",
 ]

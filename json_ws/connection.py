@@ -50,8 +50,11 @@ class OcppConnection:
             raise ChargerTimeout(f"{self.identity} is busy with earlier calls")
         try:
             if self.closed or self.going_away:
-                raise ChargerNotConnected(f"{self.identity} disconnected" if self.closed else
-                                          f"{self.identity} is moving to another server process; try again")
+                raise ChargerNotConnected(
+                    f"{self.identity} disconnected"
+                    if self.closed
+                    else f"{self.identity} is moving to another server process; try again"
+                )
             uid = uuid.uuid4().hex
             pending = _Pending(action)
             self._pending[uid] = pending
@@ -75,8 +78,9 @@ class OcppConnection:
         if frame.type == framing.CALLRESULT:
             pending.result = frame.payload
         else:
-            pending.error = ChargerCallError(frame.error_code or "GenericError", frame.error_description or "",
-                                             frame.error_details)
+            pending.error = ChargerCallError(
+                frame.error_code or "GenericError", frame.error_description or "", frame.error_details
+            )
         pending.event.set()
         return True
 
@@ -148,8 +152,14 @@ class ConnectionRegistry:
         with self._lock:
             return list(self._by_identity.values())
 
-    def go_away_all(self, deadline: float, code: int = 1001, reason: str = "Server going away",
-                    spread: float = 2.0, tick: float = 0.05) -> int:
+    def go_away_all(
+        self,
+        deadline: float,
+        code: int = 1001,
+        reason: str = "Server going away",
+        spread: float = 2.0,
+        tick: float = 0.05,
+    ) -> int:
         """Close every connection of this process (it is stopping) by ``deadline`` (``time.monotonic()``).
 
         Each connection first finishes the charger CALL it is handling (answered after its data is written;

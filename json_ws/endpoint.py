@@ -59,8 +59,7 @@ def create_blueprint(sock: Sock) -> Blueprint:
                 return _refuse(404, "Unknown charge point")
         elif row.password_hash:
             auth = request.authorization
-            if auth is None or auth.username != identity or not verify_password(row.password_hash,
-                                                                                auth.password or ""):
+            if auth is None or auth.username != identity or not verify_password(row.password_hash, auth.password or ""):
                 return _refuse(401, "Authentication required", WWW_Authenticate='Basic realm="OCPP"')
         return None
 
@@ -157,8 +156,14 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
     except InternalFailure as e:
         return internal_error(rt, conn.identity, frame, e)
     except OcppError as e:  # the charger's mistake: one line, no stack trace
-        log.warning("%s: %s %s refused with %s: %s", conn.identity, brief(action, 64), frame.unique_id, e.code,
-                    brief(e.description))
+        log.warning(
+            "%s: %s %s refused with %s: %s",
+            conn.identity,
+            brief(action, 64),
+            frame.unique_id,
+            e.code,
+            brief(e.description),
+        )
         return framing.call_error(frame.unique_id, e.code, e.description, e.details)
     except Exception as e:  # never let one message take the connection down
         return internal_error(rt, conn.identity, frame, e, answered=result is not None)
@@ -173,8 +178,7 @@ def internal_error(rt, identity: str, frame: framing.Frame, failure: Exception, 
     if answered:
         rt.metrics.internal_error("json")
     if isinstance(failure, InternalFailure):
-        log.error("%s: %s %s answered InternalError: %s", identity, frame.action, frame.unique_id,
-                  failure.description)
+        log.error("%s: %s %s answered InternalError: %s", identity, frame.action, frame.unique_id, failure.description)
     else:
         log.error("%s: %s %s failed", identity, frame.action, frame.unique_id, exc_info=failure)
     return framing.call_error(frame.unique_id, "InternalError", "Internal error")

@@ -40,12 +40,18 @@ def parse(text: str | bytes) -> Frame:
         raise FrameError("FormationViolation", "An OCPP-J message is a JSON array [type, id, ...]")
     kind, uid = msg[0], msg[1]
     if not isinstance(uid, str) or not uid or len(uid) > 36:
-        raise FrameError("FormationViolation", "UniqueId must be a string of at most 36 characters",
-                         uid if isinstance(uid, str) else "-1")
+        raise FrameError(
+            "FormationViolation",
+            "UniqueId must be a string of at most 36 characters",
+            uid if isinstance(uid, str) else "-1",
+        )
     if kind == CALL:
         if len(msg) != 4:
-            raise FrameError("ProtocolError" if len(msg) < 4 else "FormationViolation",
-                             "A CALL is [2, uniqueId, action, payload]", uid)
+            raise FrameError(
+                "ProtocolError" if len(msg) < 4 else "FormationViolation",
+                "A CALL is [2, uniqueId, action, payload]",
+                uid,
+            )
         if not isinstance(msg[2], str):
             raise FrameError("FormationViolation", "Action must be a string", uid)
         if not isinstance(msg[3], dict):
@@ -57,8 +63,7 @@ def parse(text: str | bytes) -> Frame:
         return Frame(CALLRESULT, uid, payload=msg[2])
     if kind == CALLERROR:
         if len(msg) < 4:
-            raise FrameError("FormationViolation", "A CALLERROR is [4, uniqueId, code, description, details]",
-                             uid)
+            raise FrameError("FormationViolation", "A CALLERROR is [4, uniqueId, code, description, details]", uid)
         details = msg[4] if len(msg) > 4 and isinstance(msg[4], dict) else {}
         return Frame(CALLERROR, uid, error_code=str(msg[2]), error_description=str(msg[3]), error_details=details)
     raise FrameError("FormationViolation", f"Unknown MessageTypeId {kind!r}", uid)

@@ -37,8 +37,9 @@ class SimulatedEV:
             return 0.0
         return min(self.demand_a(), offered_a)
 
-    def charge(self, amperes: float, seconds: float, phases: int | None = None,
-               voltage: float = NOMINAL_VOLTAGE) -> float:
+    def charge(
+        self, amperes: float, seconds: float, phases: int | None = None, voltage: float = NOMINAL_VOLTAGE
+    ) -> float:
         """Take ``amperes`` per phase on ``phases`` (default: all of its own) for ``seconds``; returns the energy
         in Wh (and fills the battery)."""
         wh = amperes * voltage * (phases or self.phases) * seconds / 3600.0

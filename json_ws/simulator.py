@@ -53,15 +53,17 @@ SUBPROTOCOL = "ocpp1.6"
 _CONFIGURATION = (
     ("HeartbeatInterval", False, "300"),
     ("MeterValueSampleInterval", False, "10"),
-    ("MeterValuesSampledData", False,
-     "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC"),
+    ("MeterValuesSampledData", False, "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC"),
     ("ConnectionTimeOut", False, "60"),
     ("LocalAuthorizeOffline", False, "true"),
     ("LocalAuthListEnabled", False, "true"),
     ("AuthorizeRemoteTxRequests", False, "false"),
     ("NumberOfConnectors", True, str(NUMBER_OF_CONNECTORS)),
-    ("SupportedFeatureProfiles", True, "Core,FirmwareManagement,LocalAuthListManagement,Reservation,"
-                                       "SmartCharging,RemoteTrigger"),
+    (
+        "SupportedFeatureProfiles",
+        True,
+        "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger",
+    ),
     ("ChargeProfileMaxStackLevel", True, str(MAX_STACK_LEVEL)),
     ("LocalAuthListMaxLength", True, "1000"),
 )
@@ -75,42 +77,80 @@ def three_phase_sample(energy_wh: float, power_w: float, soc: float, context: st
     """One meter reading of a three-phase charger: energy register, power, current and voltage per phase, SoC."""
     per_phase_a = power_w / (3 * 230.0)
     values = [
-        {"value": f"{energy_wh:.0f}", "measurand": "Energy.Active.Import.Register", "unit": "Wh",
-         "context": context, "location": "Outlet"},
+        {
+            "value": f"{energy_wh:.0f}",
+            "measurand": "Energy.Active.Import.Register",
+            "unit": "Wh",
+            "context": context,
+            "location": "Outlet",
+        },
         {"value": f"{power_w:.0f}", "measurand": "Power.Active.Import", "unit": "W", "context": context},
         {"value": "16", "measurand": "Current.Offered", "unit": "A", "context": context},
     ]
     for phase in ("L1", "L2", "L3"):
-        values.append({"value": f"{per_phase_a + random.uniform(-0.2, 0.2):.2f}", "measurand": "Current.Import",
-                       "phase": phase, "unit": "A", "context": context})
+        values.append(
+            {
+                "value": f"{per_phase_a + random.uniform(-0.2, 0.2):.2f}",
+                "measurand": "Current.Import",
+                "phase": phase,
+                "unit": "A",
+                "context": context,
+            }
+        )
     for phase in ("L1-N", "L2-N", "L3-N"):
-        values.append({"value": f"{230 + random.uniform(-3, 3):.1f}", "measurand": "Voltage", "phase": phase,
-                       "unit": "V", "context": context})
-    values.append({"value": f"{soc:.0f}", "measurand": "SoC", "unit": "Percent", "location": "EV",
-                   "context": context})
+        values.append(
+            {
+                "value": f"{230 + random.uniform(-3, 3):.1f}",
+                "measurand": "Voltage",
+                "phase": phase,
+                "unit": "V",
+                "context": context,
+            }
+        )
+    values.append({"value": f"{soc:.0f}", "measurand": "SoC", "unit": "Percent", "location": "EV", "context": context})
     return values
 
 
-def meter_sample(energy_wh: float, currents_a: tuple[float, float, float], offered_a: float, soc: float | None,
-                 context: str = "Sample.Periodic", voltage: float = NOMINAL_VOLTAGE) -> list[dict]:
+def meter_sample(
+    energy_wh: float,
+    currents_a: tuple[float, float, float],
+    offered_a: float,
+    soc: float | None,
+    context: str = "Sample.Periodic",
+    voltage: float = NOMINAL_VOLTAGE,
+) -> list[dict]:
     """One meter reading of a connector: energy register, power, current offered and drawn per phase, voltage
     per phase and (with an EV) its SoC. Power is what the currents draw at the nominal voltage."""
     power_w = sum(currents_a) * voltage
     values = [
-        {"value": f"{energy_wh:.0f}", "measurand": "Energy.Active.Import.Register", "unit": "Wh",
-         "context": context, "location": "Outlet"},
+        {
+            "value": f"{energy_wh:.0f}",
+            "measurand": "Energy.Active.Import.Register",
+            "unit": "Wh",
+            "context": context,
+            "location": "Outlet",
+        },
         {"value": f"{power_w:.0f}", "measurand": "Power.Active.Import", "unit": "W", "context": context},
         {"value": f"{offered_a:.1f}", "measurand": "Current.Offered", "unit": "A", "context": context},
     ]
     for phase, amperes in zip(("L1", "L2", "L3"), currents_a, strict=True):
-        values.append({"value": f"{amperes:.2f}", "measurand": "Current.Import", "phase": phase, "unit": "A",
-                       "context": context})
+        values.append(
+            {"value": f"{amperes:.2f}", "measurand": "Current.Import", "phase": phase, "unit": "A", "context": context}
+        )
     for phase in ("L1-N", "L2-N", "L3-N"):
-        values.append({"value": f"{voltage + random.uniform(-3, 3):.1f}", "measurand": "Voltage", "phase": phase,
-                       "unit": "V", "context": context})
+        values.append(
+            {
+                "value": f"{voltage + random.uniform(-3, 3):.1f}",
+                "measurand": "Voltage",
+                "phase": phase,
+                "unit": "V",
+                "context": context,
+            }
+        )
     if soc is not None:
-        values.append({"value": f"{soc:.0f}", "measurand": "SoC", "unit": "Percent", "location": "EV",
-                       "context": context})
+        values.append(
+            {"value": f"{soc:.0f}", "measurand": "SoC", "unit": "Percent", "location": "EV", "context": context}
+        )
     return values
 
 
@@ -118,8 +158,11 @@ def meter_sample(energy_wh: float, currents_a: tuple[float, float, float], offer
 class ChargerMemory:
     """What a charger keeps across reconnections and reboots: its energy registers and charging profiles."""
 
-    energy_wh: dict[int, float] = field(default_factory=lambda: {
-        c: float(random.randint(1_000_000, 5_000_000)) for c in range(1, NUMBER_OF_CONNECTORS + 1)})
+    energy_wh: dict[int, float] = field(
+        default_factory=lambda: {
+            c: float(random.randint(1_000_000, 5_000_000)) for c in range(1, NUMBER_OF_CONNECTORS + 1)
+        }
+    )
     profiles: ProfileStore = field(default_factory=lambda: ProfileStore(NUMBER_OF_CONNECTORS, MAX_STACK_LEVEL))
 
 
@@ -143,9 +186,19 @@ class Session:
 class SimulatedChargePoint(OcppChargePoint):
     """A charger with state: configuration, connectors, sessions, reservations, local list, profiles."""
 
-    def __init__(self, identity: str, connection, *, id_tag: str = "DEMO", session_seconds: float = 60.0,
-                 meter_interval: float = 10.0, pause_seconds: float = 5.0, max_current_a: float = 32.0,
-                 ev_factory: Callable[[], SimulatedEV] | None = None, memory: ChargerMemory | None = None):
+    def __init__(
+        self,
+        identity: str,
+        connection,
+        *,
+        id_tag: str = "DEMO",
+        session_seconds: float = 60.0,
+        meter_interval: float = 10.0,
+        pause_seconds: float = 5.0,
+        max_current_a: float = 32.0,
+        ev_factory: Callable[[], SimulatedEV] | None = None,
+        memory: ChargerMemory | None = None,
+    ):
         super().__init__(identity, connection, response_timeout=30)
         memory = memory or ChargerMemory()
         self.id_tag = id_tag
@@ -179,10 +232,17 @@ class SimulatedChargePoint(OcppChargePoint):
     async def boot(self) -> None:
         """BootNotification until Accepted (Pending/Rejected: retry after the interval the CMS gave)."""
         while True:
-            res = await self.call(call.BootNotification(
-                charge_point_vendor="OpenCMS", charge_point_model="Simulator-3P22",
-                charge_point_serial_number=f"SIM-{self.id}", firmware_version="1.6.0-sim",
-                meter_type="SimMeter 3P", meter_serial_number=f"M-{self.id}"), suppress=False)
+            res = await self.call(
+                call.BootNotification(
+                    charge_point_vendor="OpenCMS",
+                    charge_point_model="Simulator-3P22",
+                    charge_point_serial_number=f"SIM-{self.id}",
+                    firmware_version="1.6.0-sim",
+                    meter_type="SimMeter 3P",
+                    meter_serial_number=f"M-{self.id}",
+                ),
+                suppress=False,
+            )
             interval = float(res.interval or 0) or 60.0
             if res.status == "Accepted":
                 self.heartbeat_interval = interval
@@ -194,8 +254,12 @@ class SimulatedChargePoint(OcppChargePoint):
 
     async def send_status(self, connector_id: int, status: str, error_code: str = "NoError") -> None:
         self.status[connector_id] = status
-        await self.call(call.StatusNotification(connector_id=connector_id, error_code=error_code, status=status,
-                                                timestamp=now_iso()), suppress=False)
+        await self.call(
+            call.StatusNotification(
+                connector_id=connector_id, error_code=error_code, status=status, timestamp=now_iso()
+            ),
+            suppress=False,
+        )
 
     async def heartbeats(self) -> None:
         while True:
@@ -206,8 +270,11 @@ class SimulatedChargePoint(OcppChargePoint):
 
     def transactions(self) -> dict[int, Transaction]:
         """The running transactions by connector (what TxProfiles and Relative schedules refer to)."""
-        return {c: Transaction(s.transaction_id, s.started_at) for c, s in self.sessions.items()
-                if s.transaction_id is not None and s.started_at is not None}
+        return {
+            c: Transaction(s.transaction_id, s.started_at)
+            for c, s in self.sessions.items()
+            if s.transaction_id is not None and s.started_at is not None
+        }
 
     def _count_energy(self) -> None:
         """Add what each session drew since it was last counted to the register and its EV's battery."""
@@ -224,17 +291,34 @@ class SimulatedChargePoint(OcppChargePoint):
         now = datetime.now(UTC)
         txs = self.transactions()
         running = [s for c, s in sorted(self.sessions.items()) if c in txs and not s.stop.is_set()]
-        offers = [connector_offer(self.profiles, s.connector_id, now, txs[s.connector_id], self.max_current_a,
-                                  s.ev.phases, NOMINAL_VOLTAGE) for s in running]
-        wants = [Offer(min(o.amperes, s.ev.demand_a()) if o.amperes >= IEC_MIN_CURRENT_A else 0.0, o.phases)
-                 for s, o in zip(running, offers, strict=True)]
+        offers = [
+            connector_offer(
+                self.profiles,
+                s.connector_id,
+                now,
+                txs[s.connector_id],
+                self.max_current_a,
+                s.ev.phases,
+                NOMINAL_VOLTAGE,
+            )
+            for s in running
+        ]
+        wants = [
+            Offer(min(o.amperes, s.ev.demand_a()) if o.amperes >= IEC_MIN_CURRENT_A else 0.0, o.phases)
+            for s, o in zip(running, offers, strict=True)
+        ]
         level = charge_point_level(self.profiles.charge_point_limit(now, now), wants, NOMINAL_VOLTAGE)
         for sess, offer in zip(running, offers, strict=True):
             sess.offered_a = offer.amperes if level is None else min(offer.amperes, level)
             sess.phases = offer.phases
             sess.draw_a = sess.ev.draw_a(sess.offered_a)
-            status = ("SuspendedEVSE" if sess.offered_a < IEC_MIN_CURRENT_A
-                      else "SuspendedEV" if sess.draw_a == 0 else "Charging")
+            status = (
+                "SuspendedEVSE"
+                if sess.offered_a < IEC_MIN_CURRENT_A
+                else "SuspendedEV"
+                if sess.draw_a == 0
+                else "Charging"
+            )
             if self.status.get(sess.connector_id) != status:
                 self.status[sess.connector_id] = status
                 self.spawn(self.send_status(sess.connector_id, status))
@@ -249,14 +333,35 @@ class SimulatedChargePoint(OcppChargePoint):
     async def send_meter_values(self, connector_id: int, context: str = "Sample.Periodic") -> None:
         self.apply_limits()
         sess = self.sessions.get(connector_id)
-        await self.call(call.MeterValues(
-            connector_id=connector_id, transaction_id=sess.transaction_id if sess else None,
-            meter_value=[{"timestamp": now_iso(), "sampledValue": meter_sample(
-                self.energy_wh[connector_id], self._currents(sess), sess.offered_a if sess else 0.0,
-                sess.ev.soc if sess else None, context)}]), suppress=False)
+        await self.call(
+            call.MeterValues(
+                connector_id=connector_id,
+                transaction_id=sess.transaction_id if sess else None,
+                meter_value=[
+                    {
+                        "timestamp": now_iso(),
+                        "sampledValue": meter_sample(
+                            self.energy_wh[connector_id],
+                            self._currents(sess),
+                            sess.offered_a if sess else 0.0,
+                            sess.ev.soc if sess else None,
+                            context,
+                        ),
+                    }
+                ],
+            ),
+            suppress=False,
+        )
 
-    async def charge(self, connector_id: int, id_tag: str, *, authorize: bool = True,
-                     reservation_id: int | None = None, tx_profile: dict | None = None) -> None:
+    async def charge(
+        self,
+        connector_id: int,
+        id_tag: str,
+        *,
+        authorize: bool = True,
+        reservation_id: int | None = None,
+        tx_profile: dict | None = None,
+    ) -> None:
         """One session: (Authorize), Preparing, StartTransaction, charging with MeterValues, Stop, Available.
 
         ``tx_profile`` is the ``chargingProfile`` of a RemoteStartTransaction: installed for this transaction.
@@ -273,9 +378,16 @@ class SimulatedChargePoint(OcppChargePoint):
                     return
             await self.send_status(connector_id, "Preparing")
             started_at = datetime.now(UTC)
-            started = await self.call(call.StartTransaction(
-                connector_id=connector_id, id_tag=id_tag, meter_start=int(self.energy_wh[connector_id]),
-                timestamp=now_iso(), reservation_id=reservation_id), suppress=False)
+            started = await self.call(
+                call.StartTransaction(
+                    connector_id=connector_id,
+                    id_tag=id_tag,
+                    meter_start=int(self.energy_wh[connector_id]),
+                    timestamp=now_iso(),
+                    reservation_id=reservation_id,
+                ),
+                suppress=False,
+            )
             self.reservations = {r: c for r, c in self.reservations.items() if c != connector_id}
             sess.transaction_id, sess.started_at = started.transaction_id, started_at
             if started.id_tag_info["status"] != "Accepted":
@@ -296,12 +408,24 @@ class SimulatedChargePoint(OcppChargePoint):
             sess.draw_a = sess.offered_a = 0.0
             if sess.stop_reason == "Local":
                 sess.stop_reason = "EVDisconnected" if not sess.stop.is_set() else "Local"
-            await self.call(call.StopTransaction(
-                meter_stop=int(self.energy_wh[connector_id]), timestamp=now_iso(),
-                transaction_id=sess.transaction_id, reason=sess.stop_reason, id_tag=id_tag,
-                transaction_data=[{"timestamp": now_iso(), "sampledValue": meter_sample(
-                    self.energy_wh[connector_id], (0.0, 0.0, 0.0), 0.0, sess.ev.soc, "Transaction.End")}]),
-                suppress=False)
+            await self.call(
+                call.StopTransaction(
+                    meter_stop=int(self.energy_wh[connector_id]),
+                    timestamp=now_iso(),
+                    transaction_id=sess.transaction_id,
+                    reason=sess.stop_reason,
+                    id_tag=id_tag,
+                    transaction_data=[
+                        {
+                            "timestamp": now_iso(),
+                            "sampledValue": meter_sample(
+                                self.energy_wh[connector_id], (0.0, 0.0, 0.0), 0.0, sess.ev.soc, "Transaction.End"
+                            ),
+                        }
+                    ],
+                ),
+                suppress=False,
+            )
             await self.send_status(connector_id, "Finishing")
         finally:
             self.sessions.pop(connector_id, None)
@@ -384,8 +508,11 @@ class SimulatedChargePoint(OcppChargePoint):
     @on("GetConfiguration")
     def on_get_configuration(self, key: list[str] | None = None, **_):
         wanted = key or list(self.configuration)
-        known = [{"key": k, "readonly": self.configuration[k][0], "value": self.configuration[k][1]}
-                 for k in wanted if k in self.configuration]
+        known = [
+            {"key": k, "readonly": self.configuration[k][0], "value": self.configuration[k][1]}
+            for k in wanted
+            if k in self.configuration
+        ]
         unknown = [k for k in wanted if k not in self.configuration]
         return call_result.GetConfiguration(configuration_key=known, unknown_key=unknown or None)
 
@@ -412,8 +539,14 @@ class SimulatedChargePoint(OcppChargePoint):
 
     @on("TriggerMessage")
     def on_trigger_message(self, requested_message: str, connector_id: int | None = None, **_):
-        known = {"BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification", "Heartbeat",
-                 "MeterValues", "StatusNotification"}
+        known = {
+            "BootNotification",
+            "DiagnosticsStatusNotification",
+            "FirmwareStatusNotification",
+            "Heartbeat",
+            "MeterValues",
+            "StatusNotification",
+        }
         if requested_message not in known:
             return call_result.TriggerMessage(status="NotImplemented")
         if connector_id is not None and connector_id not in self.status:
@@ -551,8 +684,14 @@ class SimulatedChargePoint(OcppChargePoint):
         self.apply_limits()  # the new limit holds from now on, not from the next meter sample
 
     @on("ClearChargingProfile")
-    def on_clear_charging_profile(self, id: int | None = None, connector_id: int | None = None,  # noqa: A002
-                                  charging_profile_purpose: str | None = None, stack_level: int | None = None, **_):
+    def on_clear_charging_profile(
+        self,
+        id: int | None = None,
+        connector_id: int | None = None,  # noqa: A002
+        charging_profile_purpose: str | None = None,
+        stack_level: int | None = None,
+        **_,
+    ):
         cleared = self.profiles.clear(id, connector_id, charging_profile_purpose, stack_level)
         return call_result.ClearChargingProfile(status="Accepted" if cleared else "Unknown")
 
@@ -561,18 +700,27 @@ class SimulatedChargePoint(OcppChargePoint):
         self.apply_limits()
 
     @on("GetCompositeSchedule")
-    def on_get_composite_schedule(self, connector_id: int, duration: int, charging_rate_unit: str | None = None,
-                                  **_):
+    def on_get_composite_schedule(self, connector_id: int, duration: int, charging_rate_unit: str | None = None, **_):
         if connector_id not in self.status or duration < 0:
             return call_result.GetCompositeSchedule(status="Rejected")
         start = datetime.now(UTC).replace(microsecond=0)
         schedule = composite_schedule(
-            self.profiles, connector_id, start, duration, charging_rate_unit or "A",
-            transactions=self.transactions(), hardware_max_a=self.max_current_a, voltage=NOMINAL_VOLTAGE,
-            phases={c: s.ev.phases for c, s in self.sessions.items()})
-        return call_result.GetCompositeSchedule(status="Accepted", connector_id=connector_id,
-                                                schedule_start=schedule["start_schedule"],
-                                                charging_schedule=schedule)
+            self.profiles,
+            connector_id,
+            start,
+            duration,
+            charging_rate_unit or "A",
+            transactions=self.transactions(),
+            hardware_max_a=self.max_current_a,
+            voltage=NOMINAL_VOLTAGE,
+            phases={c: s.ev.phases for c, s in self.sessions.items()},
+        )
+        return call_result.GetCompositeSchedule(
+            status="Accepted",
+            connector_id=connector_id,
+            schedule_start=schedule["start_schedule"],
+            charging_schedule=schedule,
+        )
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -588,8 +736,9 @@ def charger_url(url: str, identity: str) -> str:
     return f"{base}/{identity}"
 
 
-async def run_charger(url: str, identity: str, *, password: str | None = None, retry_seconds: float = 5.0,
-                      **behaviour) -> None:
+async def run_charger(
+    url: str, identity: str, *, password: str | None = None, retry_seconds: float = 5.0, **behaviour
+) -> None:
     """Keep one simulated charger connected (reconnecting after failures) until cancelled; its energy registers
     and charging profiles survive reconnections."""
     memory = ChargerMemory()
@@ -598,8 +747,9 @@ async def run_charger(url: str, identity: str, *, password: str | None = None, r
         headers["Authorization"] = "Basic " + base64.b64encode(f"{identity}:{password}".encode()).decode()
     while True:
         try:
-            async with websockets.connect(charger_url(url, identity), subprotocols=[SUBPROTOCOL],
-                                          additional_headers=headers, open_timeout=20) as ws:
+            async with websockets.connect(
+                charger_url(url, identity), subprotocols=[SUBPROTOCOL], additional_headers=headers, open_timeout=20
+            ) as ws:
                 cp = SimulatedChargePoint(identity, ws, memory=memory, **behaviour)
                 receiver = asyncio.ensure_future(cp.start())
                 behaviour_task = asyncio.ensure_future(cp.run_behaviour())
@@ -617,10 +767,18 @@ async def run_charger(url: str, identity: str, *, password: str | None = None, r
         await asyncio.sleep(retry_seconds * random.uniform(0.8, 1.2))
 
 
-async def run_async(url: str, identities: list[str], *, id_tag: str = "DEMO", session_seconds: float = 60.0,
-                    meter_interval: float = 10.0, duration: float | None = None,
-                    password: str | None = None, max_current_a: float = 32.0,
-                    ev_factory: Callable[[], SimulatedEV] | None = None) -> None:
+async def run_async(
+    url: str,
+    identities: list[str],
+    *,
+    id_tag: str = "DEMO",
+    session_seconds: float = 60.0,
+    meter_interval: float = 10.0,
+    duration: float | None = None,
+    password: str | None = None,
+    max_current_a: float = 32.0,
+    ev_factory: Callable[[], SimulatedEV] | None = None,
+) -> None:
     """Run ``identities`` as simulated chargers against ``url`` for ``duration`` seconds (None: forever).
 
     ``max_current_a`` is each connector's maximum per phase; ``ev_factory`` makes the EV of each session
@@ -628,9 +786,20 @@ async def run_async(url: str, identities: list[str], *, id_tag: str = "DEMO", se
     """
     tasks = []
     for n, identity in enumerate(identities):
-        tasks.append(asyncio.ensure_future(run_charger(
-            url, identity, password=password, id_tag=id_tag, session_seconds=session_seconds,
-            meter_interval=meter_interval, max_current_a=max_current_a, ev_factory=ev_factory)))
+        tasks.append(
+            asyncio.ensure_future(
+                run_charger(
+                    url,
+                    identity,
+                    password=password,
+                    id_tag=id_tag,
+                    session_seconds=session_seconds,
+                    meter_interval=meter_interval,
+                    max_current_a=max_current_a,
+                    ev_factory=ev_factory,
+                )
+            )
+        )
         if n % 50 == 49:
             await asyncio.sleep(0.05)  # spread handshakes so a large fleet does not arrive in one burst
     try:
@@ -644,17 +813,42 @@ async def run_async(url: str, identities: list[str], *, id_tag: str = "DEMO", se
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def run(url: str, identities: list[str], *, id_tag: str = "DEMO", session_seconds: float = 60.0,
-        meter_interval: float = 10.0, duration: float | None = None, password: str | None = None) -> None:
+def run(
+    url: str,
+    identities: list[str],
+    *,
+    id_tag: str = "DEMO",
+    session_seconds: float = 60.0,
+    meter_interval: float = 10.0,
+    duration: float | None = None,
+    password: str | None = None,
+) -> None:
     """Blocking entry point of ``cms simulate``: chargers ``identities`` at ``url`` (``ws://host:port``)."""
     if not identities:
         raise ValueError("at least one charger identity is needed")
     if session_seconds <= 0 or meter_interval <= 0:
         raise ValueError("session_seconds and meter_interval must be positive")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_async(url, identities, id_tag=id_tag, session_seconds=session_seconds,
-                              meter_interval=meter_interval, duration=duration, password=password))
+        asyncio.run(
+            run_async(
+                url,
+                identities,
+                id_tag=id_tag,
+                session_seconds=session_seconds,
+                meter_interval=meter_interval,
+                duration=duration,
+                password=password,
+            )
+        )
 
 
-__all__ = ["ChargerMemory", "SimulatedChargePoint", "charger_url", "meter_sample", "run", "run_async", "run_charger",
-           "three_phase_sample"]
+__all__ = [
+    "ChargerMemory",
+    "SimulatedChargePoint",
+    "charger_url",
+    "meter_sample",
+    "run",
+    "run_async",
+    "run_charger",
+    "three_phase_sample",
+]

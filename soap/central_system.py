@@ -43,24 +43,29 @@ class CentralSystemEndpoint:
 
     def _answer(self, rc: RequestContext, op: Operation, payload: dict) -> object:
         if not rc.identity:
-            log.warning("SOAP %s %s refused: no %s header", op.name, brief(rc.message_id, 80),
-                        self.desc.header_element)
+            log.warning("SOAP %s %s refused: no %s header", op.name, brief(rc.message_id, 80), self.desc.header_element)
             raise ocpp_fault("ProtocolError", f"The {self.desc.header_element} header is missing")
         answered = False
         try:
             if self.version == "1.5":
                 payload = mapping15.request_to_16(op.name, payload)
-            charger = Charger(identity=rc.identity, transport="soap", ocpp_version=self.version,
-                              endpoint_url=rc.from_address)
+            charger = Charger(
+                identity=rc.identity, transport="soap", ocpp_version=self.version, endpoint_url=rc.from_address
+            )
             rc.counted = True  # the service layer counts it, whatever happens there (cms.metrics)
             try:
-                result = self.rt.charger_service.handle(charger, op.name, payload, unique_id=rc.message_id,
-                                                        raw=rc.raw)
+                result = self.rt.charger_service.handle(charger, op.name, payload, unique_id=rc.message_id, raw=rc.raw)
             except InternalFailure:
                 raise
             except OcppError as e:  # the charger's mistake: one line, no stack trace
-                log.warning("%s: %s %s refused with %s: %s", brief(rc.identity, 80), op.name,
-                            brief(rc.message_id, 80), e.code, brief(e.description))
+                log.warning(
+                    "%s: %s %s refused with %s: %s",
+                    brief(rc.identity, 80),
+                    op.name,
+                    brief(rc.message_id, 80),
+                    e.code,
+                    brief(e.description),
+                )
                 raise ocpp_fault(e.code, e.description) from None
             answered = True
             if self.version == "1.5":

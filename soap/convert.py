@@ -164,7 +164,7 @@ def _read(layout: _Layout, element):
             out[name] = _read_simple(kind, raw)
     for child in children:
         tag = child.tag
-        name = tag[tag.index("}") + 1:] if tag[0] == "{" else tag
+        name = tag[tag.index("}") + 1 :] if tag[0] == "{" else tag
         known = layout.children.get(name)
         if known is None:
             out[name] = _read_unknown(child)

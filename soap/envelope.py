@@ -52,8 +52,9 @@ class Envelope:
 def _parser() -> etree.XMLParser:
     # A parser per request: lxml parsers are not to be shared between threads. DTDs were refused before
     # (soap.xmlguard); entities are never resolved, nothing is fetched.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                           remove_comments=True, remove_pis=True)
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True
+    )
 
 
 def read(body: bytes, desc: ServiceDescription) -> Envelope:
@@ -91,18 +92,20 @@ def _check(root, soap_ns: str, desc: ServiceDescription) -> Envelope:
         raise EnvelopeError("FormationViolation", "The SOAP Envelope has no Body")
     requests = [c for c in body_el if isinstance(c.tag, str)]
     if len(requests) != 1:
-        raise EnvelopeError("FormationViolation",
-                            f"The SOAP Body holds {len(requests)} elements; a request is exactly one")
+        raise EnvelopeError(
+            "FormationViolation", f"The SOAP Body holds {len(requests)} elements; a request is exactly one"
+        )
     request = requests[0]
     if (body_el.text or "").strip() or (request.tail or "").strip():
         raise EnvelopeError("FormationViolation", "The SOAP Body holds text beside its request element")
     name = etree.QName(request)
     if name.namespace != desc.namespace:
-        raise EnvelopeError("FormationViolation", f"{request.tag} is not in the namespace of OCPP {desc.version}"
-                                                  f" ({desc.namespace})")
+        raise EnvelopeError(
+            "FormationViolation", f"{request.tag} is not in the namespace of OCPP {desc.version} ({desc.namespace})"
+        )
     operation = desc.operation_for_element(name.localname)
     if operation is None:
-        raise EnvelopeError("NotImplemented", f"{name.localname} is no request of the OCPP {desc.version} "
-                                              f"{desc.service}")
+        raise EnvelopeError(
+            "NotImplemented", f"{name.localname} is no request of the OCPP {desc.version} {desc.service}"
+        )
     return Envelope(soap_ns, root, header, request, operation)
-

@@ -68,8 +68,12 @@ class _VersionClient:
 
     def service(self, address: str, session: requests.Session, timeout: float):
         transport = Transport(session=session, timeout=timeout, operation_timeout=timeout)
-        client = zeep.Client(self.document, transport=transport, plugins=[WsAddressingPlugin()],
-                             settings=zeep.Settings(strict=False, xml_huge_tree=False))
+        client = zeep.Client(
+            self.document,
+            transport=transport,
+            plugins=[WsAddressingPlugin()],
+            settings=zeep.Settings(strict=False, xml_huge_tree=False),
+        )
         return client.create_service(self.binding_name, address)
 
 
@@ -86,8 +90,9 @@ class SoapGateway:
     def _target(self, identity: str) -> tuple[str, str] | None:
         with self.db.uow() as uow:
             row = uow.session.execute(
-                select(ChargePoint.endpoint_url, ChargePoint.ocpp_version)
-                .where(ChargePoint.identity == identity, ChargePoint.transport == "soap")
+                select(ChargePoint.endpoint_url, ChargePoint.ocpp_version).where(
+                    ChargePoint.identity == identity, ChargePoint.transport == "soap"
+                )
             ).first()
         if row is None or not row.endpoint_url:
             return None
@@ -113,7 +118,8 @@ class SoapGateway:
             raise InvalidInput(f"{action} cannot be expressed in OCPP {version}: {e}") from None
         try:
             result = getattr(vc.service(address, self.session, timeout), action)(
-                **kwargs, _soapheaders=[vc.header(identity)])
+                **kwargs, _soapheaders=[vc.header(identity)]
+            )
         except Fault as f:
             raise ChargerCallError(_fault_code(f), f.message or "", {"soapFault": _fault_code(f)}) from None
         except requests.exceptions.Timeout:
@@ -121,8 +127,9 @@ class SoapGateway:
         except requests.exceptions.ConnectionError as e:
             raise ChargerNotConnected(f"{identity} at {address} cannot be reached: {e.__class__.__name__}") from None
         except (TransportError, XMLSyntaxError, etree.XMLSyntaxError) as e:
-            raise ChargerCallError("GenericError", f"{identity} answered {action} with no usable SOAP "
-                                                   f"response: {e}") from None
+            raise ChargerCallError(
+                "GenericError", f"{identity} answered {action} with no usable SOAP response: {e}"
+            ) from None
         answer = serialize_object(result, dict)
         if len(op.response_type._type_info) == 1 and answer is not None:
             # zeep hands back a one-element response as just that element's value

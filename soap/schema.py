@@ -140,13 +140,17 @@ class _SchemaReader:
             else:  # an anonymous type: named after its owner so the generated WSDL stays readable
                 el_type = self._complex(name + el_name[:1].upper() + el_name[1:], el.find(f"{{{XS}}}complexType"))
             max_occurs = el.get("maxOccurs", "1")
-            members.append((el_name, el_type.customize(
-                min_occurs=int(el.get("minOccurs", "1")),
-                max_occurs="unbounded" if max_occurs == "unbounded" else int(max_occurs),
-                nillable=False,
-            )))
-        return type(name, (ComplexModel,), {"__namespace__": self.ns, "__type_name__": name,
-                                            "_type_info": members})
+            members.append(
+                (
+                    el_name,
+                    el_type.customize(
+                        min_occurs=int(el.get("minOccurs", "1")),
+                        max_occurs="unbounded" if max_occurs == "unbounded" else int(max_occurs),
+                        nillable=False,
+                    ),
+                )
+            )
+        return type(name, (ComplexModel,), {"__namespace__": self.ns, "__type_name__": name, "_type_info": members})
 
 
 @cache

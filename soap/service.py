@@ -58,8 +58,12 @@ class _OcppSoapMixin:
         ctx.in_document = (checked.root, {})  # as spyne's parser returns it: (root, xml ids)
 
     def deserialize(self, ctx, message):
-        if message is not self.REQUEST or ctx.descriptor is None or ctx.in_body_doc is None \
-                or ctx.in_body_doc.tag == f"{{{self.ns_soap_env}}}Fault":
+        if (
+            message is not self.REQUEST
+            or ctx.descriptor is None
+            or ctx.in_body_doc is None
+            or ctx.in_body_doc.tag == f"{{{self.ns_soap_env}}}Fault"
+        ):
             return super().deserialize(ctx, message)
         self.event_manager.fire_event("before_deserialize", ctx)
         ctx.in_header = None  # the handler reads the header elements itself (request_context)
@@ -124,13 +128,17 @@ def _make_method(desc: ServiceDescription, op: Operation, handler: Handler, head
         _in_header=(header_type,),
     )
     if op.request_is_empty:
+
         def method(ctx):
             return _call(ctx, desc, op, handler, None)
+
         args: tuple = ()
         common["_body_style"] = "out_bare"
     else:
+
         def method(ctx, request):
             return _call(ctx, desc, op, handler, request)
+
         args = (op.request_type,)
         common["_body_style"] = "bare"
     if not op.response_is_empty:
@@ -197,19 +205,24 @@ class SoapServices:
 
     def __init__(self, desc: ServiceDescription, handler: Handler):
         self.desc = desc
-        header_type = type(desc.header_element, (Unicode,), {"__type_name__": desc.header_element,
-                                                             "__namespace__": desc.namespace})
+        header_type = type(
+            desc.header_element, (Unicode,), {"__type_name__": desc.header_element, "__namespace__": desc.namespace}
+        )
         methods = {op.name: _make_method(desc, op, handler, header_type) for op in desc.operations.values()}
         service = type(desc.service, (ServiceBase,), {"__service_name__": desc.service, **methods})
         self.soap12 = self._application(service, OcppSoap12)
         self.soap11 = self._application(service, OcppSoap11)
 
     def _application(self, service, protocol) -> Application:
-        app = Application([service], tns=self.desc.namespace, name=self.desc.service,
-                          in_protocol=protocol(), out_protocol=protocol(cleanup_namespaces=True))
+        app = Application(
+            [service],
+            tns=self.desc.namespace,
+            name=self.desc.service,
+            in_protocol=protocol(),
+            out_protocol=protocol(cleanup_namespaces=True),
+        )
         for method in app.interface.method_id_map.values():
             method.ocpp_operation = self.desc.operations.get(method.operation_name)
         app.event_manager.add_listener("method_return_document", _add_addressing)
         app.event_manager.add_listener("method_exception_document", _add_addressing)
         return app
-

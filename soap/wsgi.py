@@ -80,8 +80,10 @@ def complete_wsdl(generated: bytes, desc) -> bytes:
         op = ops.get(op_el.get("name"))
         if op is None:
             continue
-        for child, action in ((op_el.find(f"{{{WSDL_NS}}}input"), op.input_action),
-                              (op_el.find(f"{{{WSDL_NS}}}output"), op.output_action)):
+        for child, action in (
+            (op_el.find(f"{{{WSDL_NS}}}input"), op.input_action),
+            (op_el.find(f"{{{WSDL_NS}}}output"), op.output_action),
+        ):
             if child is not None:
                 child.set(f"{{{WSAW}}}Action", action)
     for op_el in doc.iterfind(f"{{{WSDL_NS}}}binding/{{{WSDL_NS}}}operation"):
@@ -140,8 +142,12 @@ class SoapMount:
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY:
-            return self._refuse(start_response, endpoint, "413 Content Too Large",
-                                "The request body is missing a valid length or is too large")
+            return self._refuse(
+                start_response,
+                endpoint,
+                "413 Content Too Large",
+                "The request body is missing a valid length or is too large",
+            )
         stream = environ["wsgi.input"]
         if length:
             body = stream.read(length)
@@ -161,9 +167,15 @@ class SoapMount:
         except EnvelopeError as e:
             log.warning("refused SOAP request to %s: %s", environ.get("PATH_INFO"), brief(e.reason))
             soap_ns = SOAP11_ENV if ns == SOAP11_ENV else SOAP12_ENV
-            return self._refuse(start_response, endpoint, "500 Internal Server Error" if soap_ns == SOAP11_ENV
-                                else "400 Bad Request", e.reason, soap_ns=soap_ns, code=e.code,
-                                relates_to=e.message_id)
+            return self._refuse(
+                start_response,
+                endpoint,
+                "500 Internal Server Error" if soap_ns == SOAP11_ENV else "400 Bad Request",
+                e.reason,
+                soap_ns=soap_ns,
+                code=e.code,
+                relates_to=e.message_id,
+            )
         environ[PARSED_KEY] = checked
         environ[RAW_BODY_KEY] = body
         environ["wsgi.input"] = io.BytesIO(body)
@@ -174,8 +186,16 @@ class SoapMount:
         app = endpoint.soap11 if checked.soap_ns == SOAP11_ENV else endpoint.soap12
         return app(environ, start_response)
 
-    def _refuse(self, start_response, endpoint: _Endpoint, status: str, reason: str, soap_ns: str = SOAP12_ENV,
-                code: str = "ProtocolError", relates_to: str | None = None):
+    def _refuse(
+        self,
+        start_response,
+        endpoint: _Endpoint,
+        status: str,
+        reason: str,
+        soap_ns: str = SOAP12_ENV,
+        code: str = "ProtocolError",
+        relates_to: str | None = None,
+    ):
         """Refused unread or unparsed: in the SOAP version the request seems to use (else OCPP's SOAP 1.2).
         Counted here: such a message never reaches the service layer, which counts the others."""
         self.metrics.charger_message("soap", None, code)

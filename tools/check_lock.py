@@ -26,8 +26,9 @@ def _name(requirement: str) -> str:
 
 def locked(path: Path) -> set[str]:
     """The names pinned in a pip requirements file (``name==version`` lines; hashes and comments skipped)."""
-    return {_name(line) for line in path.read_text().splitlines()
-            if line.strip() and not line.startswith((" ", "#", "-"))}
+    return {
+        _name(line) for line in path.read_text().splitlines() if line.strip() and not line.startswith((" ", "#", "-"))
+    }
 
 
 def missing(lock: Path, extras: list[str]) -> list[str]:

@@ -55,18 +55,28 @@ def is_built(root: Path) -> bool:
     """True when every listed file was copied from this list and lock."""
     target, files = read_list(root)
     stamp = target / STAMP
-    return (stamp.exists() and stamp.read_text().strip() == fingerprint(root)
-            and all((target / dest).exists() for dest in files))
+    return (
+        stamp.exists()
+        and stamp.read_text().strip() == fingerprint(root)
+        and all((target / dest).exists() for dest in files)
+    )
 
 
 def _npm_ci(root: Path, log) -> None:
     npm = shutil.which("npm")
     if npm is None:
-        raise VendorError("npm is needed to fetch the front-end libraries (package.json) into "
-                          "cms/web/static/vendor/; install Node.js and npm, or build from an sdist, which carries them")
+        raise VendorError(
+            "npm is needed to fetch the front-end libraries (package.json) into "
+            "cms/web/static/vendor/; install Node.js and npm, or build from an sdist, which carries them"
+        )
     log(f"static-vendor: npm ci in {root}")
-    done = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=root,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    done = subprocess.run(
+        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     if done.returncode != 0:
         last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
         raise VendorError(f"npm ci failed in {root}: {last}")

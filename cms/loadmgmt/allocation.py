@@ -210,8 +210,9 @@ def _per_phase(site: SiteLimit, values: Sequence[float] | None, what: str) -> tu
 class _Rooms:
     """The constraints: each site phase, and each (charge point, phase) with a limit; slack in tenths."""
 
-    def __init__(self, site: SiteLimit, external: tuple[float, ...],
-                 charge_point_limits: Mapping[Hashable, float]) -> None:
+    def __init__(
+        self, site: SiteLimit, external: tuple[float, ...], charge_point_limits: Mapping[Hashable, float]
+    ) -> None:
         limit = _tenths_down(site.max_current_a)
         headroom = [limit - _tenths_up(e) for e in external]  # below 0 when the building alone is over
         self.available = [max(0, h) for h in headroom]
@@ -249,13 +250,15 @@ class _Rooms:
         self.slack = [max(0, s) for s in self.slack]
 
 
-def _water_fill(order: list[int], alloc: list[int], bound: list[int], rooms_of: list[tuple[int, ...]],
-                rooms: _Rooms) -> None:
+def _water_fill(
+    order: list[int], alloc: list[int], bound: list[int], rooms_of: list[tuple[int, ...]], rooms: _Rooms
+) -> None:
     """Raise ``alloc`` of the sessions in ``order`` together until each hits its bound or a full room.
 
     Equal steps as large as every room allows; when a room has fewer tenths left than sessions drawing from it,
     one tenth each in ``order`` (a single pass), after which the sessions of full rooms stop.
     """
+
     def can_grow(i: int) -> bool:
         return alloc[i] < bound[i] and all(rooms.slack[r] > 0 for r in rooms_of[i])
 
@@ -278,8 +281,9 @@ def _water_fill(order: list[int], alloc: list[int], bound: list[int], rooms_of: 
 # ----------------------------------------------------------------------------------------------- under-use
 
 
-def _follow_use(session: ActiveSession, prev: SessionState | None, now: datetime, minimum: int,
-                tuning: Tuning) -> SessionState:
+def _follow_use(
+    session: ActiveSession, prev: SessionState | None, now: datetime, minimum: int, tuning: Tuning
+) -> SessionState:
     """The session's under-use state after its latest measurement (the rule of the module docstring, 5.)."""
     prev = prev or SessionState()
     if session.measured_a is None:
@@ -306,11 +310,16 @@ def _follow_use(session: ActiveSession, prev: SessionState | None, now: datetime
 # ----------------------------------------------------------------------------------------------- allocate
 
 
-def allocate(site: SiteLimit, sessions: Sequence[ActiveSession], *, now: datetime,
-             external_load_a: Sequence[float] | None = None,
-             charge_point_limits: Mapping[Hashable, float] | None = None,
-             previous: Mapping[Hashable, SessionState] | None = None,
-             tuning: Tuning = Tuning()) -> Allocation:
+def allocate(
+    site: SiteLimit,
+    sessions: Sequence[ActiveSession],
+    *,
+    now: datetime,
+    external_load_a: Sequence[float] | None = None,
+    charge_point_limits: Mapping[Hashable, float] | None = None,
+    previous: Mapping[Hashable, SessionState] | None = None,
+    tuning: Tuning = Tuning(),
+) -> Allocation:
     """Each session's current limit under ``site``'s connection (see the module docstring for the rules).
 
     ``external_load_a`` is the rest of the building's current per phase (L1..), taken off the limit first;
@@ -351,8 +360,10 @@ def allocate(site: SiteLimit, sessions: Sequence[ActiveSession], *, now: datetim
     rooms.clamp()
 
     # 3. Minimum first, oldest (highest priority) first; the rest wait.
-    order = sorted((i for i in range(n) if reasons[i] is None),
-                   key=lambda i: (-sessions[i].priority, sessions[i].started_at, str(sessions[i].key)))
+    order = sorted(
+        (i for i in range(n) if reasons[i] is None),
+        key=lambda i: (-sessions[i].priority, sessions[i].started_at, str(sessions[i].key)),
+    )
     admitted = []
     for i in order:
         if rooms.fits(rooms_of[i], minimum):
@@ -371,24 +382,36 @@ def allocate(site: SiteLimit, sessions: Sequence[ActiveSession], *, now: datetim
         reason = reasons[i]
         if reason is None:
             capped = states[i].cap_a is not None and bound[i] == _tenths_down(states[i].cap_a)
-            reason = (Reason.SHARE if alloc[i] < bound[i] else Reason.NOT_TAKING if capped else Reason.OWN_MAX)
+            reason = Reason.SHARE if alloc[i] < bound[i] else Reason.NOT_TAKING if capped else Reason.OWN_MAX
         state = states[i]
-        results.append(SessionLimit(s.key, _amperes(alloc[i]), reason, s.managed,
-                                    SessionState(_amperes(alloc[i]), state.low_since, state.cap_a)))
+        results.append(
+            SessionLimit(
+                s.key,
+                _amperes(alloc[i]),
+                reason,
+                s.managed,
+                SessionState(_amperes(alloc[i]), state.low_since, state.cap_a),
+            )
+        )
     allocated = [0] * site.phases
     for i, s in enumerate(sessions):
         for p in _site_phases(site, s.phases, ""):
             allocated[p] += alloc[i]  # an unmanaged session's alloc is its maximum
-    return Allocation(tuple(results), tuple(_amperes(a) for a in rooms.available),
-                      tuple(_amperes(a) for a in allocated), overloaded)
+    return Allocation(
+        tuple(results), tuple(_amperes(a) for a in rooms.available), tuple(_amperes(a) for a in allocated), overloaded
+    )
 
 
 # ----------------------------------------------------------------------------------------------- fallback
 
 
-def fallback_limits(site: SiteLimit, connectors: Sequence[ConnectorInfo], *,
-                    external_load_a: Sequence[float] | None = None,
-                    charge_point_limits: Mapping[Hashable, float] | None = None) -> dict[Hashable, float]:
+def fallback_limits(
+    site: SiteLimit,
+    connectors: Sequence[ConnectorInfo],
+    *,
+    external_load_a: Sequence[float] | None = None,
+    charge_point_limits: Mapping[Hashable, float] | None = None,
+) -> dict[Hashable, float]:
     """Each managed charge point's safe current per connector when all the site's connectors charge at once.
 
     The value for a ``TxDefaultProfile`` (connector 0): every connector water-filled as if charging at its
@@ -411,8 +434,10 @@ def fallback_limits(site: SiteLimit, connectors: Sequence[ConnectorInfo], *,
         if not c.managed:
             rooms.take(rooms_of[i], bound[i])
     rooms.clamp()
-    managed = sorted((i for i in range(n) if connectors[i].managed),
-                     key=lambda i: (str(connectors[i].charge_point), connectors[i].connector_id))
+    managed = sorted(
+        (i for i in range(n) if connectors[i].managed),
+        key=lambda i: (str(connectors[i].charge_point), connectors[i].connector_id),
+    )
     _water_fill(managed, alloc, bound, rooms_of, rooms)
     result: dict[Hashable, int] = {}
     for i in managed:
@@ -422,6 +447,15 @@ def fallback_limits(site: SiteLimit, connectors: Sequence[ConnectorInfo], *,
 
 
 __all__ = [
-    "DEFAULT_MIN_CURRENT_A", "ActiveSession", "Allocation", "ConnectorInfo", "Reason", "SessionLimit",
-    "SessionState", "SiteLimit", "Tuning", "allocate", "fallback_limits",
+    "DEFAULT_MIN_CURRENT_A",
+    "ActiveSession",
+    "Allocation",
+    "ConnectorInfo",
+    "Reason",
+    "SessionLimit",
+    "SessionState",
+    "SiteLimit",
+    "Tuning",
+    "allocate",
+    "fallback_limits",
 ]

@@ -18,8 +18,12 @@ class Transaction(Base):
         Index("ix_transactions_cp_start", "charge_point_id", "start_timestamp"),
         Index("ix_transactions_id_tag", "id_tag"),
         # A tag's open sessions (ConcurrentTx, checked on every Authorize and Start) among its whole history.
-        Index("ix_transactions_open_id_tag", "id_tag", postgresql_where=text("stop_timestamp IS NULL"),
-              sqlite_where=text("stop_timestamp IS NULL")),
+        Index(
+            "ix_transactions_open_id_tag",
+            "id_tag",
+            postgresql_where=text("stop_timestamp IS NULL"),
+            sqlite_where=text("stop_timestamp IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -64,8 +64,7 @@ class EnergyDaily(Base):
     __tablename__ = "energy_daily"
     __table_args__ = (Index("ix_energy_daily_day", "day"),)
 
-    charge_point_id: Mapped[int] = mapped_column(
-        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True)
+    charge_point_id: Mapped[int] = mapped_column(ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True)
     connector_id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     min_wh: Mapped[float] = mapped_column(Float)
@@ -90,6 +89,9 @@ Index("ix_transactions_stop_received", Transaction.__table__.c.stop_received_at)
 # The transactions list pages newest first across all of an owner's chargers.
 Index("ix_transactions_start_id", Transaction.__table__.c.start_timestamp, Transaction.__table__.c.id)
 # What is charging now (overview, charger list): the few open sessions among many closed ones.
-Index("ix_transactions_open", Transaction.__table__.c.charge_point_id,
-      postgresql_where=Transaction.__table__.c.stop_timestamp.is_(None),
-      sqlite_where=Transaction.__table__.c.stop_timestamp.is_(None))
+Index(
+    "ix_transactions_open",
+    Transaction.__table__.c.charge_point_id,
+    postgresql_where=Transaction.__table__.c.stop_timestamp.is_(None),
+    sqlite_where=Transaction.__table__.c.stop_timestamp.is_(None),
+)

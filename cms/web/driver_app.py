@@ -23,11 +23,26 @@ VENDOR = STATIC / "vendor"
 # and /api/v1 (copied from npm by `make static-vendor`).
 VENDORED = {"leaflet"}
 # First path segments of the app's screens (the router in app.js knows the rest).
-SCREENS = {"", "login", "register", "verify", "forgot", "reset", "search", "stations", "charge", "c", "sessions",
-           "history", "wallet", "profile", "reservations", "help"}
+SCREENS = {
+    "",
+    "login",
+    "register",
+    "verify",
+    "forgot",
+    "reset",
+    "search",
+    "stations",
+    "charge",
+    "c",
+    "sessions",
+    "history",
+    "wallet",
+    "profile",
+    "reservations",
+    "help",
+}
 
-bp = Blueprint("driver_app", __name__, url_prefix="/app", static_folder=str(APP_STATIC),
-               static_url_path="/assets")
+bp = Blueprint("driver_app", __name__, url_prefix="/app", static_folder=str(APP_STATIC), static_url_path="/assets")
 # Beyond the CMS's own strict policy: tiles from CMS_MAP_TILES_URL, the service worker, the manifest.
 blueprint_policy(bp, **DRIVER_APP_POLICY)
 
@@ -51,8 +66,13 @@ def _settings():
 
 def _shell(status: int = 200):
     s = _settings()
-    return render_template("app/shell.html", version=_asset_version(), tiles_url=s.map_tiles_url,
-                           tiles_attribution=s.map_tiles_attribution, currency=s.currency), status
+    return render_template(
+        "app/shell.html",
+        version=_asset_version(),
+        tiles_url=s.map_tiles_url,
+        tiles_attribution=s.map_tiles_attribution,
+        currency=s.currency,
+    ), status
 
 
 @bp.get("/")
@@ -69,15 +89,29 @@ def screen(screen: str):
 @bp.get("/manifest.webmanifest")
 def manifest():
     def icon(name: str, size: str, purpose: str) -> dict:
-        return {"src": url_for("driver_app.static", filename=f"icons/{name}"), "sizes": size, "type": "image/png",
-                "purpose": purpose}
+        return {
+            "src": url_for("driver_app.static", filename=f"icons/{name}"),
+            "sizes": size,
+            "type": "image/png",
+            "purpose": purpose,
+        }
 
     body = {
-        "name": "EV Charging", "short_name": "Charging", "id": "/app/", "start_url": "/app/", "scope": "/app/",
-        "display": "standalone", "orientation": "portrait", "background_color": "#ffffff", "theme_color": "#0f5132",
+        "name": "EV Charging",
+        "short_name": "Charging",
+        "id": "/app/",
+        "start_url": "/app/",
+        "scope": "/app/",
+        "display": "standalone",
+        "orientation": "portrait",
+        "background_color": "#ffffff",
+        "theme_color": "#0f5132",
         "description": "Find a charger, charge, pay and see what it cost.",
-        "icons": [icon("icon-192.png", "192x192", "any"), icon("icon-512.png", "512x512", "any"),
-                  icon("icon-maskable-512.png", "512x512", "maskable")],
+        "icons": [
+            icon("icon-192.png", "192x192", "any"),
+            icon("icon-512.png", "512x512", "any"),
+            icon("icon-maskable-512.png", "512x512", "maskable"),
+        ],
     }
     response = jsonify(body)
     response.mimetype = "application/manifest+json"
@@ -92,10 +126,13 @@ def service_worker():
     assets += [f"{url_for('driver_app.static', filename=name)}?v={version}" for name in ("app.js", "app.css")]
     assets += [url_for("driver_app.static", filename=f"icons/{n}") for n in ("icon-192.png", "icon-512.png")]
     if _settings().map_tiles_url:  # the map only exists with a tile server
-        assets += [f"{url_for('driver_app.vendor', lib='leaflet', filename=n)}?v={version}"
-                   for n in ("leaflet.js", "leaflet.css")]
-    response = current_app.response_class(render_template("app/sw.js", version=version, assets=assets),
-                                           mimetype="text/javascript")
+        assets += [
+            f"{url_for('driver_app.vendor', lib='leaflet', filename=n)}?v={version}"
+            for n in ("leaflet.js", "leaflet.css")
+        ]
+    response = current_app.response_class(
+        render_template("app/sw.js", version=version, assets=assets), mimetype="text/javascript"
+    )
     response.headers["Cache-Control"] = "no-cache"
     return response
 

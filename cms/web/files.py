@@ -16,8 +16,9 @@ def _store():
 @bp.get("/firmware/<name>")
 def firmware(name: str):
     try:
-        return send_file(_store().firmware_path(name), mimetype="application/octet-stream", as_attachment=True,
-                         download_name=name)
+        return send_file(
+            _store().firmware_path(name), mimetype="application/octet-stream", as_attachment=True, download_name=name
+        )
     except NotFound:
         abort(404)
 
@@ -32,8 +33,9 @@ def diagnostics_upload(token: str, filename: str | None = None):
             upload = next(iter(request.files.values()))
             path = store.save_diagnostics(identity, filename or upload.filename or "diagnostics", upload.stream)
         else:
-            path = store.save_diagnostics(identity, filename or request.headers.get("X-Filename", "diagnostics"),
-                                          request.stream)
+            path = store.save_diagnostics(
+                identity, filename or request.headers.get("X-Filename", "diagnostics"), request.stream
+            )
     except NotFound:
         return jsonify(error="not_found", message="Unknown upload location"), 404
     except InvalidInput as e:

@@ -99,8 +99,10 @@ def tile_origin(template: str) -> str:
         labels[0] = "*"
     host = ".".join(labels)
     if parts.scheme not in ("http", "https") or not host or "{" in host or "}" in host:
-        raise ValueError("CMS_MAP_TILES_URL must be an http(s) URL template such as "
-                         f"https://tile.example.org/{{z}}/{{x}}/{{y}}.png, not {template!r}")
+        raise ValueError(
+            "CMS_MAP_TILES_URL must be an http(s) URL template such as "
+            f"https://tile.example.org/{{z}}/{{x}}/{{y}}.png, not {template!r}"
+        )
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}"
 
@@ -156,8 +158,12 @@ def init_app(app: Flask) -> None:
     # The session (and so the CSRF token) and Flask-Login's remember-me cookie: never readable by scripts, not
     # sent on cross-site requests other than top-level navigation, and only over TLS when the CMS is served so.
     app.config.update(
-        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=headers.https,
-        REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=headers.https,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=headers.https,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=headers.https,
     )
     trust_proxies(app, settings.trusted_proxies)
 

@@ -49,6 +49,7 @@ def verification_token(rt, email: str) -> str:
 @pytest.fixture
 def sign_up(client, rt):
     """``sign_up("a@example.com")`` registers, verifies and logs in a driver through the API."""
+
     def _sign_up(email: str = "driver@example.com", password: str = "driver-password", name: str = "Dee Driver"):
         r = client.post("/api/v1/auth/register", json={"email": email, "password": password, "name": name})
         assert r.status_code == 201, r.get_json()
@@ -71,6 +72,7 @@ def driver(sign_up):
 @pytest.fixture
 def fund(client):
     """``fund(driver, 20)`` tops up the driver's wallet through the (sandbox) payment provider."""
+
     def _fund(d: Driver, amount: float = 20.0):
         r = client.post("/api/v1/wallet/top-ups", json={"amount": amount}, headers=d.headers)
         assert r.status_code == 201, r.get_json()
@@ -84,11 +86,23 @@ def station(rt, owner):
     """``station("Depot", lat, lon, tz)`` creates a station for ``owner`` (the dashboard's use case)."""
     from cms.stations import create_station
 
-    def _station(name: str = "Depot", latitude: float | None = 52.52, longitude: float | None = 13.405,
-                 timezone: str = "Europe/Berlin", address: str = ""):
+    def _station(
+        name: str = "Depot",
+        latitude: float | None = 52.52,
+        longitude: float | None = 13.405,
+        timezone: str = "Europe/Berlin",
+        address: str = "",
+    ):
         with rt.db.uow() as uow:
-            s = create_station(uow.session, owner, name=name, address=address, latitude=latitude,
-                               longitude=longitude, timezone=timezone)
+            s = create_station(
+                uow.session,
+                owner,
+                name=name,
+                address=address,
+                latitude=latitude,
+                longitude=longitude,
+                timezone=timezone,
+            )
             uow.commit()
             return s.id
 

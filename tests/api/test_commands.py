@@ -17,8 +17,12 @@ from tests.support.commands import SAMPLE_COMMANDS
 
 
 def _post(server, token, identity, action, payload, **kw):
-    return requests.post(f"{server.url}/api/v1/charge-points/{identity}/commands/{action}", json=payload,
-                         headers={"Authorization": f"Bearer {token}"}, timeout=kw.get("timeout", 20))
+    return requests.post(
+        f"{server.url}/api/v1/charge-points/{identity}/commands/{action}",
+        json=payload,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=kw.get("timeout", 20),
+    )
 
 
 @pytest.fixture
@@ -41,13 +45,16 @@ def test_every_command_reaches_the_charger_and_answers(booted, live_server, owne
     assert sorted(sent) == sorted(ALL_COMMANDS)
 
 
-@pytest.mark.parametrize("action,payload,answer", [
-    ("Reset", {"type": "Hard"}, {"status": "Rejected"}),
-    ("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}, {"status": "Scheduled"}),
-    ("UnlockConnector", {"connectorId": 1}, {"status": "NotSupported"}),
-    ("RemoteStartTransaction", {"idTag": "TAG1"}, {"status": "Rejected"}),
-    ("TriggerMessage", {"requestedMessage": "MeterValues"}, {"status": "NotImplemented"}),
-])
+@pytest.mark.parametrize(
+    "action,payload,answer",
+    [
+        ("Reset", {"type": "Hard"}, {"status": "Rejected"}),
+        ("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}, {"status": "Scheduled"}),
+        ("UnlockConnector", {"connectorId": 1}, {"status": "NotSupported"}),
+        ("RemoteStartTransaction", {"idTag": "TAG1"}, {"status": "Rejected"}),
+        ("TriggerMessage", {"requestedMessage": "MeterValues"}, {"status": "NotImplemented"}),
+    ],
+)
 def test_rejections_come_back_as_the_chargers_answer(booted, live_server, owner_token, action, payload, answer):
     booted.cp.answers[action] = answer
     r = _post(live_server, owner_token, "CP1", action, payload)
@@ -57,24 +64,37 @@ def test_rejections_come_back_as_the_chargers_answer(booted, live_server, owner_
 
 def test_configuration_cache_keeps_values_readonly_and_unknown_keys(booted, live_server, owner_token, rt):
     booted.cp.answers["GetConfiguration"] = {
-        "configuration_key": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"},
-                              {"key": "NumberOfConnectors", "readonly": True, "value": "2"}],
-        "unknown_key": ["Bogus"]}
+        "configuration_key": [
+            {"key": "HeartbeatInterval", "readonly": False, "value": "300"},
+            {"key": "NumberOfConnectors", "readonly": True, "value": "2"},
+        ],
+        "unknown_key": ["Bogus"],
+    }
     assert _post(live_server, owner_token, "CP1", "GetConfiguration", {}).status_code == 200
     r = _post(live_server, owner_token, "CP1", "ChangeConfiguration", {"key": "HeartbeatInterval", "value": "60"})
     assert r.json() == {"status": "Accepted"}
     booted.cp.answers["ChangeConfiguration"] = {"status": "Rejected"}
     _post(live_server, owner_token, "CP1", "ChangeConfiguration", {"key": "NumberOfConnectors", "value": "9"})
-    conf = requests.get(f"{live_server.url}/api/v1/charge-points/CP1/configuration",
-                        headers={"Authorization": f"Bearer {owner_token}"}).json()
+    conf = requests.get(
+        f"{live_server.url}/api/v1/charge-points/CP1/configuration", headers={"Authorization": f"Bearer {owner_token}"}
+    ).json()
     by_key = {c["key"]: c for c in conf}
     assert by_key["HeartbeatInterval"]["value"] == "60"
-    assert by_key["NumberOfConnectors"] == {"key": "NumberOfConnectors", "value": "2", "readonly": True,
-                                            "unknown": False, "lastChangeStatus": "Rejected"}
+    assert by_key["NumberOfConnectors"] == {
+        "key": "NumberOfConnectors",
+        "value": "2",
+        "readonly": True,
+        "unknown": False,
+        "lastChangeStatus": "Rejected",
+    }
     assert by_key["Bogus"]["unknown"] is True
     with rt.db.uow() as uow:
-        assert uow.session.scalar(select(ChargerConfigurationKey.value).where(
-            ChargerConfigurationKey.key == "HeartbeatInterval")) == "60"
+        assert (
+            uow.session.scalar(
+                select(ChargerConfigurationKey.value).where(ChargerConfigurationKey.key == "HeartbeatInterval")
+            )
+            == "60"
+        )
 
 
 def test_charging_profiles_are_stored_and_cleared(booted, live_server, owner_token, rt):
@@ -123,7 +143,9 @@ def test_local_list_full_then_differential(booted, live_server, owner_token, own
     sent = r.json()["request"]
     assert sent["listVersion"] == 1 and sent["updateType"] == "Full"
     assert {e["idTag"]: e["idTagInfo"]["status"] for e in sent["localAuthorizationList"]} == {
-        "A1": "Accepted", "B1": "Blocked"}
+        "A1": "Accepted",
+        "B1": "Blocked",
+    }
     add_tag("C1", owner=owner)
     r = requests.post(f"{live_server.url}/api/v1/charge-points/CP1/local-list", json={}, headers=h)
     sent = r.json()["request"]
@@ -160,8 +182,10 @@ def test_failure_modes_have_their_status_codes(booted, live_server, owner_token,
     r = _post(live_server, owner_token, "CP1", "Reset", {"type": "Soft"})
     assert r.status_code == 504 and time.monotonic() - t0 < 8
     # 401: no or bad token
-    assert requests.post(f"{live_server.url}/api/v1/charge-points/CP1/commands/Reset",
-                         json={"type": "Soft"}).status_code == 401
+    assert (
+        requests.post(f"{live_server.url}/api/v1/charge-points/CP1/commands/Reset", json={"type": "Soft"}).status_code
+        == 401
+    )
 
 
 def test_owner_cannot_command_another_owners_charger(booted, live_server, rt):
@@ -195,10 +219,12 @@ def test_concurrent_commands_to_one_charger_are_queued(booted, live_server, owne
 
 def test_charger_keeps_calling_while_a_command_waits(booted, live_server, owner_token):
     from ocpp.v16 import call
+
     booted.cp.delay["Reset"] = 1.0
     out = {}
-    t = threading.Thread(target=lambda: out.setdefault("r", _post(live_server, owner_token, "CP1", "Reset",
-                                                                  {"type": "Soft"})))
+    t = threading.Thread(
+        target=lambda: out.setdefault("r", _post(live_server, owner_token, "CP1", "Reset", {"type": "Soft"}))
+    )
     t.start()
     time.sleep(0.2)
     assert booted.call(call.Heartbeat()).current_time  # answered while the CMS waits for Reset
@@ -209,8 +235,9 @@ def test_charger_keeps_calling_while_a_command_waits(booted, live_server, owner_
 def test_reconnect_fails_calls_in_flight_and_uses_new_connection(booted, live_server, owner_token, connect):
     booted.cp.delay["Reset"] = 3
     out = {}
-    t = threading.Thread(target=lambda: out.setdefault("r", _post(live_server, owner_token, "CP1", "Reset",
-                                                                  {"type": "Soft"})))
+    t = threading.Thread(
+        target=lambda: out.setdefault("r", _post(live_server, owner_token, "CP1", "Reset", {"type": "Soft"}))
+    )
     t.start()
     time.sleep(0.5)
     fresh = connect("CP1")

@@ -11,8 +11,10 @@ from .conftest import verification_token
 
 
 def test_register_verify_login_profile(client, rt):
-    r = client.post("/api/v1/auth/register", json={"email": "New@Example.com", "password": "long-enough",
-                                                   "name": "Nia", "phone": "+49 30 1234"})
+    r = client.post(
+        "/api/v1/auth/register",
+        json={"email": "New@Example.com", "password": "long-enough", "name": "Nia", "phone": "+49 30 1234"},
+    )
     assert r.status_code == 201
     body = r.get_json()
     assert body["email"] == "new@example.com" and body["emailVerified"] is False and body["idTag"]
@@ -37,6 +39,7 @@ def test_driver_tag_is_accepted_on_any_charger(rt, driver, add_charger):
         tag = uow.session.scalar(select(IdTag).where(IdTag.tag == driver.id_tag))
         assert tag.owner_id == driver.user_id
         from cms.models import utcnow
+
         assert authorize(uow.session, driver.id_tag, cp, utcnow())["status"] == "Accepted"
 
 
@@ -64,8 +67,9 @@ def test_login_refusals_and_owner_accounts(client, driver, owner):
 
 def test_too_many_failed_logins_are_refused(client, driver, rt):
     for _ in range(rt.settings.login_max_failures):
-        assert client.post("/api/v1/auth/login", json={"email": driver.email, "password": "nope-nope"}).status_code \
-            == 401
+        assert (
+            client.post("/api/v1/auth/login", json={"email": driver.email, "password": "nope-nope"}).status_code == 401
+        )
     r = client.post("/api/v1/auth/login", json={"email": driver.email, "password": driver.password})
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
 
@@ -81,12 +85,10 @@ def test_refresh_rotates_and_revoke_logs_out(client, driver):
     assert client.get("/api/v1/me", headers=headers).status_code == 200
     # Revoking the refresh token of someone else's is not possible; one's own is.
     assert client.post("/api/v1/auth/revoke", json={"token": "unknown"}, headers=headers).status_code == 404
-    assert client.post("/api/v1/auth/revoke", json={"token": fresh["refreshToken"]}, headers=headers).status_code \
-        == 200
+    assert client.post("/api/v1/auth/revoke", json={"token": fresh["refreshToken"]}, headers=headers).status_code == 200
     assert client.post("/api/v1/auth/refresh", json={"refreshToken": fresh["refreshToken"]}).status_code == 401
     # Revoking the Bearer token itself logs out.
-    assert client.post("/api/v1/auth/revoke", json={"token": fresh["accessToken"]}, headers=headers).status_code \
-        == 200
+    assert client.post("/api/v1/auth/revoke", json={"token": fresh["accessToken"]}, headers=headers).status_code == 200
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 
 
@@ -94,14 +96,17 @@ def test_profile_update_and_password_change(client, driver):
     r = client.patch("/api/v1/me", json={"name": "Dana", "phone": "0123 456"}, headers=driver.headers)
     assert r.status_code == 200 and r.get_json()["name"] == "Dana"
     assert client.patch("/api/v1/me", json={"phone": "call me"}, headers=driver.headers).status_code == 422
-    r = client.patch("/api/v1/me", json={"currentPassword": "wrong", "newPassword": "new-password-1"},
-                     headers=driver.headers)
+    r = client.patch(
+        "/api/v1/me", json={"currentPassword": "wrong", "newPassword": "new-password-1"}, headers=driver.headers
+    )
     assert r.status_code == 422
-    r = client.patch("/api/v1/me", json={"currentPassword": driver.password, "newPassword": "new-password-1"},
-                     headers=driver.headers)
+    r = client.patch(
+        "/api/v1/me", json={"currentPassword": driver.password, "newPassword": "new-password-1"}, headers=driver.headers
+    )
     assert r.status_code == 200
-    assert client.post("/api/v1/auth/login", json={"email": driver.email, "password": "new-password-1"}) \
-        .status_code == 200
+    assert (
+        client.post("/api/v1/auth/login", json={"email": driver.email, "password": "new-password-1"}).status_code == 200
+    )
 
 
 def test_auth_is_required_and_owner_tokens_are_not_driver_tokens(client, owner_token):
@@ -113,8 +118,11 @@ def test_auth_is_required_and_owner_tokens_are_not_driver_tokens(client, owner_t
 
 def test_vehicles_belong_to_their_driver(client, sign_up):
     a, b = sign_up("a@example.com"), sign_up("b@example.com")
-    r = client.post("/api/v1/me/vehicles", json={"name": "Daily", "make": "VW", "model": "ID.3",
-                                                 "connectorType": "CCS2", "batteryKwh": 58}, headers=a.headers)
+    r = client.post(
+        "/api/v1/me/vehicles",
+        json={"name": "Daily", "make": "VW", "model": "ID.3", "connectorType": "CCS2", "batteryKwh": 58},
+        headers=a.headers,
+    )
     assert r.status_code == 201
     vid = r.get_json()["id"]
     assert client.get("/api/v1/me/vehicles", headers=a.headers).get_json()[0]["model"] == "ID.3"

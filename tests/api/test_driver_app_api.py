@@ -44,10 +44,12 @@ def test_forgotten_password(client, rt, driver):
     # Every device is logged out; the old password no longer works, the new one does.
     assert client.get("/api/v1/me", headers=driver.headers).status_code == 401
     assert client.post("/api/v1/auth/refresh", json={"refreshToken": driver.refresh}).status_code == 401
-    assert client.post("/api/v1/auth/login", json={"email": driver.email, "password": driver.password}) \
-        .status_code == 401
-    assert client.post("/api/v1/auth/login", json={"email": driver.email, "password": "brand-new-pass"}) \
-        .status_code == 200
+    assert (
+        client.post("/api/v1/auth/login", json={"email": driver.email, "password": driver.password}).status_code == 401
+    )
+    assert (
+        client.post("/api/v1/auth/login", json={"email": driver.email, "password": "brand-new-pass"}).status_code == 200
+    )
     # The link works once.
     r = client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "newPassword": "another-pass"})
     assert r.status_code == 422 and "used already" in r.get_json()["message"]
@@ -69,7 +71,9 @@ def test_password_reset_refusals(client, rt, driver, owner):
     assert r.status_code == 422
     # An owner's reset token (from the dashboard) does not reset through the driver API.
     with rt.db.uow() as uow:
-        rt.extras["credentials"].request_password_reset(uow.session, "owner@example.com", lambda t: f"http://x/?token={t}")
+        rt.extras["credentials"].request_password_reset(
+            uow.session, "owner@example.com", lambda t: f"http://x/?token={t}"
+        )
         uow.commit()
     owner_token = _token(_mailed_link(rt, "owner@example.com", "Reset"))
     r = client.post("/api/v1/auth/password-reset/confirm", json={"token": owner_token, "newPassword": "long-enough"})
@@ -94,8 +98,9 @@ def test_places_from_our_stations(client, stations):
     # One match is a station, not an area; the nearby list from it finds the station first.
     [place] = client.get("/api/v1/places", query_string={"q": "Rotterdam"}).get_json()
     assert place["kind"] == "station" and place["label"] == "Harbour, Wilhelminakade 1, Rotterdam"
-    near = client.get("/api/v1/stations/nearby", query_string={"lat": place["latitude"], "lon": place["longitude"],
-                                                               "radiusKm": 100}).get_json()
+    near = client.get(
+        "/api/v1/stations/nearby", query_string={"lat": place["latitude"], "lon": place["longitude"], "radiusKm": 100}
+    ).get_json()
     assert [s["name"] for s in near] == ["Harbour", "Zuid Hub", "Canal Garage"]
     # Spread-out matches: the biggest group of close stations is the area.
     places = client.get("/api/v1/places", query_string={"q": "a", "limit": 2}).get_json()
@@ -104,7 +109,8 @@ def test_places_from_our_stations(client, stations):
 
 def test_places_typed_coordinates_and_refusals(client, stations):
     assert client.get("/api/v1/places", query_string={"q": "52.1, 5.12"}).get_json() == [
-        {"label": "52.10000, 5.12000", "latitude": 52.1, "longitude": 5.12, "kind": "coordinates", "stations": 0}]
+        {"label": "52.10000, 5.12000", "latitude": 52.1, "longitude": 5.12, "kind": "coordinates", "stations": 0}
+    ]
     assert client.get("/api/v1/places", query_string={"q": "-33.9 18.4"}).get_json()[0]["latitude"] == -33.9
     assert client.get("/api/v1/places", query_string={"q": "Utrecht"}).get_json() == []
     assert client.get("/api/v1/places", query_string={"q": "100_%"}).get_json() == []  # LIKE wildcards are text

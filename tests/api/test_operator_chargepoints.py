@@ -15,15 +15,25 @@ PASSWORD = "sixteen-chars-ok"
 def test_assign_password_limit_and_connectors(as_owner, add_charger, rt):
     add_charger("CP1", station=None)
     sid = as_owner.post("/stations", {"name": "Depot"}).get_json()["id"]
-    r = as_owner.patch("/charge-points/CP1", {
-        "stationId": sid, "password": PASSWORD, "maxCurrentA": 16.37,
-        "connectors": [{"connectorId": 1, "connectorType": "Type2", "maxPowerKw": 11},
-                       {"connectorId": 2, "connectorType": "CCS2", "maxPowerKw": 50.5}]})
+    r = as_owner.patch(
+        "/charge-points/CP1",
+        {
+            "stationId": sid,
+            "password": PASSWORD,
+            "maxCurrentA": 16.37,
+            "connectors": [
+                {"connectorId": 1, "connectorType": "Type2", "maxPowerKw": 11},
+                {"connectorId": 2, "connectorType": "CCS2", "maxPowerKw": 50.5},
+            ],
+        },
+    )
     assert r.status_code == 200, r.get_json()
     cp = r.get_json()
     assert (cp["id"], cp["stationId"], cp["hasPassword"], cp["maxCurrentA"]) == ("CP1", sid, True, 16.3)
     assert [(c["connectorId"], c["connectorType"], c["maxPowerKw"]) for c in cp["connectors"]] == [
-        (1, "Type2", 11.0), (2, "CCS2", 50.5)]
+        (1, "Type2", 11.0),
+        (2, "CCS2", 50.5),
+    ]
     # GET shows the same; the station counts it.
     assert as_owner.get("/charge-points/CP1").get_json() == cp
     assert as_owner.get("/stations").get_json()["items"][0]["chargePointCount"] == 1
@@ -32,11 +42,14 @@ def test_assign_password_limit_and_connectors(as_owner, add_charger, rt):
         assert row.max_current_a == 16.3 and row.password_hash.startswith("$argon2")
 
     # Only what is given changes: one connector's power, the limit cleared, everything else kept.
-    cp = as_owner.patch("/charge-points/CP1", {"maxCurrentA": None,
-                                               "connectors": [{"connectorId": 2, "maxPowerKw": None}]}).get_json()
+    cp = as_owner.patch(
+        "/charge-points/CP1", {"maxCurrentA": None, "connectors": [{"connectorId": 2, "maxPowerKw": None}]}
+    ).get_json()
     assert (cp["stationId"], cp["hasPassword"], cp["maxCurrentA"]) == (sid, True, None)
     assert [(c["connectorId"], c["connectorType"], c["maxPowerKw"]) for c in cp["connectors"]] == [
-        (1, "Type2", 11.0), (2, "CCS2", None)]
+        (1, "Type2", 11.0),
+        (2, "CCS2", None),
+    ]
     # Unassigned and without a password.
     cp = as_owner.patch("/charge-points/CP1", {"stationId": None, "password": None}).get_json()
     assert (cp["stationId"], cp["hasPassword"]) == (None, False)
@@ -48,17 +61,24 @@ def test_connector_settings_reach_the_drivers_search(as_owner, add_charger, conn
     charger = connect("CP1")
     charger.boot()
     charger.status(1, "Available")
-    assert as_owner.patch("/charge-points/CP1", {"connectors": [
-        {"connectorId": 1, "connectorType": "CCS2", "maxPowerKw": 150}]}).status_code == 200
+    assert (
+        as_owner.patch(
+            "/charge-points/CP1", {"connectors": [{"connectorId": 1, "connectorType": "CCS2", "maxPowerKw": 150}]}
+        ).status_code
+        == 200
+    )
     connectors = client.get(f"/api/v1/stations/{sid}").get_json()["connectors"]
     assert [(c["connectorId"], c["status"], c["connectorType"], c["maxPowerKw"]) for c in connectors] == [
-        (1, "Available", "CCS2", 150.0)]
+        (1, "Available", "CCS2", 150.0)
+    ]
 
 
 def test_a_connector_set_before_the_charger_reports_it_takes_its_status_later(as_owner, add_charger, connect, rt):
     add_charger("CP1")
-    assert as_owner.patch("/charge-points/CP1", {"connectors": [{"connectorId": 1, "connectorType": "Type2"}]}) \
-        .status_code == 200
+    assert (
+        as_owner.patch("/charge-points/CP1", {"connectors": [{"connectorId": 1, "connectorType": "Type2"}]}).status_code
+        == 200
+    )
     charger = connect("CP1")
     charger.boot()
     charger.status(1, "Charging")
@@ -100,23 +120,26 @@ def test_another_owners_charge_point_and_station(as_owner, as_other, as_admin, o
     assert as_admin.patch("/charge-points/THEIRS", {"stationId": theirs}).get_json()["stationId"] == theirs
 
 
-@pytest.mark.parametrize("body", [
-    {"password": "short"},
-    {"password": "x" * 41},
-    {"maxCurrentA": -1},
-    {"maxCurrentA": 1001},
-    {"maxCurrentA": "16"},
-    {"stationId": 0},
-    {"stationId": "1"},
-    {"connectors": [{"connectorType": "Type2"}]},
-    {"connectors": [{"connectorId": 0, "connectorType": "Type2"}]},
-    {"connectors": [{"connectorId": 1, "connectorType": "Steam"}]},
-    {"connectors": [{"connectorId": 1, "maxPowerKw": 0}]},
-    {"connectors": [{"connectorId": 1, "colour": "red"}]},
-    {"connectors": [{"connectorId": 1, "maxPowerKw": 11}, {"connectorId": 1, "maxPowerKw": 22}]},
-    {"registered": False},
-    "not an object",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"password": "short"},
+        {"password": "x" * 41},
+        {"maxCurrentA": -1},
+        {"maxCurrentA": 1001},
+        {"maxCurrentA": "16"},
+        {"stationId": 0},
+        {"stationId": "1"},
+        {"connectors": [{"connectorType": "Type2"}]},
+        {"connectors": [{"connectorId": 0, "connectorType": "Type2"}]},
+        {"connectors": [{"connectorId": 1, "connectorType": "Steam"}]},
+        {"connectors": [{"connectorId": 1, "maxPowerKw": 0}]},
+        {"connectors": [{"connectorId": 1, "colour": "red"}]},
+        {"connectors": [{"connectorId": 1, "maxPowerKw": 11}, {"connectorId": 1, "maxPowerKw": 22}]},
+        {"registered": False},
+        "not an object",
+    ],
+)
 def test_bad_bodies_are_422_and_change_nothing(as_owner, add_charger, body):
     add_charger("CP1")
     before = as_owner.get("/charge-points/CP1").get_json()

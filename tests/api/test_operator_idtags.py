@@ -13,22 +13,36 @@ def test_create_block_expire_group_and_delete(as_owner):
     r = as_owner.post("/id-tags", {"idTag": "FLEET"})
     assert r.status_code == 201
     assert r.get_json() == {"idTag": "FLEET", "parentIdTag": None, "expiryDate": None, "blocked": False}
-    r = as_owner.post("/id-tags", {"idTag": "CARD-1", "parentIdTag": "FLEET", "expiryDate": "2030-01-01T00:00:00Z",
-                                   "blocked": True})
+    r = as_owner.post(
+        "/id-tags", {"idTag": "CARD-1", "parentIdTag": "FLEET", "expiryDate": "2030-01-01T00:00:00Z", "blocked": True}
+    )
     assert r.status_code == 201
-    assert r.get_json() == {"idTag": "CARD-1", "parentIdTag": "FLEET", "expiryDate": "2030-01-01T00:00:00.000Z",
-                            "blocked": True}
-    assert as_owner.post("/id-tags", {"idTag": "CARD-2", "expiryDate": "2030-06-01T12:00:00+02:00"}).get_json()[
-        "expiryDate"] == "2030-06-01T10:00:00.000Z"
+    assert r.get_json() == {
+        "idTag": "CARD-1",
+        "parentIdTag": "FLEET",
+        "expiryDate": "2030-01-01T00:00:00.000Z",
+        "blocked": True,
+    }
+    assert (
+        as_owner.post("/id-tags", {"idTag": "CARD-2", "expiryDate": "2030-06-01T12:00:00+02:00"}).get_json()[
+            "expiryDate"
+        ]
+        == "2030-06-01T10:00:00.000Z"
+    )
 
     r = as_owner.patch("/id-tags/CARD-1", {"blocked": False})
-    assert r.get_json() == {"idTag": "CARD-1", "parentIdTag": "FLEET", "expiryDate": "2030-01-01T00:00:00.000Z",
-                            "blocked": False}
+    assert r.get_json() == {
+        "idTag": "CARD-1",
+        "parentIdTag": "FLEET",
+        "expiryDate": "2030-01-01T00:00:00.000Z",
+        "blocked": False,
+    }
     r = as_owner.patch("/id-tags/CARD-1", {"expiryDate": None, "parentIdTag": None})
     assert r.get_json() == {"idTag": "CARD-1", "parentIdTag": None, "expiryDate": None, "blocked": False}
     # Sending back what GET returned, idTag included, is fine.
-    r = as_owner.patch("/id-tags/CARD-2", {"idTag": "CARD-2", "parentIdTag": "FLEET", "expiryDate": None,
-                                           "blocked": True})
+    r = as_owner.patch(
+        "/id-tags/CARD-2", {"idTag": "CARD-2", "parentIdTag": "FLEET", "expiryDate": None, "blocked": True}
+    )
     assert r.status_code == 200 and r.get_json()["parentIdTag"] == "FLEET"
 
     listed = as_owner.get("/id-tags").get_json()
@@ -38,7 +52,9 @@ def test_create_block_expire_group_and_delete(as_owner):
     assert as_owner.delete("/id-tags/FLEET").status_code == 204
     assert as_owner.delete("/id-tags/FLEET").status_code == 404
     assert [(t["idTag"], t["parentIdTag"]) for t in as_owner.get("/id-tags").get_json()["items"]] == [
-        ("CARD-1", None), ("CARD-2", None)]
+        ("CARD-1", None),
+        ("CARD-2", None),
+    ]
 
 
 def test_what_the_api_sets_is_what_chargers_hear(as_owner, owner, add_charger, connect):
@@ -69,9 +85,11 @@ def test_another_owners_tags_are_404_and_administrators_see_all(as_owner, as_oth
     assert as_other.post("/id-tags", {"idTag": "THEIRS"}).status_code == 201
     assert as_owner.post("/id-tags", {"idTag": "MINE"}).status_code == 201
     assert [t["idTag"] for t in as_owner.get("/id-tags").get_json()["items"]] == ["MINE"]
-    for call in (lambda: as_owner.patch("/id-tags/THEIRS", {"blocked": True}),
-                 lambda: as_owner.delete("/id-tags/THEIRS"),
-                 lambda: as_owner.patch("/id-tags/NOBODY", {"blocked": True})):
+    for call in (
+        lambda: as_owner.patch("/id-tags/THEIRS", {"blocked": True}),
+        lambda: as_owner.delete("/id-tags/THEIRS"),
+        lambda: as_owner.patch("/id-tags/NOBODY", {"blocked": True}),
+    ):
         r = call()
         assert r.status_code == 404 and r.get_json()["error"] == "not_found"
     # Their tag as a parent is reported like a missing one.
@@ -100,7 +118,10 @@ def test_no_tag_can_be_its_own_ancestor(as_owner):
         r = as_owner.patch(f"/id-tags/{tag}", {"parentIdTag": parent})
         assert r.status_code == 422 and "itself or its own member" in r.get_json()["message"]
     assert [(t["idTag"], t["parentIdTag"]) for t in as_owner.get("/id-tags").get_json()["items"]] == [
-        ("A", None), ("B", "A"), ("C", "B")]
+        ("A", None),
+        ("B", "A"),
+        ("C", "B"),
+    ]
 
 
 def test_tags_page_with_a_cursor_and_odd_values_work_in_urls(as_owner):
@@ -117,24 +138,31 @@ def test_tags_page_with_a_cursor_and_odd_values_work_in_urls(as_owner):
     assert sorted(seen) == sorted(values) and len(seen) == len(set(seen))
     for value in ("with space", "a/b", "ünï"):
         assert as_owner.patch(f"/id-tags/{value}", {"blocked": True}).get_json() == {
-            "idTag": value, "parentIdTag": None, "expiryDate": None, "blocked": True}
+            "idTag": value,
+            "parentIdTag": None,
+            "expiryDate": None,
+            "blocked": True,
+        }
         assert as_owner.delete(f"/id-tags/{value}").status_code == 204
 
 
-@pytest.mark.parametrize("body", [
-    {},
-    {"idTag": ""},
-    {"idTag": "X" * 21},
-    {"idTag": "   "},
-    {"idTag": "OK", "blocked": "yes"},
-    {"idTag": "OK", "expiryDate": "tomorrow"},
-    {"idTag": "OK", "expiryDate": "2030-01-01"},
-    {"idTag": "OK", "expiryDate": "2030-02-30T00:00:00Z"},
-    {"idTag": "OK", "expiryDate": "0001-01-01T00:00:00+01:00"},
-    {"idTag": "OK", "parentIdTag": ""},
-    {"idTag": "OK", "owner": "someone"},
-    {"idTag": "OK\x00"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"idTag": ""},
+        {"idTag": "X" * 21},
+        {"idTag": "   "},
+        {"idTag": "OK", "blocked": "yes"},
+        {"idTag": "OK", "expiryDate": "tomorrow"},
+        {"idTag": "OK", "expiryDate": "2030-01-01"},
+        {"idTag": "OK", "expiryDate": "2030-02-30T00:00:00Z"},
+        {"idTag": "OK", "expiryDate": "0001-01-01T00:00:00+01:00"},
+        {"idTag": "OK", "parentIdTag": ""},
+        {"idTag": "OK", "owner": "someone"},
+        {"idTag": "OK\x00"},
+    ],
+)
 def test_bad_bodies_are_422(as_owner, body):
     r = as_owner.post("/id-tags", body)
     assert r.status_code == 422, (body, r.get_json())

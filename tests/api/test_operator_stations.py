@@ -6,8 +6,7 @@ import pytest
 
 from tests.support.operator import Api
 
-DEPOT = {"name": "Depot", "address": "1 Yard Road", "latitude": 52.52, "longitude": 13.405,
-         "timezone": "Europe/Berlin"}
+DEPOT = {"name": "Depot", "address": "1 Yard Road", "latitude": 52.52, "longitude": 13.405, "timezone": "Europe/Berlin"}
 
 
 def test_create_list_change_and_delete(as_owner, client):
@@ -62,8 +61,10 @@ def test_another_owners_station_is_404_and_administrators_see_all(as_owner, as_o
     assert as_owner.post("/stations", DEPOT).status_code == 409
 
     assert [s["id"] for s in as_owner.get("/stations").get_json()["items"]] == [mine]
-    for call in (lambda: as_owner.patch(f"/stations/{theirs}", {"name": "Mine now"}),
-                 lambda: as_owner.delete(f"/stations/{theirs}")):
+    for call in (
+        lambda: as_owner.patch(f"/stations/{theirs}", {"name": "Mine now"}),
+        lambda: as_owner.delete(f"/stations/{theirs}"),
+    ):
         r = call()
         assert r.status_code == 404 and r.get_json()["error"] == "not_found"
     assert as_other.get("/stations").get_json()["items"][0]["name"] == "Their Depot"
@@ -92,18 +93,21 @@ def test_station_list_pages_with_a_cursor(as_owner):
     assert seen == [f"S{n}" for n in range(7)] and pages == 3
 
 
-@pytest.mark.parametrize("body,fragment", [
-    ({}, "name"),
-    ({"name": ""}, "name"),
-    ({"name": "   "}, "name"),
-    ({"name": "X" * 121}, "name"),
-    ({"name": "X", "timezone": "Mars/Olympus"}, "time zone"),
-    ({"name": "X", "latitude": 52.5}, "both latitude and longitude"),
-    ({"name": "X", "latitude": 91, "longitude": 0}, "latitude"),
-    ({"name": "X", "longitude": "13"}, "longitude"),
-    ({"name": "X", "colour": "red"}, "colour"),
-    ([{"name": "X"}], "JSON object"),
-])
+@pytest.mark.parametrize(
+    "body,fragment",
+    [
+        ({}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "X" * 121}, "name"),
+        ({"name": "X", "timezone": "Mars/Olympus"}, "time zone"),
+        ({"name": "X", "latitude": 52.5}, "both latitude and longitude"),
+        ({"name": "X", "latitude": 91, "longitude": 0}, "latitude"),
+        ({"name": "X", "longitude": "13"}, "longitude"),
+        ({"name": "X", "colour": "red"}, "colour"),
+        ([{"name": "X"}], "JSON object"),
+    ],
+)
 def test_bad_station_bodies_are_422(as_owner, body, fragment):
     r = as_owner.post("/stations", body)
     assert r.status_code == 422, r.get_json()

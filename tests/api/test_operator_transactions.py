@@ -39,9 +39,11 @@ def fleet(owner, other_owner, add_charger, add_tag, as_owner, sessions):
     add_tag("TAG-X", owner=other_owner[0])
     starts = [BASE + timedelta(minutes=5 * (n // 3)) for n in range(100)]
     made = {}
-    for identity, tag, chunk, open_ in (("CP-A", "TAG-A", starts[:45], set()),
-                                        ("CP-B", "TAG-A", starts[45:90], {43, 44}),
-                                        ("CP-X", "TAG-X", starts[90:], set())):
+    for identity, tag, chunk, open_ in (
+        ("CP-A", "TAG-A", starts[:45], set()),
+        ("CP-B", "TAG-A", starts[45:90], {43, 44}),
+        ("CP-X", "TAG-X", starts[90:], set()),
+    ):
         for start, tx in zip(chunk, sessions(identity, tag, chunk, open_), strict=True):
             made[(start, tx)] = identity
     return made
@@ -87,18 +89,26 @@ def test_filters(fleet, as_owner, rt):
     closed, _ = _all_pages(as_owner, 20, status="closed")
     assert len(closed) == 88 and all(t["stopTimestamp"] for t in closed)
     # from inclusive, to exclusive, on the start time: groups of three per 5 minutes.
-    window, _ = _all_pages(as_owner, 4, **{"from": iso(BASE + timedelta(minutes=10)),
-                                           "to": iso(BASE + timedelta(minutes=25))})
+    window, _ = _all_pages(
+        as_owner, 4, **{"from": iso(BASE + timedelta(minutes=10)), "to": iso(BASE + timedelta(minutes=25))}
+    )
     assert len(window) == 9
     assert {t["startTimestamp"] for t in window} == {iso(BASE + timedelta(minutes=m)) for m in (10, 15, 20)}
     # Combined, and with an offset instead of Z.
-    later, _ = _all_pages(as_owner, 50, chargePointId="CP-B", status="closed",
-                          **{"from": (BASE + timedelta(minutes=100)).astimezone().isoformat()})
+    later, _ = _all_pages(
+        as_owner,
+        50,
+        chargePointId="CP-B",
+        status="closed",
+        **{"from": (BASE + timedelta(minutes=100)).astimezone().isoformat()},
+    )
     assert later and all(t["chargePointId"] == "CP-B" and t["stopTimestamp"] for t in later)
     assert all(t["startTimestamp"] >= iso(BASE + timedelta(minutes=100)) for t in later)
     # Something the caller cannot see matches nothing.
     assert as_owner.get("/transactions", query_string={"chargePointId": "CP-X"}).get_json() == {
-        "items": [], "nextCursor": None}
+        "items": [],
+        "nextCursor": None,
+    }
 
 
 def test_one_transaction_has_every_field(owner, add_charger, add_tag, station, set_tariff, as_owner, sessions):
@@ -110,17 +120,25 @@ def test_one_transaction_has_every_field(owner, add_charger, add_tag, station, s
     r = as_owner.get(f"/transactions/{closed}")
     assert r.status_code == 200
     assert r.get_json() == {
-        "id": closed, "chargePointId": "CP-A", "connectorId": 1, "idTag": "TAG-A",
-        "startTimestamp": iso(BASE), "stopTimestamp": iso(BASE + timedelta(minutes=30)),
-        "meterStart": 0, "meterStop": 1000, "energyWh": 1000.0, "cost": 0.3, "currency": "EUR",
-        "stopReason": "Local"}
+        "id": closed,
+        "chargePointId": "CP-A",
+        "connectorId": 1,
+        "idTag": "TAG-A",
+        "startTimestamp": iso(BASE),
+        "stopTimestamp": iso(BASE + timedelta(minutes=30)),
+        "meterStart": 0,
+        "meterStop": 1000,
+        "energyWh": 1000.0,
+        "cost": 0.3,
+        "currency": "EUR",
+        "stopReason": "Local",
+    }
     live = as_owner.get(f"/transactions/{running}").get_json()
     assert (live["stopTimestamp"], live["energyWh"], live["cost"], live["connectorId"]) == (None, 0.0, None, 2)
     assert as_owner.get("/transactions").get_json()["items"] == [live, r.get_json()]
 
 
-def test_meter_values_of_a_real_ocpp_j_session(owner, add_charger, add_tag, connect, as_owner, as_other,
-                                               other_owner):
+def test_meter_values_of_a_real_ocpp_j_session(owner, add_charger, add_tag, connect, as_owner, as_other, other_owner):
     add_charger("CP-A", station="Depot")
     add_charger("CP-X", station="Elsewhere", user=other_owner[0])
     add_tag("TAG-A", owner=owner)
@@ -128,10 +146,24 @@ def test_meter_values_of_a_real_ocpp_j_session(owner, add_charger, add_tag, conn
     charger.boot()
     tx = charger.start(1, "TAG-A", meter_start=1000, timestamp=iso(BASE)).transaction_id
     times = [BASE + timedelta(minutes=m) for m in (1, 2, 3)]
-    charger.meter(1, tx, [{"value": "1.5", "measurand": "Energy.Active.Import.Register", "unit": "kWh"},
-                          {"value": "7200", "measurand": "Power.Active.Import", "unit": "W"}], iso(times[0]))
-    charger.meter(1, tx, [{"value": "2000", "unit": "Wh", "context": "Sample.Clock"},
-                          {"value": "16.1", "measurand": "Current.Import", "unit": "A", "phase": "L1"}], iso(times[1]))
+    charger.meter(
+        1,
+        tx,
+        [
+            {"value": "1.5", "measurand": "Energy.Active.Import.Register", "unit": "kWh"},
+            {"value": "7200", "measurand": "Power.Active.Import", "unit": "W"},
+        ],
+        iso(times[0]),
+    )
+    charger.meter(
+        1,
+        tx,
+        [
+            {"value": "2000", "unit": "Wh", "context": "Sample.Clock"},
+            {"value": "16.1", "measurand": "Current.Import", "unit": "A", "phase": "L1"},
+        ],
+        iso(times[1]),
+    )
     charger.meter(1, tx, [{"value": "2500"}], iso(times[2]))
     # Live energy while open comes from the latest register.
     assert as_owner.get(f"/transactions/{tx}").get_json()["energyWh"] == 1500.0
@@ -145,23 +177,62 @@ def test_meter_values_of_a_real_ocpp_j_session(owner, add_charger, add_tag, conn
     assert r.status_code == 200
     body = r.get_json()
     reg, per = "Energy.Active.Import.Register", "Sample.Periodic"
-    assert body == {"nextCursor": None, "items": [
-        {"timestamp": iso(times[0]), "measurand": reg, "phase": None, "unit": "Wh", "value": 1500.0,
-         "context": per, "location": "Outlet"},
-        {"timestamp": iso(times[0]), "measurand": "Power.Active.Import", "phase": None, "unit": "W", "value": 7200.0,
-         "context": per, "location": "Outlet"},
-        {"timestamp": iso(times[1]), "measurand": reg, "phase": None, "unit": "Wh", "value": 2000.0,
-         "context": "Sample.Clock", "location": "Outlet"},
-        {"timestamp": iso(times[1]), "measurand": "Current.Import", "phase": "L1", "unit": "A", "value": 16.1,
-         "context": per, "location": "Outlet"},
-        {"timestamp": iso(times[2]), "measurand": reg, "phase": None, "unit": "Wh", "value": 2500.0,
-         "context": per, "location": "Outlet"},
-    ]}
+    assert body == {
+        "nextCursor": None,
+        "items": [
+            {
+                "timestamp": iso(times[0]),
+                "measurand": reg,
+                "phase": None,
+                "unit": "Wh",
+                "value": 1500.0,
+                "context": per,
+                "location": "Outlet",
+            },
+            {
+                "timestamp": iso(times[0]),
+                "measurand": "Power.Active.Import",
+                "phase": None,
+                "unit": "W",
+                "value": 7200.0,
+                "context": per,
+                "location": "Outlet",
+            },
+            {
+                "timestamp": iso(times[1]),
+                "measurand": reg,
+                "phase": None,
+                "unit": "Wh",
+                "value": 2000.0,
+                "context": "Sample.Clock",
+                "location": "Outlet",
+            },
+            {
+                "timestamp": iso(times[1]),
+                "measurand": "Current.Import",
+                "phase": "L1",
+                "unit": "A",
+                "value": 16.1,
+                "context": per,
+                "location": "Outlet",
+            },
+            {
+                "timestamp": iso(times[2]),
+                "measurand": reg,
+                "phase": None,
+                "unit": "Wh",
+                "value": 2500.0,
+                "context": per,
+                "location": "Outlet",
+            },
+        ],
+    }
     # Paged two at a time: the same values in the same order.
     paged, cursor = [], None
     while True:
-        page = as_owner.get(f"/transactions/{tx}/meter-values",
-                            query_string={"limit": 2, **({"cursor": cursor} if cursor else {})}).get_json()
+        page = as_owner.get(
+            f"/transactions/{tx}/meter-values", query_string={"limit": 2, **({"cursor": cursor} if cursor else {})}
+        ).get_json()
         paged += page["items"]
         cursor = page["nextCursor"]
         if cursor is None:
@@ -186,13 +257,29 @@ def test_another_owners_transactions_are_404(fleet, as_owner, as_other, as_admin
     assert as_owner.get("/transactions/abc").status_code == 404
 
 
-@pytest.mark.parametrize("args", [
-    {"status": "running"}, {"status": ""}, {"from": "yesterday"}, {"from": "2026-01-01"},
-    {"to": "2026-01-01T00:00:00"}, {"from": "2026-13-01T00:00:00Z"}, {"from": "9999-12-31T23:59:59-23:00"},
-    {"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, {"limit": 0}, {"limit": 501},
-    {"limit": "ten"}, {"stationId": "abc"}, {"stationId": 0}, {"chargePointId": ""}, {"chargePointId": "X" * 49},
-    {"cursor": "garbage"}, {"cursor": ""}, {"cursor": "WzEsMV0"},
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"status": "running"},
+        {"status": ""},
+        {"from": "yesterday"},
+        {"from": "2026-01-01"},
+        {"to": "2026-01-01T00:00:00"},
+        {"from": "2026-13-01T00:00:00Z"},
+        {"from": "9999-12-31T23:59:59-23:00"},
+        {"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        {"limit": 0},
+        {"limit": 501},
+        {"limit": "ten"},
+        {"stationId": "abc"},
+        {"stationId": 0},
+        {"chargePointId": ""},
+        {"chargePointId": "X" * 49},
+        {"cursor": "garbage"},
+        {"cursor": ""},
+        {"cursor": "WzEsMV0"},
+    ],
+)
 def test_bad_queries_are_422(as_owner, args):
     r = as_owner.get("/transactions", query_string=args)
     assert r.status_code == 422, (args, r.get_json())

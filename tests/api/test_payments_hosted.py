@@ -13,14 +13,22 @@ SECRET = "webhook-test-secret"
 
 @pytest.fixture
 def app_config(app_config):
-    return {**app_config, "payment_provider": "hosted", "payment_webhook_secret": SECRET,
-            "payment_checkout_url": "https://pay.example/checkout/{ref}"}
+    return {
+        **app_config,
+        "payment_provider": "hosted",
+        "payment_webhook_secret": SECRET,
+        "payment_checkout_url": "https://pay.example/checkout/{ref}",
+    }
 
 
 def _webhook(client, payload: dict, secret: str = SECRET):
     raw = json.dumps(payload).encode()
-    return client.post("/api/v1/payments/webhook", data=raw, content_type="application/json",
-                       headers={SIGNATURE_HEADER: sign(secret, raw)})
+    return client.post(
+        "/api/v1/payments/webhook",
+        data=raw,
+        content_type="application/json",
+        headers={SIGNATURE_HEADER: sign(secret, raw)},
+    )
 
 
 def test_hosted_payment_is_credited_once_by_a_signed_webhook(client, driver):

@@ -13,8 +13,16 @@ from pathlib import Path
 import pytest
 
 # The operations of the driver API (issue 6), by OpenAPI tag.
-DRIVER_TAGS = ["driver accounts", "finding chargers", "reservations", "charging", "wallet", "owner tariffs",
-               "help administration", "payment provider"]
+DRIVER_TAGS = [
+    "driver accounts",
+    "finding chargers",
+    "reservations",
+    "charging",
+    "wallet",
+    "owner tariffs",
+    "help administration",
+    "payment provider",
+]
 
 
 def _schemathesis() -> str | None:
@@ -23,8 +31,9 @@ def _schemathesis() -> str | None:
 
 
 @pytest.mark.timeout(600)
-def test_driver_api_conforms_to_its_openapi_document(live_server, sign_up, fund, station, set_tariff, add_charger,
-                                                     connect, tmp_path):
+def test_driver_api_conforms_to_its_openapi_document(
+    live_server, sign_up, fund, station, set_tariff, add_charger, connect, tmp_path
+):
     binary = _schemathesis()
     if binary is None:
         pytest.skip("schemathesis is not installed (pip install schemathesis)")
@@ -40,13 +49,25 @@ def test_driver_api_conforms_to_its_openapi_document(live_server, sign_up, fund,
 
 
 def _run(binary: str, live_server, token: str, tags: list[str], tmp_path) -> None:
-    cmd = [binary, "run", f"{live_server.url}/api/v1/openapi.json",
-           "--header", f"Authorization: Bearer {token}",
-           "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
-                       "response_schema_conformance,negative_data_rejection,ignored_auth,use_after_free",
-           "--phases", "examples,coverage,fuzzing",
-           "--max-examples", os.environ.get("CMS_SCHEMATHESIS_EXAMPLES", "30"),
-           "--workers", "1", "--seed", "1", "--no-color"]
+    cmd = [
+        binary,
+        "run",
+        f"{live_server.url}/api/v1/openapi.json",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        "not_a_server_error,status_code_conformance,content_type_conformance,"
+        "response_schema_conformance,negative_data_rejection,ignored_auth,use_after_free",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        os.environ.get("CMS_SCHEMATHESIS_EXAMPLES", "30"),
+        "--workers",
+        "1",
+        "--seed",
+        "1",
+        "--no-color",
+    ]
     for tag in tags:
         cmd += ["--include-tag", tag]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=580, cwd=tmp_path)
@@ -58,8 +79,9 @@ OPERATOR_TAGS = ["operator stations", "operator charge points", "operator transa
 
 
 @pytest.mark.timeout(600)
-def test_operator_api_conforms_to_its_openapi_document(live_server, owner, owner_token, add_charger, add_tag,
-                                                       sessions, connect, tmp_path):
+def test_operator_api_conforms_to_its_openapi_document(
+    live_server, owner, owner_token, add_charger, add_tag, sessions, connect, tmp_path
+):
     """As an owner with a station, charge points (one connected), tags and closed and open sessions with meter
     values, so that the fuzzed ids and filters meet real rows as well as missing ones."""
     binary = _schemathesis()
@@ -77,6 +99,7 @@ def test_operator_api_conforms_to_its_openapi_document(live_server, owner, owner
     cp.boot()
     cp.status(1, "Available")
     tx = cp.start(1, "TAG2", meter_start=100).transaction_id
-    cp.meter(1, tx, [{"value": "1.2", "unit": "kWh"}, {"value": "3600", "measurand": "Power.Active.Import",
-                                                       "unit": "W"}])
+    cp.meter(
+        1, tx, [{"value": "1.2", "unit": "kWh"}, {"value": "3600", "measurand": "Power.Active.Import", "unit": "W"}]
+    )
     _run(binary, live_server, owner_token, OPERATOR_TAGS, tmp_path)

@@ -15,13 +15,20 @@ def test_haversine_known_distance():
     assert haversine_km(*BERLIN, 48.8566, 2.3522) == pytest.approx(878, abs=3)
 
 
-@pytest.mark.parametrize("status, connected, reserved, expected", [
-    ("Available", True, False, "operative"), ("Charging", True, False, "in_use"),
-    ("Preparing", True, False, "in_use"), ("SuspendedEV", True, False, "in_use"),
-    ("Reserved", True, False, "reserved"), ("Available", True, True, "reserved"),
-    ("Faulted", True, False, "inoperative"), ("Unavailable", True, False, "inoperative"),
-    ("Available", False, False, "inoperative"),
-])
+@pytest.mark.parametrize(
+    "status, connected, reserved, expected",
+    [
+        ("Available", True, False, "operative"),
+        ("Charging", True, False, "in_use"),
+        ("Preparing", True, False, "in_use"),
+        ("SuspendedEV", True, False, "in_use"),
+        ("Reserved", True, False, "reserved"),
+        ("Available", True, True, "reserved"),
+        ("Faulted", True, False, "inoperative"),
+        ("Unavailable", True, False, "inoperative"),
+        ("Available", False, False, "inoperative"),
+    ],
+)
 def test_availability(status, connected, reserved, expected):
     assert availability(status, connected, reserved) == expected
 
@@ -36,9 +43,11 @@ def test_nearby_sorted_by_distance_within_radius(client, station):
     found = r.get_json()
     assert [s["id"] for s in found] == [near, mid]
     assert found[0]["distanceKm"] == pytest.approx(0.13, abs=0.01) and found[1]["distanceKm"] == pytest.approx(
-        2.22, abs=0.02)
-    r = client.get("/api/v1/stations/nearby", query_string={"lat": BERLIN[0], "lon": BERLIN[1], "radiusKm": 20,
-                                                            "limit": 1})
+        2.22, abs=0.02
+    )
+    r = client.get(
+        "/api/v1/stations/nearby", query_string={"lat": BERLIN[0], "lon": BERLIN[1], "radiusKm": 20, "limit": 1}
+    )
     assert [s["name"] for s in r.get_json()] == ["Near"]
 
 
@@ -49,9 +58,18 @@ def test_nearby_across_the_antimeridian(client, station):
     assert {s["id"] for s in found.get_json()} == {east, west}
 
 
-@pytest.mark.parametrize("query", [{"lat": 91, "lon": 0}, {"lat": 0}, {"lat": "x", "lon": 0},
-                                   {"lat": 0, "lon": 0, "radiusKm": 0}, {"lat": 0, "lon": 0, "radiusKm": 1000},
-                                   {"lat": 0, "lon": 0, "limit": 0}, {"lat": "nan", "lon": 0}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"lat": 91, "lon": 0},
+        {"lat": 0},
+        {"lat": "x", "lon": 0},
+        {"lat": 0, "lon": 0, "radiusKm": 0},
+        {"lat": 0, "lon": 0, "radiusKm": 1000},
+        {"lat": 0, "lon": 0, "limit": 0},
+        {"lat": "nan", "lon": 0},
+    ],
+)
 def test_nearby_refuses_bad_queries(client, query):
     r = client.get("/api/v1/stations/nearby", query_string=query)
     assert r.status_code == 422 and r.get_json()["error"] == "invalid_input"
@@ -70,10 +88,18 @@ def test_connectors_availability_and_price_now(client, station, set_tariff, add_
     found = client.get("/api/v1/stations/nearby", query_string={"lat": BERLIN[0], "lon": BERLIN[1]}).get_json()
     depot = found[0]
     assert [(c["chargePointId"], c["connectorId"], c["availability"]) for c in depot["connectors"]] == [
-        ("CP1", 1, "operative"), ("CP1", 2, "in_use"), ("CP1", 3, "inoperative")]
+        ("CP1", 1, "operative"),
+        ("CP1", 2, "in_use"),
+        ("CP1", 3, "inoperative"),
+    ]
     assert depot["availableConnectors"] == 1
-    assert depot["priceNow"] == {"pricePerKwh": 0.39, "currency": "EUR", "label": "flat", "from": "00:00",
-                                 "until": "24:00"}
+    assert depot["priceNow"] == {
+        "pricePerKwh": 0.39,
+        "currency": "EUR",
+        "label": "flat",
+        "from": "00:00",
+        "until": "24:00",
+    }
     cp.close()
     # Offline chargers are inoperative whatever they said last.
     import time
@@ -111,12 +137,14 @@ def test_help_entries(client, rt):
         token = issue_token(uow.session, admin)
         uow.commit()
     headers = {"Authorization": f"Bearer {token}"}
-    r = client.post("/api/v1/help", json={"question": "How do I pay?", "answer": "Top up your wallet.",
-                                          "category": "payment"}, headers=headers)
+    r = client.post(
+        "/api/v1/help",
+        json={"question": "How do I pay?", "answer": "Top up your wallet.", "category": "payment"},
+        headers=headers,
+    )
     assert r.status_code == 201
     hid = r.get_json()["id"]
-    client.post("/api/v1/help", json={"question": "How do I start?", "answer": "Scan the QR code."},
-                headers=headers)
+    client.post("/api/v1/help", json={"question": "How do I start?", "answer": "Scan the QR code."}, headers=headers)
     assert [h["question"] for h in client.get("/api/v1/help").get_json()] == ["How do I start?", "How do I pay?"]
     assert [h["id"] for h in client.get("/api/v1/help", query_string={"q": "wallet"}).get_json()] == [hid]
     assert [h["id"] for h in client.get("/api/v1/help", query_string={"category": "payment"}).get_json()] == [hid]

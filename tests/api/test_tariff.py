@@ -9,10 +9,14 @@ import pytest
 from cms.errors import InvalidInput, NotFound
 from cms.tariff import price_energy, tariff_bands, validate_bands, zone
 
-DAY_NIGHT = [{"start": "06:00", "end": "22:00", "pricePerKwh": 0.40, "label": "day"},
-             {"start": "22:00", "end": "06:00", "pricePerKwh": 0.25, "label": "night"}]
-OFF_PEAK_TO_3 = [{"start": "00:00", "end": "03:00", "pricePerKwh": 0.20, "label": "off"},
-                 {"start": "03:00", "end": "24:00", "pricePerKwh": 0.40, "label": "peak"}]
+DAY_NIGHT = [
+    {"start": "06:00", "end": "22:00", "pricePerKwh": 0.40, "label": "day"},
+    {"start": "22:00", "end": "06:00", "pricePerKwh": 0.25, "label": "night"},
+]
+OFF_PEAK_TO_3 = [
+    {"start": "00:00", "end": "03:00", "pricePerKwh": 0.20, "label": "off"},
+    {"start": "03:00", "end": "24:00", "pricePerKwh": 0.40, "label": "peak"},
+]
 
 
 def utc(*args) -> datetime:
@@ -39,8 +43,10 @@ def test_energy_follows_the_readings_not_the_clock():
 
 def test_across_midnight_in_the_station_time_zone():
     # Tokyo (UTC+9): 23:00-01:00 local = 14:00-16:00 UTC; bands 00:00-07:00 at 0.10, 07:00-24:00 at 0.30.
-    bands = [{"start": "00:00", "end": "07:00", "pricePerKwh": 0.10, "label": "cheap"},
-             {"start": "07:00", "end": "24:00", "pricePerKwh": 0.30, "label": "normal"}]
+    bands = [
+        {"start": "00:00", "end": "07:00", "pricePerKwh": 0.10, "label": "cheap"},
+        {"start": "07:00", "end": "24:00", "pricePerKwh": 0.30, "label": "normal"},
+    ]
     total, rows = _price(bands, "Asia/Tokyo", [(utc(2024, 5, 1, 14), 100.0), (utc(2024, 5, 1, 16), 8100.0)])
     assert rows == [("normal", 4000.0, 120), ("cheap", 4000.0, 40)] and total == 160
 
@@ -64,40 +70,54 @@ def test_spring_forward_the_skipped_hour_belongs_to_no_band():
 def test_fall_back_the_repeated_hour_is_charged_twice_at_its_band():
     # Berlin, 27 October 2024: 03:00 goes back to 02:00. Local 00:00-04:00 is 5 real hours (22:00-03:00 UTC).
     # Off-peak lasts 4 real hours: 40 kWh x 0.20 = 8.00; peak 03:00-04:00: 10 kWh x 0.40 = 4.00.
-    total, rows = _price(OFF_PEAK_TO_3, "Europe/Berlin",
-                         [(utc(2024, 10, 26, 22), 0.0), (utc(2024, 10, 27, 3), 50000.0)])
+    total, rows = _price(
+        OFF_PEAK_TO_3, "Europe/Berlin", [(utc(2024, 10, 26, 22), 0.0), (utc(2024, 10, 27, 3), 50000.0)]
+    )
     assert rows == [("off", 40000.0, 800), ("peak", 10000.0, 400)] and total == 1200
 
 
 def test_band_edge_at_a_skipped_local_time():
     # New York, 10 March 2024, 02:00 -> 03:00; a band edge at 02:30 never happens that night, so the session
     # 01:00-04:00 local (06:00-08:00 UTC, 2 real hours) is cheap until 03:00 local (07:00 UTC), then normal.
-    bands = [{"start": "00:00", "end": "02:30", "pricePerKwh": 0.10, "label": "cheap"},
-             {"start": "02:30", "end": "24:00", "pricePerKwh": 0.30, "label": "normal"}]
+    bands = [
+        {"start": "00:00", "end": "02:30", "pricePerKwh": 0.10, "label": "cheap"},
+        {"start": "02:30", "end": "24:00", "pricePerKwh": 0.30, "label": "normal"},
+    ]
     total, rows = _price(bands, "America/New_York", [(utc(2024, 3, 10, 6), 0.0), (utc(2024, 3, 10, 8), 2000.0)])
     assert rows == [("cheap", 1000.0, 10), ("normal", 1000.0, 30)] and total == 40
 
 
 def test_rounding_half_up_per_band_and_free_stations():
-    total, rows = _price([{"start": "00:00", "end": "24:00", "pricePerKwh": 0.3333}], "UTC",
-                         [(utc(2024, 1, 1), 0.0), (utc(2024, 1, 1, 1), 1500.0)])
+    total, rows = _price(
+        [{"start": "00:00", "end": "24:00", "pricePerKwh": 0.3333}],
+        "UTC",
+        [(utc(2024, 1, 1), 0.0), (utc(2024, 1, 1, 1), 1500.0)],
+    )
     assert rows == [("", 1500.0, 50)] and total == 50  # 1.5 x 0.3333 = 0.49995 -> 0.50
     free = price_energy([], zone("UTC"), [(utc(2024, 1, 1), 0.0), (utc(2024, 1, 1, 1), 1500.0)])
     assert free.total_minor == 0 and free.energy_wh == 1500.0 and free.breakdown == []
 
 
-@pytest.mark.parametrize("bands, message", [
-    ([{"start": "00:00", "end": "12:00", "pricePerKwh": 0.3}], "uncovered"),
-    ([{"start": "00:00", "end": "24:00", "pricePerKwh": 0.3}, {"start": "10:00", "end": "11:00", "pricePerKwh": 1}],
-     "overlap"),
-    ([{"start": "25:00", "end": "24:00", "pricePerKwh": 0.3}], "time of day"),
-    ([{"start": "0:00", "end": "24:00", "pricePerKwh": 0.3}], "HH:MM"),
-    ([{"start": "00:00", "end": "24:00", "pricePerKwh": -1}], "between"),
-    ([{"start": "00:00", "end": "24:00", "pricePerKwh": 0.1234567}], "decimals"),
-    ([{"start": "00:00", "end": "24:00", "pricePerKwh": "abc"}], "not a number"),
-    ([{"start": "08:00", "end": "08:00", "pricePerKwh": 0.3}], "same time"),
-    ("all day", "list"),
-])
+@pytest.mark.parametrize(
+    "bands, message",
+    [
+        ([{"start": "00:00", "end": "12:00", "pricePerKwh": 0.3}], "uncovered"),
+        (
+            [
+                {"start": "00:00", "end": "24:00", "pricePerKwh": 0.3},
+                {"start": "10:00", "end": "11:00", "pricePerKwh": 1},
+            ],
+            "overlap",
+        ),
+        ([{"start": "25:00", "end": "24:00", "pricePerKwh": 0.3}], "time of day"),
+        ([{"start": "0:00", "end": "24:00", "pricePerKwh": 0.3}], "HH:MM"),
+        ([{"start": "00:00", "end": "24:00", "pricePerKwh": -1}], "between"),
+        ([{"start": "00:00", "end": "24:00", "pricePerKwh": 0.1234567}], "decimals"),
+        ([{"start": "00:00", "end": "24:00", "pricePerKwh": "abc"}], "not a number"),
+        ([{"start": "08:00", "end": "08:00", "pricePerKwh": 0.3}], "same time"),
+        ("all day", "list"),
+    ],
+)
 def test_invalid_bands_are_refused(bands, message):
     with pytest.raises(InvalidInput, match=message):
         validate_bands(bands)
@@ -105,14 +125,20 @@ def test_invalid_bands_are_refused(bands, message):
 
 def test_owner_sets_bands_of_own_station_only(rt, owner, station, client, owner_token):
     sid = station("Depot")
-    r = client.put(f"/api/v1/stations/{sid}/tariff", json={"bands": DAY_NIGHT},
-                   headers={"Authorization": f"Bearer {owner_token}"})
+    r = client.put(
+        f"/api/v1/stations/{sid}/tariff", json={"bands": DAY_NIGHT}, headers={"Authorization": f"Bearer {owner_token}"}
+    )
     assert r.status_code == 200 and [b["label"] for b in r.get_json()] == ["day", "night"]
     with rt.db.uow() as uow:
         assert [(b.start_minute, b.end_minute, b.price_per_kwh_micro) for b in tariff_bands(uow.session, sid)] == [
-            (360, 1320, 400000), (1320, 360, 250000)]
-    r = client.put(f"/api/v1/stations/{sid}/tariff", json={"bands": DAY_NIGHT[:1]},
-                   headers={"Authorization": f"Bearer {owner_token}"})
+            (360, 1320, 400000),
+            (1320, 360, 250000),
+        ]
+    r = client.put(
+        f"/api/v1/stations/{sid}/tariff",
+        json={"bands": DAY_NIGHT[:1]},
+        headers={"Authorization": f"Bearer {owner_token}"},
+    )
     assert r.status_code == 422 and "uncovered" in r.get_json()["message"]
     # Another owner's station looks like no station at all.
     from cms.accounts import create_user
@@ -125,4 +151,5 @@ def test_owner_sets_bands_of_own_station_only(rt, owner, station, client, owner_
     detail = client.get(f"/api/v1/stations/{sid}").get_json()
     assert detail["tariff"] == [
         {"start": "06:00", "end": "22:00", "pricePerKwh": 0.4, "label": "day"},
-        {"start": "22:00", "end": "06:00", "pricePerKwh": 0.25, "label": "night"}]
+        {"start": "22:00", "end": "06:00", "pricePerKwh": 0.25, "label": "night"},
+    ]

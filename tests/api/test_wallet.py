@@ -7,8 +7,12 @@ import pytest
 
 def test_balance_and_sandbox_top_up(client, driver, rt):
     w = client.get("/api/v1/wallet", headers=driver.headers).get_json()
-    assert w == {"balance": 0.0, "currency": "EUR", "minimumToCharge": rt.settings.min_balance_to_charge,
-                 "canCharge": False}
+    assert w == {
+        "balance": 0.0,
+        "currency": "EUR",
+        "minimumToCharge": rt.settings.min_balance_to_charge,
+        "canCharge": False,
+    }
     r = client.post("/api/v1/wallet/top-ups", json={"amount": 12.5}, headers=driver.headers)
     assert r.status_code == 201
     top = r.get_json()

@@ -47,8 +47,9 @@ def hold_chargers(port: int, identities: list[str], ready: threading.Event, stop
         loop = asyncio.get_running_loop()
         clients = []
         for identity in identities:
-            _, c = await loop.create_connection(lambda i=identity: AnsweringCharger(i, "127.0.0.1", port),
-                                                "127.0.0.1", port)
+            _, c = await loop.create_connection(
+                lambda i=identity: AnsweringCharger(i, "127.0.0.1", port), "127.0.0.1", port
+            )
             await c.opened
             await c.call("BootNotification", {"chargePointVendor": "bench", "chargePointModel": "cmd"})
             clients.append(c)
@@ -73,8 +74,12 @@ def send_commands(port: int, token: str, identities: list[str], seconds: float, 
         while time.monotonic() < deadline:
             identity = random.choice(identities)
             t0 = time.perf_counter()
-            conn.request("POST", f"/api/v1/charge-points/{identity}/commands/ClearCache", body=b"{}",
-                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            conn.request(
+                "POST",
+                f"/api/v1/charge-points/{identity}/commands/ClearCache",
+                body=b"{}",
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
             resp = conn.getresponse()
             resp.read()
             if resp.status == 200:
@@ -121,8 +126,7 @@ def main() -> int:
         results = []
         for case, port in (("in-process", a.port), ("across-processes", b.port)):
             figures = send_commands(port, token, identities, SECONDS, CLIENTS)
-            results.append({"bench": "commands", "case": case, "chargers": CHARGERS, "clients": CLIENTS,
-                            **figures})
+            results.append({"bench": "commands", "case": case, "chargers": CHARGERS, "clients": CLIENTS, **figures})
             print(json.dumps(results[-1]), flush=True)
     finally:
         stop.set()

@@ -55,15 +55,13 @@ def build(url: str) -> None:
     with db.uow() as uow:
         owner = create_user(uow.session, EMAIL, PASSWORD, name="Bench Owner", verified=True)
         add_id_tag(uow.session, "BENCH-TAG", owner=owner)
-        rows = [{"id": f"BENCH-{n:04d}", "owner": EMAIL, "station": f"Station {n % 10:02d}"}
-                for n in range(CHARGERS)]
+        rows = [{"id": f"BENCH-{n:04d}", "owner": EMAIL, "station": f"Station {n % 10:02d}"} for n in range(CHARGERS)]
         import_charge_points(uow.session, rows, {EMAIL: owner})
         uow.commit()
     engine = db.engine
     with engine.connect() as c:
         cps = c.execute(sa.text("SELECT id FROM charge_points ORDER BY id")).scalars().all()
-    start = (datetime.now(UTC) - timedelta(days=DAYS)).replace(hour=0, minute=0, second=0, microsecond=0,
-                                                                tzinfo=None)
+    start = (datetime.now(UTC) - timedelta(days=DAYS)).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
@@ -80,8 +78,10 @@ def build(url: str) -> None:
                     begin = day_start + timedelta(minutes=15 * first)
                     end = begin + timedelta(minutes=15 * length)
                     # meter_start/stop are set from the readings after the load (one UPDATE)
-                    txs.write(f"{tx_id}\t{cp_id}\t1\tBENCH-TAG\tbench-{tx_id}\t0\t"
-                              f"{begin}\t{begin}\t0\t{end}\t{end}\tEVDisconnected\tAccepted\n")
+                    txs.write(
+                        f"{tx_id}\t{cp_id}\t1\tBENCH-TAG\tbench-{tx_id}\t0\t"
+                        f"{begin}\t{begin}\t0\t{end}\t{end}\tEVDisconnected\tAccepted\n"
+                    )
                     for s in range(first, first + length):
                         session_of[s] = tx_id
                 for slot in range(SLOTS_PER_DAY):
@@ -89,24 +89,33 @@ def build(url: str) -> None:
                     if tx is not None:
                         register += WH_PER_SLOT
                     ts = day_start + timedelta(minutes=15 * slot)
-                    mv.write(f"{cp_id}\t1\t{tx or NULL}\t{ts}\t{ts}\t{register}\t{register}\t"
-                             f"Energy.Active.Import.Register\t{NULL}\tWh\tSample.Periodic\tOutlet\tRaw\n")
-            with cur.copy("COPY meter_values (charge_point_id, connector_id, transaction_id, timestamp, received_at,"
-                          " raw_value, value, measurand, phase, unit, context, location, format) FROM STDIN") as cp:
+                    mv.write(
+                        f"{cp_id}\t1\t{tx or NULL}\t{ts}\t{ts}\t{register}\t{register}\t"
+                        f"Energy.Active.Import.Register\t{NULL}\tWh\tSample.Periodic\tOutlet\tRaw\n"
+                    )
+            with cur.copy(
+                "COPY meter_values (charge_point_id, connector_id, transaction_id, timestamp, received_at,"
+                " raw_value, value, measurand, phase, unit, context, location, format) FROM STDIN"
+            ) as cp:
                 cp.write(mv.getvalue())
-            with cur.copy("COPY transactions (id, charge_point_id, connector_id, id_tag, start_key, meter_start,"
-                          " start_timestamp, start_received_at, meter_stop, stop_timestamp, stop_received_at,"
-                           " stop_reason, start_status) FROM STDIN") as cp:
+            with cur.copy(
+                "COPY transactions (id, charge_point_id, connector_id, id_tag, start_key, meter_start,"
+                " start_timestamp, start_received_at, meter_stop, stop_timestamp, stop_received_at,"
+                " stop_reason, start_status) FROM STDIN"
+            ) as cp:
                 cp.write(txs.getvalue())
             if n % 20 == 19:
                 raw.commit()
                 log(f"  loaded {n + 1}/{len(cps)} chargers ({time.perf_counter() - t0:.0f} s)")
         # Sessions' meter_start/stop from the readings just loaded (one statement, not per row).
-        cur.execute("""
+        cur.execute(
+            """
             UPDATE transactions t SET meter_start = m.lo - %s, meter_stop = m.hi, last_meter_wh = m.hi
             FROM (SELECT transaction_id, min(value) AS lo, max(value) AS hi FROM meter_values
                   WHERE transaction_id IS NOT NULL GROUP BY transaction_id) m
-            WHERE m.transaction_id = t.id""", (WH_PER_SLOT,))
+            WHERE m.transaction_id = t.id""",
+            (WH_PER_SLOT,),
+        )
         cur.execute("SELECT setval(pg_get_serial_sequence('transactions', 'id'), %s)", (tx_id,))
         raw.commit()
         cur.execute("ANALYZE")
@@ -186,7 +195,7 @@ def main() -> int:
         "transactions_page_50": "/dashboard/transactions?page=50",
         "transactions_by_charger": f"/dashboard/transactions?charger={other}",
         "transactions_by_station_month": f"/dashboard/transactions?station_id={station_id}"
-                                         f"&date_from={today - timedelta(days=30)}&date_to={today}",
+        f"&date_from={today - timedelta(days=30)}&date_to={today}",
         "transaction": f"/dashboard/transactions/{some_tx}",
         "consumption_day_30d": "/dashboard/consumption?period=day",
         "consumption_week_12w": "/dashboard/consumption?period=week&group=charger",
@@ -208,29 +217,43 @@ def main() -> int:
         owner = user_by_email(uow.session, EMAIL)
         f = queries.TransactionFilter(date_from=year_ago, date_to=today)
         results["query_consumption_month_year"] = timed(
-            lambda: queries.consumption(uow.session, owner, f, period="month", group="station"), RUNS)
+            lambda: queries.consumption(uow.session, owner, f, period="month", group="station"), RUNS
+        )
         year = queries.consumption(uow.session, owner, f, period="month", group="station")
     expected_kwh = CHARGERS * DAYS * sum(n for _, n in SESSIONS) * WH_PER_SLOT / 1000
 
     # New readings arriving between two views: one per charger, then the consumption page.
     def arrive_and_view():
         with rt.db.engine.begin() as c:
-            c.execute(sa.text("""
+            c.execute(
+                sa.text("""
                 INSERT INTO meter_values (charge_point_id, connector_id, timestamp, received_at, raw_value, value,
                                           measurand, unit, context, location, format)
                 SELECT cp.id, 1, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', '0',
                        (SELECT max_wh FROM energy_daily e WHERE e.charge_point_id = cp.id ORDER BY day DESC LIMIT 1),
                        'Energy.Active.Import.Register', 'Wh', 'Sample.Periodic', 'Outlet', 'Raw'
-                FROM charge_points cp"""))
+                FROM charge_points cp""")
+            )
         browser.get("/dashboard/consumption?period=day")
 
     results["consumption_after_200_new_readings"] = timed(arrive_and_view, max(5, RUNS // 3))
     page_p95 = [v["p95_ms"] for k, v in results.items() if not k.startswith("query_")]
-    out = {"bench": "dashboard", "database": "postgresql", "chargers": CHARGERS, "days": DAYS,
-           "meter_values": meter_rows, "transactions": tx_rows, "runs": RUNS, "rollup_catch_up_s": catch_up_s,
-           "year_total_kwh": year["total_kwh"], "expected_year_kwh_approx": expected_kwh,
-           "worst_page_p95_ms": max(page_p95), "target_p95_ms": TARGET_P95_MS,
-           "meets_target": max(page_p95) < TARGET_P95_MS, "pages": results}
+    out = {
+        "bench": "dashboard",
+        "database": "postgresql",
+        "chargers": CHARGERS,
+        "days": DAYS,
+        "meter_values": meter_rows,
+        "transactions": tx_rows,
+        "runs": RUNS,
+        "rollup_catch_up_s": catch_up_s,
+        "year_total_kwh": year["total_kwh"],
+        "expected_year_kwh_approx": expected_kwh,
+        "worst_page_p95_ms": max(page_p95),
+        "target_p95_ms": TARGET_P95_MS,
+        "meets_target": max(page_p95) < TARGET_P95_MS,
+        "pages": results,
+    }
     print(json.dumps(out))
     rt.db.dispose()
     return 0

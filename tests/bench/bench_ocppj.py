@@ -65,10 +65,21 @@ def connections(server, cfg: Config, run: int) -> dict:
     identities = [f"HOLD{n:05d}" for n in range(cfg.connections)]
     parts = _slices(identities, cfg.client_procs)
     before = server.figures()
-    pool = WorkerPool("hold", [
-        {"identities": part, "host": "127.0.0.1", "port": server.port, "local_ip": f"127.{run}.{i + 1}.1",
-         "rate": cfg.connect_rate / len(parts), "interval": cfg.heartbeat, "hold_seconds": cfg.hold}
-        for i, part in enumerate(parts)])
+    pool = WorkerPool(
+        "hold",
+        [
+            {
+                "identities": part,
+                "host": "127.0.0.1",
+                "port": server.port,
+                "local_ip": f"127.{run}.{i + 1}.1",
+                "rate": cfg.connect_rate / len(parts),
+                "interval": cfg.heartbeat,
+                "hold_seconds": cfg.hold,
+            }
+            for i, part in enumerate(parts)
+        ],
+    )
     try:
         ramp_budget = cfg.connections / 20 + 120  # bounded: a server must manage 20 handshakes+boots a second
         pool.wait_barrier(ramp_budget)  # all connected and booted
@@ -91,17 +102,23 @@ def connections(server, cfg: Config, run: int) -> dict:
             failures[k] = failures.get(k, 0) + v
     rss = held_figures["rss"]
     return {
-        "scenario": "connections", "target": cfg.connections, "held": held,
-        "connect_failures": failures, "ramp_s": max(r["ramp_s"] for r in results),
-        "heartbeats": len(latencies), "heartbeat_failures": sum(r["heartbeat_failures"] for r in results),
+        "scenario": "connections",
+        "target": cfg.connections,
+        "held": held,
+        "connect_failures": failures,
+        "ramp_s": max(r["ramp_s"] for r in results),
+        "heartbeats": len(latencies),
+        "heartbeat_failures": sum(r["heartbeat_failures"] for r in results),
         **{f"heartbeat_{k}": v for k, v in summarise(latencies).items()},
-        "server_rss_mb": round(rss / 2**20, 1), "server_rss_idle_mb": round(before["rss"] / 2**20, 1),
+        "server_rss_mb": round(rss / 2**20, 1),
+        "server_rss_idle_mb": round(before["rss"] / 2**20, 1),
         "kb_per_connection": round(rss / 1024 / held, 1) if held else None,
         "kb_per_connection_over_idle": round((rss - before["rss"]) / 1024 / held, 1) if held else None,
         "server_cpu_s_hold": round(held_figures["cpu_s"] - start["cpu_s"], 1),
         # CPU a heartbeat costs the server, wire included (BENCH_HEARTBEAT_SECONDS=0.1 makes it the main load)
         "server_cpu_ms_per_heartbeat": round((held_figures["cpu_s"] - start["cpu_s"]) * 1000 / len(latencies), 3)
-        if latencies else None,
+        if latencies
+        else None,
         "server_processes": held_figures["processes"],
     }
 
@@ -110,9 +127,20 @@ def throughput(server, cfg: Config, chargers: int, run: int) -> dict:
     """``chargers`` chargers running sessions back to back for ``cfg.throughput_seconds``."""
     identities = [f"TP{chargers}-{n:04d}" for n in range(chargers)]
     parts = _slices(identities, min(2, cfg.client_procs))
-    pool = WorkerPool("sessions", [
-        {"identities": part, "host": "127.0.0.1", "port": server.port, "local_ip": f"127.{run}.{100 + i}.1",
-         "seconds": cfg.throughput_seconds, "id_tag": ID_TAG} for i, part in enumerate(parts)])
+    pool = WorkerPool(
+        "sessions",
+        [
+            {
+                "identities": part,
+                "host": "127.0.0.1",
+                "port": server.port,
+                "local_ip": f"127.{run}.{100 + i}.1",
+                "seconds": cfg.throughput_seconds,
+                "id_tag": ID_TAG,
+            }
+            for i, part in enumerate(parts)
+        ],
+    )
     try:
         pool.wait_barrier(120)
         start = server.figures()
@@ -134,18 +162,26 @@ def throughput(server, cfg: Config, chargers: int, run: int) -> dict:
     all_lat = [x for lat in by_action.values() for x in lat]
     elapsed = max(r["elapsed_s"] for r in results)
     return {
-        "scenario": f"throughput_{chargers}", "chargers": chargers, "calls": len(all_lat),
-        "calls_per_s": round(len(all_lat) / elapsed, 1), "elapsed_s": round(elapsed, 1),
-        "call_errors": call_errors, **summarise(all_lat),
+        "scenario": f"throughput_{chargers}",
+        "chargers": chargers,
+        "calls": len(all_lat),
+        "calls_per_s": round(len(all_lat) / elapsed, 1),
+        "elapsed_s": round(elapsed, 1),
+        "call_errors": call_errors,
+        **summarise(all_lat),
         "p50_ms_by_action": {a: summarise(lat)["p50_ms"] for a, lat in sorted(by_action.items())},
         "server_cpu_s": round(end["cpu_s"] - start["cpu_s"], 1),
         "server_cpu_ms_per_call": round((end["cpu_s"] - start["cpu_s"]) * 1000 / len(all_lat), 3) if all_lat else None,
         # the load generator's own share of the two cores, the same for both servers
         "client_cpu_ms_per_call": round(sum(r.get("cpu_s", 0) for r in results) * 1000 / len(all_lat), 3)
-        if all_lat else None,
+        if all_lat
+        else None,
         # the CMS's database (PostgreSQL on the same two cores); the peer has none
-        **({"db_cpu_ms_per_call": round((end["db_cpu_s"] - start["db_cpu_s"]) * 1000 / len(all_lat), 3)}
-           if "db_cpu_s" in end and all_lat else {}),
+        **(
+            {"db_cpu_ms_per_call": round((end["db_cpu_s"] - start["db_cpu_s"]) * 1000 / len(all_lat), 3)}
+            if "db_cpu_s" in end and all_lat
+            else {}
+        ),
     }
 
 
@@ -179,20 +215,33 @@ def summary_rows(records: list[dict]) -> list[dict]:
         cms, peer = by.get(("cms", scenario), {}), by.get(("peer", scenario), {})
         if scenario == "connections":
             for key in ("held", "heartbeat_p50_ms", "heartbeat_p99_ms", "kb_per_connection"):
-                rows.append({"scenario": scenario, "figure": key, "cms": cms.get(key), "peer": peer.get(key),
-                             "ratio": _ratio(cms.get(key), peer.get(key))})
+                rows.append(
+                    {
+                        "scenario": scenario,
+                        "figure": key,
+                        "cms": cms.get(key),
+                        "peer": peer.get(key),
+                        "ratio": _ratio(cms.get(key), peer.get(key)),
+                    }
+                )
         else:
             for key in ("calls_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_call", "db_cpu_ms_per_call"):
-                rows.append({"scenario": scenario, "figure": key, "cms": cms.get(key), "peer": peer.get(key),
-                             "ratio": _ratio(cms.get(key), peer.get(key))})
+                rows.append(
+                    {
+                        "scenario": scenario,
+                        "figure": key,
+                        "cms": cms.get(key),
+                        "peer": peer.get(key),
+                        "ratio": _ratio(cms.get(key), peer.get(key)),
+                    }
+                )
     return rows
 
 
 def print_table(rows: list[dict]) -> None:
     print(f"{'scenario':<16} {'figure':<20} {'cms':>12} {'peer':>12} {'cms/peer':>9}")
     for r in rows:
-        print(f"{r['scenario']:<16} {r['figure']:<20} {str(r['cms']):>12} {str(r['peer']):>12} "
-              f"{str(r['ratio']):>9}")
+        print(f"{r['scenario']:<16} {r['figure']:<20} {str(r['cms']):>12} {str(r['peer']):>12} {str(r['ratio']):>9}")
 
 
 def main() -> int:

@@ -46,8 +46,9 @@ def build(url: str) -> None:
         for n, email in enumerate(OWNERS):
             owner = create_user(uow.session, email, "bench-password", verified=True)
             add_id_tag(uow.session, f"TAG-{n}", owner=owner)
-            rows = [{"id": f"OP{n}-{c:04d}", "owner": email, "station": f"Station {n}-{c % 10}"}
-                    for c in range(CHARGERS)]
+            rows = [
+                {"id": f"OP{n}-{c:04d}", "owner": email, "station": f"Station {n}-{c % 10}"} for c in range(CHARGERS)
+            ]
             import_charge_points(uow.session, rows, {email: owner})
         uow.commit()
     with db.engine.connect() as c:
@@ -71,20 +72,28 @@ def build(url: str) -> None:
                     cost = "\\N"
                 else:
                     stop, cost = f"{s * 10000 + 7000}\t{end}\t{end}\tLocal", "2.1"
-                txs.write(f"{tx_id}\t{cp_id}\t1\t{tag}\tbench-{tx_id}\t{s * 10000}\t{begin}\t{begin}\t"
-                          f"{stop}\tAccepted\t{s * 10000 + 7000}\t{cost}\n")
-            with cur.copy("COPY transactions (id, charge_point_id, connector_id, id_tag, start_key, meter_start,"
-                          " start_timestamp, start_received_at, meter_stop, stop_timestamp, stop_received_at,"
-                          " stop_reason, start_status, last_meter_wh, cost) FROM STDIN") as cp:
+                txs.write(
+                    f"{tx_id}\t{cp_id}\t1\t{tag}\tbench-{tx_id}\t{s * 10000}\t{begin}\t{begin}\t"
+                    f"{stop}\tAccepted\t{s * 10000 + 7000}\t{cost}\n"
+                )
+            with cur.copy(
+                "COPY transactions (id, charge_point_id, connector_id, id_tag, start_key, meter_start,"
+                " start_timestamp, start_received_at, meter_stop, stop_timestamp, stop_received_at,"
+                " stop_reason, start_status, last_meter_wh, cost) FROM STDIN"
+            ) as cp:
                 cp.write(txs.getvalue())
         mv = io.StringIO()
         first_cp, first_start = cps[0][0], start
         for i in range(METER_VALUES):
             ts = first_start + timedelta(seconds=i)
-            mv.write(f"{first_cp}\t1\t1\t{ts}\t{ts}\t{i}\t{i}\tEnergy.Active.Import.Register\t\\N\tWh\t"
-                     f"Sample.Periodic\tOutlet\tRaw\n")
-        with cur.copy("COPY meter_values (charge_point_id, connector_id, transaction_id, timestamp, received_at,"
-                      " raw_value, value, measurand, phase, unit, context, location, format) FROM STDIN") as cp:
+            mv.write(
+                f"{first_cp}\t1\t1\t{ts}\t{ts}\t{i}\t{i}\tEnergy.Active.Import.Register\t\\N\tWh\t"
+                f"Sample.Periodic\tOutlet\tRaw\n"
+            )
+        with cur.copy(
+            "COPY meter_values (charge_point_id, connector_id, transaction_id, timestamp, received_at,"
+            " raw_value, value, measurand, phase, unit, context, location, format) FROM STDIN"
+        ) as cp:
             cp.write(mv.getvalue())
         cur.execute("SELECT setval(pg_get_serial_sequence('transactions', 'id'), %s)", (tx_id,))
         raw.commit()
@@ -92,8 +101,7 @@ def build(url: str) -> None:
         raw.commit()
     finally:
         raw.close()
-    log(f"  loaded {len(cps) * SESSIONS} transactions, {METER_VALUES} meter values in "
-        f"{time.perf_counter() - t0:.0f} s")
+    log(f"  loaded {len(cps) * SESSIONS} transactions, {METER_VALUES} meter values in {time.perf_counter() - t0:.0f} s")
     db.dispose()
 
 
@@ -102,8 +110,7 @@ def walk(client, headers, path: str, limit: int) -> tuple[int, list[float], list
     count, times, cursors, cursor = 0, [], [], None
     while True:
         t = time.perf_counter()
-        r = client.get(path, query_string={"limit": limit, **({"cursor": cursor} if cursor else {})},
-                       headers=headers)
+        r = client.get(path, query_string={"limit": limit, **({"cursor": cursor} if cursor else {})}, headers=headers)
         times.append((time.perf_counter() - t) * 1000)
         assert r.status_code == 200, r.get_json()
         body = r.get_json()
@@ -127,8 +134,7 @@ def main() -> int:
         from cms.accounts import issue_token, user_by_email
         from cms.models import Station
 
-        app = create_app({"database_url": url, "secret_key": "bench", "ws_ping_interval": 0,
-                          "maintenance_interval": 0})
+        app = create_app({"database_url": url, "secret_key": "bench", "ws_ping_interval": 0, "maintenance_interval": 0})
         rt = app.extensions["cms"]
         with rt.db.uow() as uow:
             tokens = {}
@@ -143,8 +149,10 @@ def main() -> int:
         client = app.test_client()
         count, walk_times, cursors = walk(client, owner, "/api/v1/transactions", 500)
         deep = cursors[-1] if cursors else None  # the last page's: as deep into the list as it goes
-        window = {"from": (datetime.now(UTC) - timedelta(days=SESSIONS // 2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "to": (datetime.now(UTC) - timedelta(days=SESSIONS // 2 - 30)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        window = {
+            "from": (datetime.now(UTC) - timedelta(days=SESSIONS // 2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "to": (datetime.now(UTC) - timedelta(days=SESSIONS // 2 - 30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
 
         def page(args, headers=owner):
             return lambda: client.get("/api/v1/transactions", query_string=args, headers=headers)
@@ -162,13 +170,28 @@ def main() -> int:
         }
         mv_count, mv_times, _ = walk(client, owner, "/api/v1/transactions/1/meter-values", 5000)
         walk_times.sort()
-        print(json.dumps({
-            "bench": "operator", "transactions_total": 2 * CHARGERS * SESSIONS, "owner_transactions": count,
-            "walk_500": {"pages": len(walk_times), "total_s": round(sum(walk_times) / 1000, 1),
-                         "p50_ms": round(walk_times[len(walk_times) // 2], 1), "max_ms": round(walk_times[-1], 1)},
-            "meter_values_walk_5000": {"values": mv_count, "pages": len(mv_times),
-                                       "total_ms": round(sum(mv_times), 1)},
-            **results}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "bench": "operator",
+                    "transactions_total": 2 * CHARGERS * SESSIONS,
+                    "owner_transactions": count,
+                    "walk_500": {
+                        "pages": len(walk_times),
+                        "total_s": round(sum(walk_times) / 1000, 1),
+                        "p50_ms": round(walk_times[len(walk_times) // 2], 1),
+                        "max_ms": round(walk_times[-1], 1),
+                    },
+                    "meter_values_walk_5000": {
+                        "values": mv_count,
+                        "pages": len(mv_times),
+                        "total_ms": round(sum(mv_times), 1),
+                    },
+                    **results,
+                }
+            ),
+            flush=True,
+        )
         rt.db.dispose()
     finally:
         if os.environ.get("BENCH_OP_KEEP") != "1":

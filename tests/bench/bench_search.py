@@ -29,8 +29,10 @@ CHARGER_EVERY = 20
 LAT = (47.3, 55.0)
 LON = (5.9, 15.0)
 RADII = (2, 5, 10, 25)
-BANDS = [{"start": "06:00", "end": "22:00", "pricePerKwh": 0.45, "label": "day"},
-         {"start": "22:00", "end": "06:00", "pricePerKwh": 0.29, "label": "night"}]
+BANDS = [
+    {"start": "06:00", "end": "22:00", "pricePerKwh": 0.45, "label": "day"},
+    {"start": "22:00", "end": "06:00", "pricePerKwh": 0.29, "label": "night"},
+]
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -51,10 +53,20 @@ def populate(rt, rng: random.Random) -> dict:
         owner = create_user(s, "bench-owner@example.com", "bench-password", verified=True)
         # Plain stations in bulk (the dashboard's create_station checks name uniqueness one by one);
         # chargers and tariffs of every CHARGER_EVERY-th station go through the owners' use cases.
-        s.execute(insert(Station), [
-            {"owner_id": owner.id, "name": f"Station {i:05d}", "address": f"Street {i}",
-             "latitude": rng.uniform(*LAT), "longitude": rng.uniform(*LON), "timezone": "Europe/Berlin"}
-            for i in range(STATIONS)])
+        s.execute(
+            insert(Station),
+            [
+                {
+                    "owner_id": owner.id,
+                    "name": f"Station {i:05d}",
+                    "address": f"Street {i}",
+                    "latitude": rng.uniform(*LAT),
+                    "longitude": rng.uniform(*LON),
+                    "timezone": "Europe/Berlin",
+                }
+                for i in range(STATIONS)
+            ],
+        )
         ids = s.scalars(select(Station.id).order_by(Station.id)).all()[::CHARGER_EVERY]
         identities = []
         for n, station_id in enumerate(ids):
@@ -65,14 +77,19 @@ def populate(rt, rng: random.Random) -> dict:
     statuses = ("Available", "Charging", "Faulted", "Available")
     for identity in identities:
         charger = Charger(identity)
-        rt.charger_service.handle(charger, "BootNotification", {"chargePointVendor": "Bench",
-                                                                "chargePointModel": "B1"})
+        rt.charger_service.handle(charger, "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "B1"})
         for connector in (1, 2):
-            rt.charger_service.handle(charger, "StatusNotification", {
-                "connectorId": connector, "errorCode": "NoError", "status": rng.choice(statuses)})
+            rt.charger_service.handle(
+                charger,
+                "StatusNotification",
+                {"connectorId": connector, "errorCode": "NoError", "status": rng.choice(statuses)},
+            )
     # The chargers have no socket open, so their connectors show inoperative; the work per result is the same.
-    return {"populate_stations_s": round(t1 - t0, 1), "populate_chargers_s": round(time.perf_counter() - t1, 1),
-            "chargers": len(identities)}
+    return {
+        "populate_stations_s": round(t1 - t0, 1),
+        "populate_chargers_s": round(time.perf_counter() - t1, 1),
+        "chargers": len(identities),
+    }
 
 
 def main() -> None:
@@ -93,9 +110,15 @@ def main() -> None:
     plan = None
     if url.startswith("sqlite"):
         with rt.db.engine.connect() as c:
-            plan = " | ".join(r[-1] for r in c.execute(text(
-                "EXPLAIN QUERY PLAN SELECT id FROM stations WHERE latitude BETWEEN 52 AND 52.1 "
-                "AND longitude BETWEEN 13 AND 13.1")))
+            plan = " | ".join(
+                r[-1]
+                for r in c.execute(
+                    text(
+                        "EXPLAIN QUERY PLAN SELECT id FROM stations WHERE latitude BETWEEN 52 AND 52.1 "
+                        "AND longitude BETWEEN 13 AND 13.1"
+                    )
+                )
+            )
     for _ in range(50):  # warm-up
         client.get("/api/v1/stations/nearby", query_string={"lat": 52.5, "lon": 13.4, "radiusKm": 5})
     timings, found = [], []
@@ -107,11 +130,19 @@ def main() -> None:
         assert r.status_code == 200, r.get_json()
         found.append(len(r.get_json()))
     result = {
-        "bench": "nearby_search", "backend": url.split(":", 1)[0], "stations": STATIONS, "queries": QUERIES,
-        "p50_ms": round(statistics.median(timings), 2), "p95_ms": round(_percentile(timings, 95), 2),
-        "p99_ms": round(_percentile(timings, 99), 2), "max_ms": round(max(timings), 2),
-        "mean_results": round(statistics.mean(found), 1), "target_p95_ms": 50,
-        "meets_target": _percentile(timings, 95) < 50, "query_plan": plan, **setup,
+        "bench": "nearby_search",
+        "backend": url.split(":", 1)[0],
+        "stations": STATIONS,
+        "queries": QUERIES,
+        "p50_ms": round(statistics.median(timings), 2),
+        "p95_ms": round(_percentile(timings, 95), 2),
+        "p99_ms": round(_percentile(timings, 99), 2),
+        "max_ms": round(max(timings), 2),
+        "mean_results": round(statistics.mean(found), 1),
+        "target_p95_ms": 50,
+        "meets_target": _percentile(timings, 95) < 50,
+        "query_plan": plan,
+        **setup,
     }
     print(json.dumps(result))
     rt.db.dispose()

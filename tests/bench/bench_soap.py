@@ -36,25 +36,33 @@ def _now() -> str:
 
 
 def _envelope(version: str, identity: str, action: str, element: str, body: str) -> bytes:
-    return (f'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
-            f'xmlns:a="http://www.w3.org/2005/08/addressing" xmlns:o="{NS[version]}"><s:Header>'
-            f"<o:chargeBoxIdentity>{identity}</o:chargeBoxIdentity><a:MessageID>urn:uuid:{uuid.uuid4()}"
-            f"</a:MessageID><a:Action>/{action}</a:Action><a:From><a:Address>http://127.0.0.1:9/{identity}"
-            f"</a:Address></a:From></s:Header><s:Body><o:{element}>{body}</o:{element}></s:Body>"
-            f"</s:Envelope>").encode()
+    return (
+        f'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+        f'xmlns:a="http://www.w3.org/2005/08/addressing" xmlns:o="{NS[version]}"><s:Header>'
+        f"<o:chargeBoxIdentity>{identity}</o:chargeBoxIdentity><a:MessageID>urn:uuid:{uuid.uuid4()}"
+        f"</a:MessageID><a:Action>/{action}</a:Action><a:From><a:Address>http://127.0.0.1:9/{identity}"
+        f"</a:Address></a:From></s:Header><s:Body><o:{element}>{body}</o:{element}></s:Body>"
+        f"</s:Envelope>"
+    ).encode()
 
 
 def _meter_body(version: str, tx_id: int, wh: int) -> str:
     ts = _now()
     if version == "1.5":
-        values = "".join(f'<o:value unit="Wh" measurand="Energy.Active.Import.Register">{wh + i}</o:value>'
-                         for i in range(10))
-        return f"<o:connectorId>1</o:connectorId><o:transactionId>{tx_id}</o:transactionId>" \
-               f"<o:values><o:timestamp>{ts}</o:timestamp>{values}</o:values>"
-    samples = "".join(f"<o:sampledValue><o:value>{wh + i}</o:value><o:unit>Wh</o:unit></o:sampledValue>"
-                      for i in range(10))
-    return f"<o:connectorId>1</o:connectorId><o:transactionId>{tx_id}</o:transactionId>" \
-           f"<o:meterValue><o:timestamp>{ts}</o:timestamp>{samples}</o:meterValue>"
+        values = "".join(
+            f'<o:value unit="Wh" measurand="Energy.Active.Import.Register">{wh + i}</o:value>' for i in range(10)
+        )
+        return (
+            f"<o:connectorId>1</o:connectorId><o:transactionId>{tx_id}</o:transactionId>"
+            f"<o:values><o:timestamp>{ts}</o:timestamp>{values}</o:values>"
+        )
+    samples = "".join(
+        f"<o:sampledValue><o:value>{wh + i}</o:value><o:unit>Wh</o:unit></o:sampledValue>" for i in range(10)
+    )
+    return (
+        f"<o:connectorId>1</o:connectorId><o:transactionId>{tx_id}</o:transactionId>"
+        f"<o:meterValue><o:timestamp>{ts}</o:timestamp>{samples}</o:meterValue>"
+    )
 
 
 class SoapLoad:
@@ -72,34 +80,45 @@ class SoapLoad:
         element = action[0].lower() + action[1:] + "Request"
         data = _envelope(self.version, self.identity, action, element, body)
         t0 = time.perf_counter()
-        r = self.http.post(self.url, data=data, headers={"Content-Type": "application/soap+xml; charset=utf-8"},
-                           timeout=30)
+        r = self.http.post(
+            self.url, data=data, headers={"Content-Type": "application/soap+xml; charset=utf-8"}, timeout=30
+        )
         self.latencies.append(time.perf_counter() - t0)
         if r.status_code != 200 or b"Fault>" in r.content:
             self.errors += 1
         return r.content
 
     def run(self, until: float) -> None:
-        self.call("BootNotification", "<o:chargePointVendor>Bench</o:chargePointVendor>"
-                                      "<o:chargePointModel>SOAP</o:chargePointModel>")
+        self.call(
+            "BootNotification",
+            "<o:chargePointVendor>Bench</o:chargePointVendor><o:chargePointModel>SOAP</o:chargePointModel>",
+        )
         self.latencies.clear()
         wh = 0
         status = "Occupied" if self.version == "1.5" else "Charging"
         while time.monotonic() < until:
-            st = (f"<o:connectorId>1</o:connectorId><o:status>{status}</o:status><o:errorCode>NoError</o:errorCode>"
-                  if self.version == "1.5" else
-                  f"<o:connectorId>1</o:connectorId><o:errorCode>NoError</o:errorCode><o:status>{status}</o:status>")
+            st = (
+                f"<o:connectorId>1</o:connectorId><o:status>{status}</o:status><o:errorCode>NoError</o:errorCode>"
+                if self.version == "1.5"
+                else f"<o:connectorId>1</o:connectorId><o:errorCode>NoError</o:errorCode><o:status>{status}</o:status>"
+            )
             self.call("StatusNotification", st)
             self.call("Authorize", f"<o:idTag>{ID_TAG}</o:idTag>")
-            started = self.call("StartTransaction", f"<o:connectorId>1</o:connectorId><o:idTag>{ID_TAG}</o:idTag>"
-                                f"<o:timestamp>{_now()}</o:timestamp><o:meterStart>{wh}</o:meterStart>")
+            started = self.call(
+                "StartTransaction",
+                f"<o:connectorId>1</o:connectorId><o:idTag>{ID_TAG}</o:idTag>"
+                f"<o:timestamp>{_now()}</o:timestamp><o:meterStart>{wh}</o:meterStart>",
+            )
             m = _TX.search(started)
             tx_id = int(m.group(1)) if m else -1
             self.call("MeterValues", _meter_body(self.version, tx_id, wh))
             self.call("Heartbeat", "")
             wh += 1000
-            self.call("StopTransaction", f"<o:transactionId>{tx_id}</o:transactionId><o:idTag>{ID_TAG}</o:idTag>"
-                      f"<o:timestamp>{_now()}</o:timestamp><o:meterStop>{wh}</o:meterStop>")
+            self.call(
+                "StopTransaction",
+                f"<o:transactionId>{tx_id}</o:transactionId><o:idTag>{ID_TAG}</o:idTag>"
+                f"<o:timestamp>{_now()}</o:timestamp><o:meterStop>{wh}</o:meterStop>",
+            )
 
 
 def run_load(base_url: str, identities: list[str], seconds: float) -> dict:
@@ -136,8 +155,19 @@ def main() -> int:
         figures = run_load(f"http://127.0.0.1:{server.port}", identities, seconds)
     finally:
         server.stop()
-    print(json.dumps({"bench": "soap", "server": "cms", "chargers": chargers, "seconds": seconds,
-                      "workers": workers, "mix": "1.5-S and 1.6-S, SOAP 1.2, full sessions", **figures}))
+    print(
+        json.dumps(
+            {
+                "bench": "soap",
+                "server": "cms",
+                "chargers": chargers,
+                "seconds": seconds,
+                "workers": workers,
+                "mix": "1.5-S and 1.6-S, SOAP 1.2, full sessions",
+                **figures,
+            }
+        )
+    )
     return 0 if figures["errors"] == 0 else 1
 
 

@@ -60,7 +60,8 @@ class OcppClient(asyncio.Protocol):
         self.request = (
             f"GET /ocpp/{identity} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
-            f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n").encode()
+            f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+        ).encode()
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.open = False
@@ -81,7 +82,7 @@ class OcppClient(asyncio.Protocol):
             if end < 0:
                 return
             status = bytes(self.buf[:12])
-            del self.buf[:end + 4]
+            del self.buf[: end + 4]
             if b" 101" not in status:
                 self._fail(ConnectionError(f"handshake refused: {status!r}"))
                 self.transport.close()
@@ -117,11 +118,11 @@ class OcppClient(asyncio.Protocol):
                 n, off = int.from_bytes(buf[2:10], "big"), 10
             key = None
             if b1 & 0x80:
-                key, off = bytes(buf[off:off + 4]), off + 4
+                key, off = bytes(buf[off : off + 4]), off + 4
             if len(buf) < off + n:
                 return
-            payload = bytes(buf[off:off + n])
-            del buf[:off + n]
+            payload = bytes(buf[off : off + n])
+            del buf[: off + n]
             if key:
                 payload = _mask(payload, key)
             self._on_frame(b0 & 0x0F, payload)
@@ -172,7 +173,8 @@ def summarise(latencies: list[float]) -> dict:
     """p50/p90/p99/max of latencies in seconds, as milliseconds."""
     s = sorted(latencies)
     return {f"p{int(q * 100)}_ms": round(_percentile(s, q) * 1000, 2) if s else None for q in (0.5, 0.9, 0.99)} | {
-        "max_ms": round(s[-1] * 1000, 2) if s else None}
+        "max_ms": round(s[-1] * 1000, 2) if s else None
+    }
 
 
 async def _connect(identity: str, host: str, port: int, local_ip: str, retries: int = 3) -> OcppClient:
@@ -180,8 +182,9 @@ async def _connect(identity: str, host: str, port: int, local_ip: str, retries: 
     last: Exception | None = None
     for attempt in range(retries):
         try:
-            _, proto = await loop.create_connection(lambda: OcppClient(identity, host, port), host, port,
-                                                    local_addr=(local_ip, 0))
+            _, proto = await loop.create_connection(
+                lambda: OcppClient(identity, host, port), host, port, local_addr=(local_ip, 0)
+            )
             await asyncio.wait_for(proto.opened, 30)
             return proto
         except (OSError, TimeoutError, ConnectionError) as e:
@@ -243,8 +246,15 @@ async def _hold(identities, host, port, local_ip, rate, interval, barrier, hold_
     for c in clients:
         c.close()
     await asyncio.sleep(0.5)
-    out.update(held=alive, connected=len(clients), failures=failures, ramp_s=round(ramp, 1),
-               heartbeats=len(latencies), heartbeat_failures=hb_failures, latencies=latencies)
+    out.update(
+        held=alive,
+        connected=len(clients),
+        failures=failures,
+        ramp_s=round(ramp, 1),
+        heartbeats=len(latencies),
+        heartbeat_failures=hb_failures,
+        latencies=latencies,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- sessions
@@ -273,18 +283,36 @@ async def _sessions(identities, host, port, local_ip, barrier, seconds, id_tag, 
     async def charger(c: OcppClient):
         energy = random.randint(1_000_000, 5_000_000)
         while time.monotonic() < end and not c.closed:
-            await timed(c, "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Preparing",
-                                                  "timestamp": _now_iso()})
+            await timed(
+                c,
+                "StatusNotification",
+                {"connectorId": 1, "errorCode": "NoError", "status": "Preparing", "timestamp": _now_iso()},
+            )
             await timed(c, "Authorize", {"idTag": id_tag})
-            started = await timed(c, "StartTransaction", {"connectorId": 1, "idTag": id_tag, "meterStart": energy,
-                                                          "timestamp": _now_iso()})
+            started = await timed(
+                c,
+                "StartTransaction",
+                {"connectorId": 1, "idTag": id_tag, "meterStart": energy, "timestamp": _now_iso()},
+            )
             tx = started["transactionId"] if started else -1
             energy += random.randint(500, 3000)
-            await timed(c, "MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [
-                {"timestamp": _now_iso(), "sampledValue": three_phase_sample(energy, 11000.0, 55.0)}]})
+            await timed(
+                c,
+                "MeterValues",
+                {
+                    "connectorId": 1,
+                    "transactionId": tx,
+                    "meterValue": [
+                        {"timestamp": _now_iso(), "sampledValue": three_phase_sample(energy, 11000.0, 55.0)}
+                    ],
+                },
+            )
             await timed(c, "Heartbeat", {})
-            await timed(c, "StopTransaction", {"transactionId": tx, "meterStop": energy, "timestamp": _now_iso(),
-                                               "idTag": id_tag, "reason": "Local"})
+            await timed(
+                c,
+                "StopTransaction",
+                {"transactionId": tx, "meterStop": energy, "timestamp": _now_iso(), "idTag": id_tag, "reason": "Local"},
+            )
 
     t0, cpu0 = time.monotonic(), time.process_time()
     await asyncio.gather(*(charger(c) for c in clients))
@@ -340,4 +368,3 @@ class WorkerPool:
         for p in self.procs:
             if p.is_alive():
                 p.kill()
-

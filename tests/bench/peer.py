@@ -74,8 +74,7 @@ async def _handler(ws):
 async def _serve(port: int) -> None:
     stop = asyncio.get_running_loop().create_future()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
-    async with websockets.serve(_handler, "127.0.0.1", port, subprotocols=["ocpp1.6"], reuse_port=True,
-                                backlog=4096):
+    async with websockets.serve(_handler, "127.0.0.1", port, subprotocols=["ocpp1.6"], reuse_port=True, backlog=4096):
         await stop
 
 

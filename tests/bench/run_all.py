@@ -30,8 +30,9 @@ def main() -> int:
     failed = []
     for name in benchmarks():
         print(f"\n=== {name} ===", flush=True)
-        proc = subprocess.Popen([sys.executable, "-m", f"tests.bench.{name}"], cwd=ROOT, stdout=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"tests.bench.{name}"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
         with open(path, "a") as out:
             for line in proc.stdout:
                 print(line, end="", flush=True)

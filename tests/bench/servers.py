@@ -146,8 +146,11 @@ class CmsServer(_Server):
         db = Database(self.url)
         with db.uow() as uow:
             owner = create_user(uow.session, "bench@example.com", "bench-password-1", name="Bench", verified=True)
-            import_charge_points(uow.session, ({"id": i, "owner": owner.email, "station": "Bench"}
-                                               for i in identities), {owner.email: owner})
+            import_charge_points(
+                uow.session,
+                ({"id": i, "owner": owner.email, "station": "Bench"} for i in identities),
+                {owner.email: owner},
+            )
             add_id_tag(uow.session, id_tag, owner=owner)
             uow.commit()
         db.dispose()
@@ -156,9 +159,13 @@ class CmsServer(_Server):
         from cms.cli import gunicorn_command
 
         self.port = free_port()
-        env = {**os.environ, "CMS_DATABASE_URL": self.url, "CMS_HEARTBEAT_INTERVAL": "30",
-               "CMS_SECRET_KEY": "bench", "CMS_REDIS_URL": os.environ.get("BENCH_REDIS_URL",
-                                                                          "redis://127.0.0.1:6379/15")}
+        env = {
+            **os.environ,
+            "CMS_DATABASE_URL": self.url,
+            "CMS_HEARTBEAT_INTERVAL": "30",
+            "CMS_SECRET_KEY": "bench",
+            "CMS_REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        }
         cmd = gunicorn_command("127.0.0.1", self.port, self.workers)
         log = open(self.log_dir / "cms-server.log", "ab")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -190,7 +197,11 @@ class PeerServer(_Server):
     def start(self) -> None:
         self.port = free_port()
         log = open(self.log_dir / "peer-server.log", "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.bench.peer", str(self.port), str(self.workers)],
-                                     cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.peer", str(self.port), str(self.workers)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         _wait_port(self.port, self.proc)
         time.sleep(1.0)

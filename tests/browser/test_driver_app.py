@@ -59,8 +59,12 @@ def tiles():
 
 @pytest.fixture
 def app_config(app_config, tiles):
-    return {**app_config, "map_tiles_url": tiles.url + "/{z}/{x}/{y}.png", "map_tiles_attribution": "Test tiles",
-            "call_timeout": 5.0}
+    return {
+        **app_config,
+        "map_tiles_url": tiles.url + "/{z}/{x}/{y}.png",
+        "map_tiles_attribution": "Test tiles",
+        "call_timeout": 5.0,
+    }
 
 
 @pytest.fixture
@@ -71,8 +75,9 @@ def phone(chromium, live_server, tiles):
         pytest.skip("node_modules/axe-core is missing: run make static-vendor")
     # The app runs under its real Content-Security-Policy; axe-core reaches the page as a script of the CMS's
     # own origin (the browser is handed the npm file for that one URL), which the policy allows.
-    context = chromium.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=1, is_mobile=True,
-                                   has_touch=True, locale="en-GB")
+    context = chromium.new_context(
+        viewport={"width": 360, "height": 740}, device_scale_factor=1, is_mobile=True, has_touch=True, locale="en-GB"
+    )
     context.add_init_script(_REPORT_VIOLATIONS)
     axe_url = f"{live_server.url}/app/__axe-core-for-tests__.js"
     context.route(axe_url, lambda route: route.fulfill(path=str(AXE), content_type="text/javascript"))
@@ -82,8 +87,10 @@ def phone(chromium, live_server, tiles):
     problems: list[str] = []
     context.on("request", lambda r: requests.append(r.url))
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("console", lambda m: (m.type == "error" or is_policy_violation(m.text))
-            and problems.append(f"console: {m.text}"))
+    page.on(
+        "console",
+        lambda m: (m.type == "error" or is_policy_violation(m.text)) and problems.append(f"console: {m.text}"),
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     def check(name: str) -> None:
@@ -98,8 +105,11 @@ def phone(chromium, live_server, tiles):
 
     def finish(expect_refusals: bool = False) -> None:
         allowed = (f"{live_server.url}/app/", f"{live_server.url}/api/v1/", f"{tiles.url}/")
-        outside = [u for u in requests if not u.startswith(allowed) and u != f"{live_server.url}/"
-                   and not u.startswith("data:")]
+        outside = [
+            u
+            for u in requests
+            if not u.startswith(allowed) and u != f"{live_server.url}/" and not u.startswith("data:")
+        ]
         assert outside == [], outside
         # A refused request is an HTTP 4xx, which Chromium also logs to the console; the app itself logs nothing,
         # and the Content-Security-Policy refuses nothing.
@@ -120,18 +130,36 @@ def site(rt, owner, live_server):
     from cms.tariff import set_tariff_bands
 
     with rt.db.uow() as uow:
-        station = create_station(uow.session, owner, name="Canal Garage", address="Prinsengracht 1, Amsterdam",
-                                 latitude=52.3791, longitude=4.8846, timezone="Europe/Amsterdam")
-        set_tariff_bands(uow.session, owner, station.id, [
-            {"start": "00:00", "end": "12:00", "pricePerKwh": 9.5, "label": "Morning"},
-            {"start": "12:00", "end": "00:00", "pricePerKwh": 9.9, "label": "Afternoon"}])
+        station = create_station(
+            uow.session,
+            owner,
+            name="Canal Garage",
+            address="Prinsengracht 1, Amsterdam",
+            latitude=52.3791,
+            longitude=4.8846,
+            timezone="Europe/Amsterdam",
+        )
+        set_tariff_bands(
+            uow.session,
+            owner,
+            station.id,
+            [
+                {"start": "00:00", "end": "12:00", "pricePerKwh": 9.5, "label": "Morning"},
+                {"start": "12:00", "end": "00:00", "pricePerKwh": 9.9, "label": "Afternoon"},
+            ],
+        )
         add_charge_point(uow.session, "SIM-1", owner, station_id=station.id)
         uow.commit()
         station_id = station.id
     # A car that takes 16 A on three phases (11.0 kW) and is far from full, so the figures are known.
-    sim = SimulatorThread(live_server.ws_url, ["SIM-1"], session_seconds=600, meter_interval=1.0, id_tag="NOBODY",
-                          ev_factory=lambda: SimulatedEV("Test car", max_current_a=16.0, phases=3,
-                                                         capacity_wh=60_000, soc=30.0))
+    sim = SimulatorThread(
+        live_server.ws_url,
+        ["SIM-1"],
+        session_seconds=600,
+        meter_interval=1.0,
+        id_tag="NOBODY",
+        ev_factory=lambda: SimulatedEV("Test car", max_current_a=16.0, phases=3, capacity_wh=60_000, soc=30.0),
+    )
     _wait_until(rt, lambda s: _connector_status(s, "SIM-1", 2) == "Available")
     yield station_id
     sim.stop()
@@ -142,8 +170,11 @@ def _connector_status(session, identity: str, connector: int):
 
     from cms.models import ChargePoint, Connector
 
-    return session.scalar(select(Connector.status).join(ChargePoint, ChargePoint.id == Connector.charge_point_id)
-                          .where(ChargePoint.identity == identity, Connector.connector_id == connector))
+    return session.scalar(
+        select(Connector.status)
+        .join(ChargePoint, ChargePoint.id == Connector.charge_point_id)
+        .where(ChargePoint.identity == identity, Connector.connector_id == connector)
+    )
 
 
 def _wait_until(rt, predicate, timeout: float = 20.0):
@@ -252,8 +283,11 @@ def test_driver_journey(rt, live_server, site, tiles, phone):
     page.wait_for_selector("h1:text-is('Charging')", timeout=30_000)
     assert re.fullmatch(rf"{re.escape(base)}/app/sessions/\d+", page.url)
     first = _text(page, "[data-testid=energy]")
-    page.wait_for_function("(first) => document.querySelector('[data-testid=energy]').textContent !== first "
-                           "&& document.querySelector('[data-testid=power]').textContent === '11.0 kW'", arg=first)
+    page.wait_for_function(
+        "(first) => document.querySelector('[data-testid=energy]').textContent !== first "
+        "&& document.querySelector('[data-testid=power]').textContent === '11.0 kW'",
+        arg=first,
+    )
     page.wait_for_function("() => document.querySelector('[data-testid=cost]').textContent !== '€0.00'")
     assert page.evaluate("window.__samePage") is True
     page.check("09-charging")
@@ -306,8 +340,9 @@ def verified_driver(client, rt):
     return email
 
 
-def test_every_refusal_is_shown_where_it_happened(rt, client, live_server, site, connect, add_charger, phone,
-                                                  verified_driver):
+def test_every_refusal_is_shown_where_it_happened(
+    rt, client, live_server, site, connect, add_charger, phone, verified_driver
+):
     page, base = phone, live_server.url
     # A charger that went offline, and one whose connector is busy and that refuses to start or reserve.
     add_charger("OFF-1", station="Canal Garage")
@@ -379,8 +414,12 @@ def test_every_refusal_is_shown_where_it_happened(rt, client, live_server, site,
     page.goto(f"{base}/app/wallet")
     page.wait_for_selector("[data-testid=balance]:has-text('€30.00')")
     stale = page.evaluate("localStorage.getItem('cms.driver.access')")
-    assert client.post("/api/v1/auth/revoke", json={"token": stale},
-                       headers={"Authorization": f"Bearer {stale}"}).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/auth/revoke", json={"token": stale}, headers={"Authorization": f"Bearer {stale}"}
+        ).status_code
+        == 200
+    )
     page.click("nav.tabs >> text=Profile")
     page.wait_for_selector("h1:has-text('Profile')")
     page.wait_for_selector(f"text={verified_driver}")
@@ -390,11 +429,16 @@ def test_every_refusal_is_shown_where_it_happened(rt, client, live_server, site,
     # the way back in that returns to it.
     page.goto(f"{base}/app/wallet")
     page.wait_for_selector("[data-testid=balance]")
-    access, refresh = page.evaluate("[localStorage.getItem('cms.driver.access'), "
-                                    "localStorage.getItem('cms.driver.refresh')]")
+    access, refresh = page.evaluate(
+        "[localStorage.getItem('cms.driver.access'), localStorage.getItem('cms.driver.refresh')]"
+    )
     for token in (refresh, access):
-        assert client.post("/api/v1/auth/revoke", json={"token": token},
-                           headers={"Authorization": f"Bearer {access}"}).status_code == 200
+        assert (
+            client.post(
+                "/api/v1/auth/revoke", json={"token": token}, headers={"Authorization": f"Bearer {access}"}
+            ).status_code
+            == 200
+        )
     page.click("nav.tabs >> text=History")
     page.wait_for_selector("h1:has-text('History')")
     page.wait_for_selector("[data-error=session_expired] >> text=Your session has expired.")

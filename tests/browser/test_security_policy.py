@@ -19,8 +19,7 @@ def _log_in(page, base: str) -> None:
     page.wait_for_selector("h1:has-text('Overview')")
 
 
-def test_the_policy_refuses_inline_script_style_outside_images_and_framing(owner, live_server, page,
-                                                                            csp_violations):
+def test_the_policy_refuses_inline_script_style_outside_images_and_framing(owner, live_server, page, csp_violations):
     """The watcher is live and the policy is enforced: each of these is refused and reported."""
     base = live_server.url
     page.goto(f"{base}/dashboard/login")
@@ -72,13 +71,21 @@ def test_every_dashboard_page_runs_under_the_policy(owner, add_charger, add_tag,
     add_charger("SEC-CP1", station="Harbour")
     add_tag("SEC-TAG", owner=owner)
     _log_in(page, base)
-    for path, heading in (("/dashboard/stations", "Stations"), ("/dashboard/chargers", "Charge points"),
-                          ("/dashboard/chargers/SEC-CP1", "SEC-CP1"), ("/dashboard/chargers/SEC-CP1/edit", "SEC-CP1"),
-                          ("/dashboard/chargers/SEC-CP1/log", "SEC-CP1"), ("/dashboard/transactions", "Transactions"),
-                          ("/dashboard/consumption", "Consumption"), ("/dashboard/tags", "Id tags"),
-                          ("/dashboard/reservations", "Reservations"), ("/dashboard/tariffs", "Tariffs"),
-                          ("/dashboard/tokens", "API tokens"), ("/dashboard/account", "Your account"),
-                          ("/dashboard/outbox", "Mail outbox")):
+    for path, heading in (
+        ("/dashboard/stations", "Stations"),
+        ("/dashboard/chargers", "Charge points"),
+        ("/dashboard/chargers/SEC-CP1", "SEC-CP1"),
+        ("/dashboard/chargers/SEC-CP1/edit", "SEC-CP1"),
+        ("/dashboard/chargers/SEC-CP1/log", "SEC-CP1"),
+        ("/dashboard/transactions", "Transactions"),
+        ("/dashboard/consumption", "Consumption"),
+        ("/dashboard/tags", "Id tags"),
+        ("/dashboard/reservations", "Reservations"),
+        ("/dashboard/tariffs", "Tariffs"),
+        ("/dashboard/tokens", "API tokens"),
+        ("/dashboard/account", "Your account"),
+        ("/dashboard/outbox", "Mail outbox"),
+    ):
         page.goto(base + path)
         page.wait_for_load_state("load")
         if heading:

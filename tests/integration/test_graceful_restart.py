@@ -124,14 +124,30 @@ class SessionCharger:
             self._connect()
             meter = 0
             while not self._stop.is_set():
-                start = self.call(call.StartTransaction(connector_id=1, id_tag=self.tag, meter_start=meter,
-                                                        timestamp=now_iso()))
+                start = self.call(
+                    call.StartTransaction(connector_id=1, id_tag=self.tag, meter_start=meter, timestamp=now_iso())
+                )
                 tx = start.transaction_id
                 for _ in range(5):
                     meter += 100
-                    self.call(call.MeterValues(connector_id=1, transaction_id=tx, meter_value=[{
-                        "timestamp": now_iso(), "sampledValue": [{
-                            "value": str(meter), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]))
+                    self.call(
+                        call.MeterValues(
+                            connector_id=1,
+                            transaction_id=tx,
+                            meter_value=[
+                                {
+                                    "timestamp": now_iso(),
+                                    "sampledValue": [
+                                        {
+                                            "value": str(meter),
+                                            "measurand": "Energy.Active.Import.Register",
+                                            "unit": "Wh",
+                                        }
+                                    ],
+                                }
+                            ],
+                        )
+                    )
                     time.sleep(0.02)
                 self.call(call.Heartbeat())
                 self.call(call.StopTransaction(transaction_id=tx, meter_stop=meter, timestamp=now_iso()))
@@ -163,10 +179,16 @@ def _redis():
 
 @pytest.fixture
 def server_env(tmp_path):
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CMS_DATA_DIR": str(tmp_path),
-           "CMS_SECRET_KEY": "test", "CMS_MAINTENANCE_INTERVAL": "0",
-           # Only the drain writes batched heartbeat times and log copies: nothing may be left in a batch.
-           "CMS_HEARTBEAT_BATCH_SECONDS": "300", "CMS_MESSAGE_LOG_LIMIT": "100000"}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "CMS_DATA_DIR": str(tmp_path),
+        "CMS_SECRET_KEY": "test",
+        "CMS_MAINTENANCE_INTERVAL": "0",
+        # Only the drain writes batched heartbeat times and log copies: nothing may be left in a batch.
+        "CMS_HEARTBEAT_BATCH_SECONDS": "300",
+        "CMS_MESSAGE_LOG_LIMIT": "100000",
+    }
     name = None
     if BACKEND != "postgres" and databases.postgres_available() is None:
         pytest.skip("once per CI run: the PostgreSQL pass runs it")
@@ -235,8 +257,12 @@ def test_reload_and_stop_under_load_lose_nothing(server_env, tmp_path):
     base = f"127.0.0.1:{port}"
     log_path = tmp_path / "server.log"
     with open(log_path, "w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "cms.cli", "serve", "--host", "127.0.0.1", "--port",
-                                   str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "cms.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     engine = sa.create_engine(env["CMS_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://"))
     chargers = [SessionCharger(base, f"RESTART-{i}", f"RESTART-TAG-{i}") for i in range(1, CHARGERS + 1)]
     try:
@@ -259,8 +285,11 @@ def test_reload_and_stop_under_load_lose_nothing(server_env, tmp_path):
             assert not c.errors, (c.identity, c.errors)
         _wait(lambda: all(c.connections >= 2 for c in chargers), 60, "chargers to reconnect")
         counts = {c.identity: c.answered_count() for c in chargers}
-        _wait(lambda: all(c.answered_count() >= counts[c.identity] + 4 for c in chargers), 60,
-              "sessions to go on after the reload")
+        _wait(
+            lambda: all(c.answered_count() >= counts[c.identity] + 4 for c in chargers),
+            60,
+            "sessions to go on after the reload",
+        )
         pids = _worker_pids(engine)
         new = {pids[c.identity] for c in chargers}
         assert len(new) == 1 and None not in new and old_pid not in new, pids
@@ -306,19 +335,34 @@ def _check_everything_answered_is_stored(engine, chargers) -> None:
             answered = Counter(action for action, *_ in c.answered)
             assert answered["StopTransaction"] >= 1 and answered["BootNotification"] >= 2, answered
             # Transactions: each answered start exists, each answered stop is recorded.
-            stored = {row.id: row for row in db.execute(sa.text(
-                "SELECT id, meter_start, meter_stop FROM transactions WHERE charge_point_id = :cp"), {"cp": cp})}
+            stored = {
+                row.id: row
+                for row in db.execute(
+                    sa.text("SELECT id, meter_start, meter_stop FROM transactions WHERE charge_point_id = :cp"),
+                    {"cp": cp},
+                )
+            }
             starts = [(req, res) for action, _, req, res in c.answered if action == "StartTransaction"]
             assert sorted(res.transaction_id for _, res in starts) == sorted(stored), "a start was lost or doubled"
             for action, _, req, _res in c.answered:
                 if action == "StopTransaction":
                     assert stored[req.transaction_id].meter_stop == req.meter_stop
             # Meter values: exactly the answered ones (an unanswered message was never processed).
-            sent = Counter((req.transaction_id, float(req.meter_value[0]["sampledValue"][0]["value"]))
-                           for action, _, req, _ in c.answered if action == "MeterValues")
-            kept = Counter((row.transaction_id, row.value) for row in db.execute(sa.text(
-                "SELECT transaction_id, value FROM meter_values WHERE charge_point_id = :cp "
-                "AND measurand = 'Energy.Active.Import.Register'"), {"cp": cp}))
+            sent = Counter(
+                (req.transaction_id, float(req.meter_value[0]["sampledValue"][0]["value"]))
+                for action, _, req, _ in c.answered
+                if action == "MeterValues"
+            )
+            kept = Counter(
+                (row.transaction_id, row.value)
+                for row in db.execute(
+                    sa.text(
+                        "SELECT transaction_id, value FROM meter_values WHERE charge_point_id = :cp "
+                        "AND measurand = 'Energy.Active.Import.Register'"
+                    ),
+                    {"cp": cp},
+                )
+            )
             assert kept == sent
             # The batched parts: the newest answered heartbeat time, and a log copy of every answered message.
             beats = [res.current_time for action, _, _, res in c.answered if action == "Heartbeat"]
@@ -326,7 +370,12 @@ def _check_everything_answered_is_stored(engine, chargers) -> None:
             newest = datetime.fromisoformat(max(beats).replace("Z", "+00:00"))
             last_beat = last_beat if last_beat.tzinfo else last_beat.replace(tzinfo=UTC)
             assert abs((last_beat - newest).total_seconds()) < 0.002, (last_beat, newest)
-            logged = {uid for (uid,) in db.execute(sa.text(
-                "SELECT unique_id FROM message_log WHERE charge_point_id = :cp AND direction = 'out'"), {"cp": cp})}
+            logged = {
+                uid
+                for (uid,) in db.execute(
+                    sa.text("SELECT unique_id FROM message_log WHERE charge_point_id = :cp AND direction = 'out'"),
+                    {"cp": cp},
+                )
+            }
             missing = [(action, uid) for action, uid, _, _ in c.answered if uid not in logged]
             assert missing == []

@@ -19,25 +19,35 @@ from cms.cli import gunicorn_command
 from tests.support.charger import ChargerClient
 from tests.support.processes import free_port, run_cms, wait_ready
 
-UPGRADE = (b"GET /ocpp/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-           b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n")
+UPGRADE = (
+    b"GET /ocpp/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gunicorn")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "CMS_DATABASE_URL": f"sqlite:///{tmp}/cms.sqlite3",
-           "CMS_DATA_DIR": str(tmp), "CMS_WS_PING_INTERVAL": "0.5", "CMS_CALL_TIMEOUT": "5",
-           "CMS_SECRET_KEY": "test", "CMS_MAINTENANCE_INTERVAL": "0"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp),
+        "CMS_DATABASE_URL": f"sqlite:///{tmp}/cms.sqlite3",
+        "CMS_DATA_DIR": str(tmp),
+        "CMS_WS_PING_INTERVAL": "0.5",
+        "CMS_CALL_TIMEOUT": "5",
+        "CMS_SECRET_KEY": "test",
+        "CMS_MAINTENANCE_INTERVAL": "0",
+    }
     run_cms(env, "db", "upgrade")
     run_cms(env, "owner", "create", "ops@example.com", "--password", "ops-password")
     for identity in ("GUN-1", "GUN-2", "GUN-MUTE", "GUN-BIG", "GUN-TALK"):
         run_cms(env, "chargepoint", "add", identity, "--owner", "ops@example.com")
     token = run_cms(env, "token", "create", "ops@example.com")
     port = free_port()
-    proc = subprocess.Popen(gunicorn_command("127.0.0.1", port, 1), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        gunicorn_command("127.0.0.1", port, 1), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     base = f"127.0.0.1:{port}"
     try:
         wait_ready(base)
@@ -68,8 +78,9 @@ def test_session_and_commands_over_a_detached_connection(server):
         assert charger.boot().status == "Accepted"
         for _ in range(3):
             charger.call(call.Heartbeat())
-        r = requests.post(f"http://{base}/api/v1/charge-points/GUN-1/commands/GetConfiguration", json={},
-                          headers=headers, timeout=20)
+        r = requests.post(
+            f"http://{base}/api/v1/charge-points/GUN-1/commands/GetConfiguration", json={}, headers=headers, timeout=20
+        )
         assert r.status_code == 200, r.text
         assert ("GetConfiguration", {}) in charger.cp.received
         assert _connected(base, headers, "GUN-1")
@@ -84,8 +95,9 @@ def test_new_connection_replaces_the_old_one(server):
         with ChargerClient(f"ws://{base}", "GUN-2") as second:
             assert _wait_for(lambda: first.ws.state.name == "CLOSED", 5)
             second.call(call.Heartbeat())
-            r = requests.post(f"http://{base}/api/v1/charge-points/GUN-2/commands/ClearCache", json={},
-                              headers=headers, timeout=20)
+            r = requests.post(
+                f"http://{base}/api/v1/charge-points/GUN-2/commands/ClearCache", json={}, headers=headers, timeout=20
+            )
             assert r.status_code == 200, r.text
             assert [a for a, _ in second.cp.received] == ["ClearCache"]
             assert _connected(base, headers, "GUN-2")
@@ -124,8 +136,8 @@ def _server_frames(data: bytes) -> list[tuple[int, bytes]]:
             n, off = int.from_bytes(data[2:10], "big"), 10
         if len(data) < off + n:
             break
-        frames.append((data[0] & 0x0F, data[off:off + n]))
-        data = data[off + n:]
+        frames.append((data[0] & 0x0F, data[off : off + n]))
+        data = data[off + n :]
     return frames
 
 
@@ -165,5 +177,5 @@ def test_oversized_message_closes_with_1009(server):
             data += chunk
             if b"\x88" in data:
                 break
-        close = data[data.index(b"\x88"):]
+        close = data[data.index(b"\x88") :]
         assert int.from_bytes(close[2:4], "big") == 1009

@@ -47,8 +47,9 @@ class Server:
         engine = sa.create_engine(self.database_url)
         try:
             with engine.connect() as c:
-                rows = c.execute(sa.text("SELECT identity, connected_node FROM charge_points "
-                                         "WHERE connected = :yes"), {"yes": True}).all()
+                rows = c.execute(
+                    sa.text("SELECT identity, connected_node FROM charge_points WHERE connected = :yes"), {"yes": True}
+                ).all()
         finally:
             engine.dispose()
         return {identity: int(node.split("/")[0].rsplit(":", 1)[1]) for identity, node in rows}
@@ -67,21 +68,34 @@ def server(tmp_path_factory):
     else:
         url = f"sqlite:///{tmp}/cms.sqlite3"
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    env.update({"CMS_DATABASE_URL": url, "CMS_REDIS_URL": REDIS_URL, "CMS_LOG_FORMAT": "json",
-                "CMS_DATA_DIR": str(tmp), "CMS_WS_PING_INTERVAL": "0", "CMS_CALL_TIMEOUT": "5",
-                "CMS_HEARTBEAT_BATCH_SECONDS": "0.2"})
+    env.update(
+        {
+            "CMS_DATABASE_URL": url,
+            "CMS_REDIS_URL": REDIS_URL,
+            "CMS_LOG_FORMAT": "json",
+            "CMS_DATA_DIR": str(tmp),
+            "CMS_WS_PING_INTERVAL": "0",
+            "CMS_CALL_TIMEOUT": "5",
+            "CMS_HEARTBEAT_BATCH_SECONDS": "0.2",
+        }
+    )
     if pg_name is None:
         run_cms(env, "db", "upgrade")
     run_cms(env, "owner", "create", "ops@example.com", "--password", "ops-password")
     csv_path = tmp / "chargers.csv"
-    csv_path.write_text("id,owner\n" + "".join(f"MP-{i},ops@example.com\n" for i in range(CHARGERS))
-                        + "MP-LOG,ops@example.com\n")
+    csv_path.write_text(
+        "id,owner\n" + "".join(f"MP-{i},ops@example.com\n" for i in range(CHARGERS)) + "MP-LOG,ops@example.com\n"
+    )
     run_cms(env, "chargepoint", "import", str(csv_path))
     port = free_port()
     log_path = str(tmp / "server.log")
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "cms.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cms.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     srv = Server(f"127.0.0.1:{port}", url, log_path, proc)
     try:
         wait_ready(srv.address, seconds=90)
@@ -116,15 +130,19 @@ def test_one_scrape_adds_up_both_workers_and_a_dead_workers_gauges_go(server):
         # Whichever worker answers a scrape, it shows everything both did.
         for _ in range(6):
             s = server.scrape()
-            assert s[key("cms_charger_messages_total", transport="json", action="BootNotification",
-                          outcome="result")] == n
-            assert s[key("cms_charger_messages_total", transport="json", action="StatusNotification",
-                          outcome="result")] == 3 * n
+            assert (
+                s[key("cms_charger_messages_total", transport="json", action="BootNotification", outcome="result")] == n
+            )
+            assert (
+                s[key("cms_charger_messages_total", transport="json", action="StatusNotification", outcome="result")]
+                == 3 * n
+            )
             assert total(s, "cms_charger_message_duration_seconds_count", action="StatusNotification") == 3 * n
             assert total(s, "cms_group_commit_messages_sum") == 3 * n  # every StatusNotification in a group
             assert s[key("cms_chargers_connected", transport="json", ocpp_version="1.6")] == n
-            assert {dict(ls)["pid"] for name, ls in s if name == "cms_db_pool_size_connections"} \
-                == {str(p) for p in pids}
+            assert {dict(ls)["pid"] for name, ls in s if name == "cms_db_pool_size_connections"} == {
+                str(p) for p in pids
+            }
 
         victim = next(iter(pids))
         os.kill(victim, signal.SIGKILL)  # a worker of the server this test started
@@ -137,10 +155,11 @@ def test_one_scrape_adds_up_both_workers_and_a_dead_workers_gauges_go(server):
             assert time.monotonic() < deadline, f"the dead worker {victim} still has gauges: {gauges}"
             time.sleep(0.5)
         # A counter never goes down: the dead worker's messages stay in the totals.
-        assert s[key("cms_charger_messages_total", transport="json", action="BootNotification",
-                      outcome="result")] == n
-        assert s[key("cms_charger_messages_total", transport="json", action="StatusNotification",
-                      outcome="result")] == 3 * n
+        assert s[key("cms_charger_messages_total", transport="json", action="BootNotification", outcome="result")] == n
+        assert (
+            s[key("cms_charger_messages_total", transport="json", action="StatusNotification", outcome="result")]
+            == 3 * n
+        )
     finally:
         for c in clients:
             c.close()
@@ -152,18 +171,37 @@ def test_every_line_is_json_and_names_the_charger_whose_message_it_is_about(serv
         ws.send('[2, "b", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]')
         assert json.loads(ws.recv(timeout=10))[2]["status"] == "Accepted"
         # A transaction message that does not fit its schema: processed anyway, with a WARNING line.
-        ws.send(json.dumps([2, "m", "MeterValues", {"connectorId": 1, "bogusField": 1, "meterValue": [
-            {"timestamp": now_iso(), "sampledValue": [{"value": "5"}]}]}]))
+        ws.send(
+            json.dumps(
+                [
+                    2,
+                    "m",
+                    "MeterValues",
+                    {
+                        "connectorId": 1,
+                        "bogusField": 1,
+                        "meterValue": [{"timestamp": now_iso(), "sampledValue": [{"value": "5"}]}],
+                    },
+                ]
+            )
+        )
         assert json.loads(ws.recv(timeout=10))[0] == 3
         # The server's own failure: an ERROR line with the exception's text.
         with table_missing(server.database_url, "status_events"):
-            ws.send(json.dumps([2, "s", "StatusNotification", {"connectorId": 1, "errorCode": "NoError",
-                                                               "status": "Available", "timestamp": now_iso()}]))
+            ws.send(
+                json.dumps(
+                    [
+                        2,
+                        "s",
+                        "StatusNotification",
+                        {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": now_iso()},
+                    ]
+                )
+            )
             answer = json.loads(ws.recv(timeout=20))
         assert answer[:3] == [4, "s", "InternalError"]
     after = server.scrape()
-    assert total(after, "cms_charger_internal_errors_total") - total(before, "cms_charger_internal_errors_total") \
-        == 1
+    assert total(after, "cms_charger_internal_errors_total") - total(before, "cms_charger_internal_errors_total") == 1
 
     deadline = time.monotonic() + 10
     while True:

@@ -29,8 +29,9 @@ from tests.support.processes import free_port
 ROOT = Path(__file__).resolve().parents[2]
 WHEELHOUSE = ROOT / "build" / "wheelhouse"
 
-pytestmark = pytest.mark.skipif(BACKEND == "postgres", reason="once per CI run: the SQLite pass builds and installs "
-                                                               "the wheel")
+pytestmark = pytest.mark.skipif(
+    BACKEND == "postgres", reason="once per CI run: the SQLite pass builds and installs the wheel"
+)
 
 
 def _run(args: list, **kw) -> subprocess.CompletedProcess:
@@ -62,9 +63,16 @@ def test_the_wheel_and_the_sdist_carry_what_an_installed_cms_needs(dist):
     (wheel,) = dist.glob("ev_cms-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     migrations = {f"cms/migrations/versions/{p.name}" for p in (ROOT / "cms/migrations/versions").glob("*.py")}
-    needed = {"app.py", "cms/migrations/env.py", "cms/migrations/script.py.mako", "cms/web/templates/base.html",
-              "cms/web/static/app.css", "soap/wsdl/ocpp16/OCPP_CentralSystemService_1.6.wsdl",
-              *migrations, *_vendor_files()}
+    needed = {
+        "app.py",
+        "cms/migrations/env.py",
+        "cms/migrations/script.py.mako",
+        "cms/web/templates/base.html",
+        "cms/web/static/app.css",
+        "soap/wsdl/ocpp16/OCPP_CentralSystemService_1.6.wsdl",
+        *migrations,
+        *_vendor_files(),
+    }
     missing = {n for n in needed - names if not (n.endswith("/") and any(m.startswith(n) for m in names))}
     assert not missing, sorted(missing)
     assert not [n for n in names if n.startswith("tests/") or n.endswith(".vendored")]
@@ -72,8 +80,14 @@ def test_the_wheel_and_the_sdist_carry_what_an_installed_cms_needs(dist):
     with tarfile.open(sdist) as tar:
         inside = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     # The sdist carries the copied libraries and their fingerprint: its wheel builds without npm.
-    carried = {*_vendor_files(), "cms/web/static/vendor/.vendored", "setup.py", "tools/static_vendor.py",
-               "static-vendor.json", "package-lock.json"}
+    carried = {
+        *_vendor_files(),
+        "cms/web/static/vendor/.vendored",
+        "setup.py",
+        "tools/static_vendor.py",
+        "static-vendor.json",
+        "package-lock.json",
+    }
     # A directory entry (a trailing /) is carried when some file under it is.
     assert not {n for n in carried - inside if not (n.endswith("/") and any(m.startswith(n) for m in inside))}
 
@@ -93,8 +107,11 @@ def _wheelhouse(lock: Path) -> Path:
 def _pins(lock: Path, directory: Path) -> Path:
     """The lock's exact versions without their hashes (a wheel built here from an sdist has a hash of its own)."""
     text = lock.read_text().replace("\\\n", " ")
-    pins = [re.sub(r"\s--hash=\S+", "", line).strip() for line in text.splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
+    pins = [
+        re.sub(r"\s--hash=\S+", "", line).strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     path = directory / "pins.txt"
     path.write_text("\n".join(pins) + "\n")
     return path
@@ -109,8 +126,18 @@ def venv(dist, tmp_path_factory) -> Path:
     _run([sys.executable, "-m", "venv", "--without-pip", path], timeout=120)
     python = path / "bin" / "python"
     # --no-compile: byte-compiling every installed module is most of an install's time; imports compile their own.
-    _pip("--python", python, "install", "-q", "--no-compile", "--no-index", "--find-links", wheels,
-         "-r", _pins(lock, path.parent))
+    _pip(
+        "--python",
+        python,
+        "install",
+        "-q",
+        "--no-compile",
+        "--no-index",
+        "--find-links",
+        wheels,
+        "-r",
+        _pins(lock, path.parent),
+    )
     (wheel,) = dist.glob("ev_cms-*.whl")
     _pip("--python", python, "install", "-q", "--no-compile", "--no-deps", wheel)
     _pip("--python", python, "check")  # every dependency the wheel declares is installed
@@ -132,20 +159,31 @@ def test_an_installed_wheel_serves_everything_from_an_empty_directory(venv, tmp_
     work.mkdir()
     # Only the virtualenv on the PATH: no npm, no system Python, and no checkout to import from.
     env = {"PATH": str(venv / "bin"), "HOME": str(tmp_path), "CMS_SECRET_KEY": "package-test", "LANG": "C.UTF-8"}
-    where = _run([venv / "bin" / "python", "-c", "import app, cms; print(app.__file__, cms.__file__)"], cwd=work,
-                 env=env, timeout=60).stdout
+    where = _run(
+        [venv / "bin" / "python", "-c", "import app, cms; print(app.__file__, cms.__file__)"],
+        cwd=work,
+        env=env,
+        timeout=60,
+    ).stdout
     assert str(ROOT) not in where and str(venv) in where
     _run([venv / "bin" / "cms", "db", "upgrade"], cwd=work, env=env, timeout=120)
     assert (work / "var" / "cms.sqlite3").exists()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with open(tmp_path / "serve.log", "w") as log:
-        server = subprocess.Popen([venv / "bin" / "cms", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                  cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [venv / "bin" / "cms", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=work,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_healthy(base, server, tmp_path / "serve.log")
-        pages = {"/dashboard/login": ("vendor/htmx/htmx.min.js", "vendor/chart.js/chart.umd.js", "app.css"),
-                 "/api/v1/docs": ("vendor/swagger-ui/swagger-ui-bundle.js", "vendor/swagger-ui/swagger-ui.css")}
+        pages = {
+            "/dashboard/login": ("vendor/htmx/htmx.min.js", "vendor/chart.js/chart.umd.js", "app.css"),
+            "/api/v1/docs": ("vendor/swagger-ui/swagger-ui-bundle.js", "vendor/swagger-ui/swagger-ui.css"),
+        }
         for page, expected in pages.items():
             r = requests.get(base + page, timeout=10)
             assert r.status_code == 200, (page, r.status_code)

@@ -23,8 +23,10 @@ DEFAULT_ANSWERS = {
     "ClearChargingProfile": {"status": "Accepted"},
     "DataTransfer": {"status": "Accepted", "data": "pong"},
     "GetCompositeSchedule": {"status": "Rejected"},
-    "GetConfiguration": {"configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
-                         "unknownKey": ["Nope"]},
+    "GetConfiguration": {
+        "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+        "unknownKey": ["Nope"],
+    },
     "GetDiagnostics": {"fileName": "diag.log"},
     "GetLocalListVersion": {"listVersion": 3},
     "RemoteStartTransaction": {"status": "Accepted"},
@@ -37,8 +39,11 @@ DEFAULT_ANSWERS = {
     "UnlockConnector": {"status": "Unlocked"},
     "UpdateFirmware": {},
 }
-DEFAULT_ANSWERS_15 = {**DEFAULT_ANSWERS, "UnlockConnector": {"status": "Accepted"},
-                      "SendLocalList": {"status": "Accepted", "hash": "abc"}}
+DEFAULT_ANSWERS_15 = {
+    **DEFAULT_ANSWERS,
+    "UnlockConnector": {"status": "Accepted"},
+    "SendLocalList": {"status": "Accepted", "hash": "abc"},
+}
 
 
 class SoapChargePointServer:

@@ -58,8 +58,10 @@ class SoapCharger:
         self.identity = identity
         self.version = version
         self.last = LastEnvelope()
-        self.client = zeep.Client(str(WSDL_FILES[(version, "CentralSystemService")]),
-                                  plugins=[WsAddressingPlugin(), FromAddress(endpoint_url), self.last])
+        self.client = zeep.Client(
+            str(WSDL_FILES[(version, "CentralSystemService")]),
+            plugins=[WsAddressingPlugin(), FromAddress(endpoint_url), self.last],
+        )
         binding = next(iter(next(iter(self.client.wsdl.services.values())).ports.values())).binding.name
         self.service = self.client.create_service(binding, base_url + PATHS[version])
         self._header_tag = f"{{{etree.QName(binding).namespace}}}chargeBoxIdentity"
@@ -85,29 +87,61 @@ class SoapCharger:
         return self.call("Authorize", idTag=id_tag)
 
     def status(self, connector_id: int, status: str, error_code: str = "NoError", **kw) -> dict:
-        return self.call("StatusNotification", connectorId=connector_id, status=status, errorCode=error_code,
-                         timestamp=kw.pop("timestamp", now()), **kw)
+        return self.call(
+            "StatusNotification",
+            connectorId=connector_id,
+            status=status,
+            errorCode=error_code,
+            timestamp=kw.pop("timestamp", now()),
+            **kw,
+        )
 
     def start(self, connector_id: int, id_tag: str, meter_start: int = 0, **kw) -> dict:
-        return self.call("StartTransaction", connectorId=connector_id, idTag=id_tag, meterStart=meter_start,
-                         timestamp=kw.pop("timestamp", now()), **kw)
+        return self.call(
+            "StartTransaction",
+            connectorId=connector_id,
+            idTag=id_tag,
+            meterStart=meter_start,
+            timestamp=kw.pop("timestamp", now()),
+            **kw,
+        )
 
     def stop(self, transaction_id: int, meter_stop: int, id_tag: str | None = None, **kw) -> dict:
-        return self.call("StopTransaction", transactionId=transaction_id, idTag=id_tag, meterStop=meter_stop,
-                         timestamp=kw.pop("timestamp", now()), **kw)
+        return self.call(
+            "StopTransaction",
+            transactionId=transaction_id,
+            idTag=id_tag,
+            meterStop=meter_stop,
+            timestamp=kw.pop("timestamp", now()),
+            **kw,
+        )
 
-    def meter(self, connector_id: int, transaction_id: int | None, energy_wh: float, power_w: float | None = None,
-              timestamp: datetime | None = None) -> dict:
+    def meter(
+        self,
+        connector_id: int,
+        transaction_id: int | None,
+        energy_wh: float,
+        power_w: float | None = None,
+        timestamp: datetime | None = None,
+    ) -> dict:
         """One reading of the energy register (and power), in the shape this version's WSDL wants."""
         ts = timestamp or now()
         if self.version == "1.5":
             values = [{"_value_1": str(energy_wh), "unit": "Wh", "measurand": "Energy.Active.Import.Register"}]
             if power_w is not None:
                 values.append({"_value_1": str(power_w), "unit": "W", "measurand": "Power.Active.Import"})
-            return self.call("MeterValues", connectorId=connector_id, transactionId=transaction_id,
-                             values=[{"timestamp": ts, "value": values}])
+            return self.call(
+                "MeterValues",
+                connectorId=connector_id,
+                transactionId=transaction_id,
+                values=[{"timestamp": ts, "value": values}],
+            )
         samples = [{"value": str(energy_wh), "unit": "Wh", "measurand": "Energy.Active.Import.Register"}]
         if power_w is not None:
             samples.append({"value": str(power_w), "unit": "W", "measurand": "Power.Active.Import"})
-        return self.call("MeterValues", connectorId=connector_id, transactionId=transaction_id,
-                         meterValue=[{"timestamp": ts, "sampledValue": samples}])
+        return self.call(
+            "MeterValues",
+            connectorId=connector_id,
+            transactionId=transaction_id,
+            meterValue=[{"timestamp": ts, "sampledValue": samples}],
+        )

@@ -17,10 +17,14 @@ NS = {"1.5": "urn://Ocpp/Cs/2012/06/", "1.6": "urn://Ocpp/Cs/2015/10/"}
 PATH = {"1.5": "/soap/ocpp15", "1.6": "/soap/ocpp16"}
 TS = "2025-03-01T12:00:00Z"
 
-_METER_15 = (f'<values><timestamp>{TS}</timestamp><value unit="Wh" measurand="Energy.Active.Import.Register">'
-             "1500</value></values>")
-_METER_16 = (f"<meterValue><timestamp>{TS}</timestamp><sampledValue><value>1500</value><unit>Wh</unit>"
-             "</sampledValue></meterValue>")
+_METER_15 = (
+    f'<values><timestamp>{TS}</timestamp><value unit="Wh" measurand="Energy.Active.Import.Register">'
+    "1500</value></values>"
+)
+_METER_16 = (
+    f"<meterValue><timestamp>{TS}</timestamp><sampledValue><value>1500</value><unit>Wh</unit>"
+    "</sampledValue></meterValue>"
+)
 BODIES = {
     "Authorize": "<idTag>TAG1</idTag>",
     "BootNotification": "<chargePointVendor>Acme</chargePointVendor><chargePointModel>X1</chargePointModel>",
@@ -28,14 +32,16 @@ BODIES = {
     "DiagnosticsStatusNotification": "<status>Uploaded</status>",
     "FirmwareStatusNotification": "<status>Downloaded</status>",
     "Heartbeat": "",
-    "MeterValues": {"1.5": "<connectorId>1</connectorId>" + _METER_15,
-                    "1.6": "<connectorId>1</connectorId>" + _METER_16},
+    "MeterValues": {
+        "1.5": "<connectorId>1</connectorId>" + _METER_15,
+        "1.6": "<connectorId>1</connectorId>" + _METER_16,
+    },
     "StartTransaction": f"<connectorId>1</connectorId><idTag>TAG1</idTag><timestamp>{TS}</timestamp>"
-                        "<meterStart>100</meterStart>",
-    "StatusNotification": {"1.5": "<connectorId>1</connectorId><status>Occupied</status>"
-                                  "<errorCode>NoError</errorCode>",
-                           "1.6": "<connectorId>1</connectorId><errorCode>NoError</errorCode>"
-                                  "<status>Charging</status>"},
+    "<meterStart>100</meterStart>",
+    "StatusNotification": {
+        "1.5": "<connectorId>1</connectorId><status>Occupied</status><errorCode>NoError</errorCode>",
+        "1.6": "<connectorId>1</connectorId><errorCode>NoError</errorCode><status>Charging</status>",
+    },
     "StopTransaction": f"<transactionId>999</transactionId><timestamp>{TS}</timestamp><meterStop>200</meterStop>",
 }
 # What each response must hold (child element -> text), beyond being the right element.
@@ -47,16 +53,25 @@ ANSWERS = {
 }
 
 
-def envelope(version: str, op: str, body: str, identity: str | None = "ENV1", soap: str = SOAP12,
-             message_id: str = "urn:uuid:req-1", ns: str | None = None) -> bytes:
+def envelope(
+    version: str,
+    op: str,
+    body: str,
+    identity: str | None = "ENV1",
+    soap: str = SOAP12,
+    message_id: str = "urn:uuid:req-1",
+    ns: str | None = None,
+) -> bytes:
     ns = ns or NS[version]
     element = load(version, "CentralSystemService").operations[op].request_element if op in BODIES else op
     ident = f"<o:chargeBoxIdentity>{identity}</o:chargeBoxIdentity>" if identity else ""
     inner = "".join(_qualify(body))
-    return (f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{soap}" xmlns:a="{WSA}" xmlns:o="{ns}">'
-            f"<s:Header>{ident}<a:MessageID>{message_id}</a:MessageID><a:Action>/{op}</a:Action>"
-            f"<a:From><a:Address>http://10.1.1.1:8080/cp</a:Address></a:From><a:To>http://cms</a:To></s:Header>"
-            f"<s:Body><o:{element}>{inner}</o:{element}></s:Body></s:Envelope>").encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{soap}" xmlns:a="{WSA}" xmlns:o="{ns}">'
+        f"<s:Header>{ident}<a:MessageID>{message_id}</a:MessageID><a:Action>/{op}</a:Action>"
+        f"<a:From><a:Address>http://10.1.1.1:8080/cp</a:Address></a:From><a:To>http://cms</a:To></s:Header>"
+        f"<s:Body><o:{element}>{inner}</o:{element}></s:Body></s:Envelope>"
+    ).encode()
 
 
 def _qualify(body: str):
@@ -87,8 +102,10 @@ def accepted(add_charger, add_tag, client):
 @pytest.mark.parametrize("version", ["1.5", "1.6"])
 @pytest.mark.parametrize("op", sorted(BODIES))
 def test_operation_envelope(client, rt, accepted, version, op, soap):
-    assert post(client, version, envelope(version, "BootNotification", BODIES["BootNotification"]), soap).status_code \
+    assert (
+        post(client, version, envelope(version, "BootNotification", BODIES["BootNotification"]), soap).status_code
         == 200
+    )
     body = BODIES[op][version] if isinstance(BODIES[op], dict) else BODIES[op]
     resp = post(client, version, envelope(version, op, body, soap=soap, message_id="urn:uuid:abc"), soap)
     assert resp.status_code == 200, resp.data
@@ -112,13 +129,23 @@ def test_operation_envelope(client, rt, accepted, version, op, soap):
 
 def test_status_mapping_and_message_log(client, rt, accepted):
     post(client, "1.5", envelope("1.5", "BootNotification", BODIES["BootNotification"]))
-    post(client, "1.5", envelope("1.5", "StatusNotification", "<connectorId>2</connectorId><status>Occupied</status>"
-                                 "<errorCode>Mode3Error</errorCode>"))
+    post(
+        client,
+        "1.5",
+        envelope(
+            "1.5",
+            "StatusNotification",
+            "<connectorId>2</connectorId><status>Occupied</status><errorCode>Mode3Error</errorCode>",
+        ),
+    )
     with rt.db.uow() as uow:
         ev = uow.session.scalar(select(StatusEvent).where(StatusEvent.connector_id == 2))
         assert (ev.status, ev.error_code) == ("Charging", "EVCommunicationError")
-        raw = uow.session.scalars(select(MessageLogEntry.payload).where(
-            MessageLogEntry.action == "StatusNotification", MessageLogEntry.direction == "in")).first()
+        raw = uow.session.scalars(
+            select(MessageLogEntry.payload).where(
+                MessageLogEntry.action == "StatusNotification", MessageLogEntry.direction == "in"
+            )
+        ).first()
     assert "Mode3Error" in raw  # the envelope as received is what the log keeps
 
 
@@ -226,5 +253,6 @@ def test_served_wsdl_drives_a_zeep_client(live_server, rt, version):
     answer = client.service.BootNotification(chargePointVendor="V", chargePointModel="M", _soapheaders=[header])
     assert answer.status == "Rejected"  # unknown charger: recorded, not accepted
     with rt.db.uow() as uow:
-        assert uow.session.scalar(select(ChargePoint.ocpp_version).where(ChargePoint.identity == "FROM-WSDL")) \
-            == version
+        assert (
+            uow.session.scalar(select(ChargePoint.ocpp_version).where(ChargePoint.identity == "FROM-WSDL")) == version
+        )

@@ -18,8 +18,10 @@ COMMANDS = SAMPLE_COMMANDS
 EXPECTED = {
     "DataTransfer": {"status": "Accepted", "data": "pong"},
     "GetCompositeSchedule": {"status": "Rejected"},
-    "GetConfiguration": {"configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
-                         "unknownKey": ["Nope"]},
+    "GetConfiguration": {
+        "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+        "unknownKey": ["Nope"],
+    },
     "GetDiagnostics": {"fileName": "diag.log"},
     "GetLocalListVersion": {"listVersion": 3},
     "UnlockConnector": {"status": "Unlocked"},  # 1.5 "Accepted" is told as 1.6 "Unlocked"
@@ -97,8 +99,12 @@ def test_soap_charger_without_endpoint_is_not_connected(rt, live_server, add_cha
 
 
 def _post(live_server, token, identity, action, payload):
-    return requests.post(f"{live_server.url}/api/v1/charge-points/{identity}/commands/{action}", json=payload,
-                         headers={"Authorization": f"Bearer {token}"}, timeout=20)
+    return requests.post(
+        f"{live_server.url}/api/v1/charge-points/{identity}/commands/{action}",
+        json=payload,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=20,
+    )
 
 
 def test_commands_api(live_server, owner_token, soap_cp):

@@ -36,8 +36,13 @@ from tests.support.fuzz import (
 from tests.support.scrape import parse, total
 
 IDENTITY = "FUZZS"
-FUZZ = settings(max_examples=40, deadline=None, database=None, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 CONTENT_TYPE = {SOAP12: "application/soap+xml; charset=utf-8", SOAP11: "text/xml; charset=utf-8"}
 
 
@@ -76,13 +81,16 @@ def assert_quiet(records) -> None:
     assert not [r for r in records if r.levelno >= logging.ERROR], [r.getMessage() for r in records]
 
 
-ACTIONS = {version: [a for a in CHARGER_ACTIONS if a in load(version, "CentralSystemService").operations]
-           for version in ("1.5", "1.6")}
+ACTIONS = {
+    version: [a for a in CHARGER_ACTIONS if a in load(version, "CentralSystemService").operations]
+    for version in ("1.5", "1.6")
+}
 
 
 @pytest.mark.parametrize("version", ["1.5", "1.6"])
 def test_hostile_envelopes_get_a_sender_fault_or_an_answer(client, booted, caplog, version):
     """Each example posts every operation of the version once, hostile or mangled, in SOAP 1.2 or 1.1."""
+
     @FUZZ
     @given(st.data())
     def check(data):
@@ -126,9 +134,12 @@ def test_hostile_envelopes_over_http(live_server, booted, caplog):
             version = src.choice(["1.5", "1.6"])
             action = src.choice(ACTIONS[version])
             soap_ns = src.choice([SOAP12, SOAP11])
-            resp = http.post(live_server.url + SOAP_PATHS[version], timeout=10,
-                             data=hostile_envelope(src, version, action, IDENTITY, soap_ns),
-                             headers={"Content-Type": CONTENT_TYPE[soap_ns]})
+            resp = http.post(
+                live_server.url + SOAP_PATHS[version],
+                timeout=10,
+                data=hostile_envelope(src, version, action, IDENTITY, soap_ns),
+                headers={"Content-Type": CONTENT_TYPE[soap_ns]},
+            )
             assert_answer_fits_the_binding(resp.status_code, resp.content)
     assert_quiet(caplog.records)
 
@@ -144,8 +155,10 @@ def _request(action: str, fields: str, version: str = "1.6") -> etree._Element:
     return etree.fromstring(f'<o:{element} xmlns:o="{desc.namespace}">{fields}</o:{element}>')
 
 
-START = ("<o:connectorId>1</o:connectorId><o:idTag>T1</o:idTag><o:timestamp>2026-01-01T10:00:00Z</o:timestamp>"
-         "<o:meterStart>{meter}</o:meterStart>")
+START = (
+    "<o:connectorId>1</o:connectorId><o:idTag>T1</o:idTag><o:timestamp>2026-01-01T10:00:00Z</o:timestamp>"
+    "<o:meterStart>{meter}</o:meterStart>"
+)
 GOOD_START = envelope("1.6", _request("StartTransaction", START.format(meter=10)), IDENTITY)
 BROKEN = {
     "truncated": GOOD_START[: len(GOOD_START) // 2],
@@ -175,10 +188,12 @@ def test_envelopes_that_cannot_be_read_are_sender_faults(client, booted, caplog,
 
 
 def test_start_with_an_impossible_meter_start_is_a_sender_fault(client, booted, caplog):
-    for meter, code in (("100000000000000000000", "TypeConstraintViolation"),
-                        (str(1 << 40), "PropertyConstraintViolation"), ("abc", "TypeConstraintViolation")):
-        resp = post(client, "1.6", envelope("1.6", _request("StartTransaction", START.format(meter=meter)),
-                                            IDENTITY))
+    for meter, code in (
+        ("100000000000000000000", "TypeConstraintViolation"),
+        (str(1 << 40), "PropertyConstraintViolation"),
+        ("abc", "TypeConstraintViolation"),
+    ):
+        resp = post(client, "1.6", envelope("1.6", _request("StartTransaction", START.format(meter=meter)), IDENTITY))
         assert resp.status_code == 400
         assert soap_reply_kind(resp.status_code, resp.data) == ("sender", code)
     with booted.db.uow() as uow:
@@ -188,9 +203,20 @@ def test_start_with_an_impossible_meter_start_is_a_sender_fault(client, booted, 
 
 @pytest.mark.parametrize("version", ["1.5", "1.6"])
 def test_stop_for_a_transaction_that_cannot_exist_is_answered_and_kept(client, booted, version):
-    resp = post(client, version, envelope(version, _request(
-        "StopTransaction", f"<o:transactionId>{1 << 40}</o:transactionId><o:timestamp>{NOW}</o:timestamp>"
-                           "<o:meterStop>20</o:meterStop>", version), IDENTITY))
+    resp = post(
+        client,
+        version,
+        envelope(
+            version,
+            _request(
+                "StopTransaction",
+                f"<o:transactionId>{1 << 40}</o:transactionId><o:timestamp>{NOW}</o:timestamp>"
+                "<o:meterStop>20</o:meterStop>",
+                version,
+            ),
+            IDENTITY,
+        ),
+    )
     assert resp.status_code == 200, resp.data
     with booted.db.uow() as uow:
         (stop,) = uow.session.scalars(select(UnmatchedStop)).all()
@@ -200,13 +226,20 @@ def test_stop_for_a_transaction_that_cannot_exist_is_answered_and_kept(client, b
 def test_identity_and_headers_past_their_columns(client, booted):
     too_long = envelope("1.6", soap_body(RandomSource(random.Random(2)), "1.6", "BootNotification"), "X" * 65)
     assert soap_reply_kind(*_sent(client, too_long)) == ("sender", "SecurityError")
-    heartbeat = envelope("1.6", _request("Heartbeat", ""), IDENTITY, message_id="urn:uuid:" + "m" * 300,
-                         from_address="http://cp.example/" + "a" * 600)
+    heartbeat = envelope(
+        "1.6",
+        _request("Heartbeat", ""),
+        IDENTITY,
+        message_id="urn:uuid:" + "m" * 300,
+        from_address="http://cp.example/" + "a" * 600,
+    )
     assert _sent(client, heartbeat)[0] == 200
     with booted.db.uow() as uow:
         assert uow.session.scalar(select(ChargePoint).where(ChargePoint.identity == "X" * 65)) is None
-        assert uow.session.scalar(select(ChargePoint.endpoint_url).where(ChargePoint.identity == IDENTITY)) \
-            == "http://10.9.9.9:8080/cp"  # the address that fits is kept, the one that does not is ignored
+        assert (
+            uow.session.scalar(select(ChargePoint.endpoint_url).where(ChargePoint.identity == IDENTITY))
+            == "http://10.9.9.9:8080/cp"
+        )  # the address that fits is kept, the one that does not is ignored
         ids = uow.session.scalars(select(MessageLogEntry.unique_id).where(MessageLogEntry.action == "Heartbeat"))
         assert {len(i) for i in ids} == {64}
 
@@ -217,11 +250,16 @@ def _sent(client, data: bytes) -> tuple[int, bytes]:
 
 
 def test_a_date_time_past_year_9999_is_a_sender_fault(client, booted):
-    status = _request("StatusNotification", "<o:connectorId>1</o:connectorId><o:errorCode>NoError</o:errorCode>"
-                                            "<o:status>Available</o:status>"
-                                            "<o:timestamp>9999-12-31T23:59:59-05:00</o:timestamp>")
+    status = _request(
+        "StatusNotification",
+        "<o:connectorId>1</o:connectorId><o:errorCode>NoError</o:errorCode>"
+        "<o:status>Available</o:status>"
+        "<o:timestamp>9999-12-31T23:59:59-05:00</o:timestamp>",
+    )
     assert soap_reply_kind(*_sent(client, envelope("1.6", status, IDENTITY))) == (
-        "sender", "PropertyConstraintViolation")
+        "sender",
+        "PropertyConstraintViolation",
+    )
 
 
 def test_only_a_server_failure_is_a_receiver_fault(client, booted, caplog, monkeypatch):
@@ -242,14 +280,20 @@ def test_an_envelope_in_utf16_is_logged_as_it_reads(client, booted):
     data = data.decode().replace("encoding='UTF-8'", "encoding='UTF-16'").encode("utf-16")
     assert _sent(client, data)[0] == 200
     with booted.db.uow() as uow:
-        logged = uow.session.scalar(select(MessageLogEntry.payload).where(
-            MessageLogEntry.unique_id == "urn:uuid:utf16", MessageLogEntry.direction == "in"))
+        logged = uow.session.scalar(
+            select(MessageLogEntry.payload).where(
+                MessageLogEntry.unique_id == "urn:uuid:utf16", MessageLogEntry.direction == "in"
+            )
+        )
     assert "heartbeatRequest" in logged and "\x00" not in logged
 
 
 @pytest.mark.parametrize("version", ["1.5", "1.6"])
 def test_a_structure_where_a_value_belongs_is_a_sender_fault(client, booted, version):
-    status = _request("StatusNotification", "<o:connectorId>1</o:connectorId><o:status><o:x>1</o:x></o:status>"
-                                            "<o:errorCode><o:y/></o:errorCode>", version)
+    status = _request(
+        "StatusNotification",
+        "<o:connectorId>1</o:connectorId><o:status><o:x>1</o:x></o:status><o:errorCode><o:y/></o:errorCode>",
+        version,
+    )
     resp = post(client, version, envelope(version, status, IDENTITY))
     assert soap_reply_kind(resp.status_code, resp.data) == ("sender", "TypeConstraintViolation")

@@ -12,8 +12,9 @@ from tests.soap.charger import SoapCharger
 
 
 def _api(live_server, token, method, path, **kw):
-    return requests.request(method, f"{live_server.url}/api/v1{path}", headers={"Authorization": f"Bearer {token}"},
-                            timeout=20, **kw)
+    return requests.request(
+        method, f"{live_server.url}/api/v1{path}", headers={"Authorization": f"Bearer {token}"}, timeout=20, **kw
+    )
 
 
 def test_json_and_soap_chargers_side_by_side(rt, live_server, owner_token, add_charger, add_tag, connect):
@@ -48,23 +49,26 @@ def test_json_and_soap_chargers_side_by_side(rt, live_server, owner_token, add_c
             for tx_id in (tx_j, tx_15, tx_16):
                 tx = uow.session.get(Transaction, tx_id)
                 assert (tx.meter_start, tx.meter_stop, tx.stop_timestamp is not None) == (0, 3000, True)
-                readings = uow.session.scalars(select(MeterValue.value).where(
-                    MeterValue.transaction_id == tx_id)).all()
+                readings = uow.session.scalars(select(MeterValue.value).where(MeterValue.transaction_id == tx_id)).all()
                 assert readings == [1500.0]
 
         listed = _api(live_server, owner_token, "GET", "/charge-points")
         assert listed.status_code == 200, listed.text
         by_id = {cp["id"]: cp for cp in listed.json()}
         assert {k: (by_id[k]["transport"], by_id[k]["ocppVersion"]) for k in ("JSON1", "S15", "S16")} == {
-            "JSON1": ("json", "1.6"), "S15": ("soap", "1.5"), "S16": ("soap", "1.6")}
+            "JSON1": ("json", "1.6"),
+            "S15": ("soap", "1.5"),
+            "S16": ("soap", "1.6"),
+        }
         for identity in ("JSON1", "S15", "S16"):
             assert by_id[identity]["registrationStatus"] == "Accepted"
             assert by_id[identity]["connected"] is True  # a SOAP charger by its recent messages
             assert [c["status"] for c in by_id[identity]["connectors"]] == ["Available"]
 
         for identity in ("JSON1", "S15", "S16"):
-            r = _api(live_server, owner_token, "POST", f"/charge-points/{identity}/commands/Reset",
-                     json={"type": "Soft"})
+            r = _api(
+                live_server, owner_token, "POST", f"/charge-points/{identity}/commands/Reset", json={"type": "Soft"}
+            )
             assert r.status_code == 200 and r.json() == {"status": "Accepted"}, (identity, r.text)
         assert [name for name, _, _ in cp15.received] == ["Reset"]
         assert [name for name, _, _ in cp16.received] == ["Reset"]

@@ -74,23 +74,39 @@ def test_full_session(version, rt, live_server, add_charger, add_tag):
         assert (tx.meter_start, tx.meter_stop, tx.id_tag, tx.connector_id) == (1000, 5000, "TAG1", 1)
         assert tx.stop_timestamp is not None
         assert tx.stop_reason == ("Local" if version == "1.5" else "EVDisconnected")
-        energy = s.scalars(select(MeterValue.value).where(
-            MeterValue.transaction_id == tx_id, MeterValue.measurand == "Energy.Active.Import.Register",
-        ).order_by(MeterValue.id)).all()
+        energy = s.scalars(
+            select(MeterValue.value)
+            .where(
+                MeterValue.transaction_id == tx_id,
+                MeterValue.measurand == "Energy.Active.Import.Register",
+            )
+            .order_by(MeterValue.id)
+        ).all()
         assert energy == [2500.0, 4000.0]
-        power = s.scalars(select(MeterValue.value).where(
-            MeterValue.transaction_id == tx_id, MeterValue.measurand == "Power.Active.Import")).all()
+        power = s.scalars(
+            select(MeterValue.value).where(
+                MeterValue.transaction_id == tx_id, MeterValue.measurand == "Power.Active.Import"
+            )
+        ).all()
         assert power == [7200.0, 7100.0]
-        statuses = s.scalars(select(StatusEvent.status).where(StatusEvent.connector_id == 1)
-                             .order_by(StatusEvent.id)).all()
+        statuses = s.scalars(
+            select(StatusEvent.status).where(StatusEvent.connector_id == 1).order_by(StatusEvent.id)
+        ).all()
         assert statuses == ["Available", "Charging", "Available"]
         conn = s.scalar(select(Connector).where(Connector.charge_point_id == cp.id, Connector.connector_id == 1))
         assert conn.status == "Available"
         record = s.scalar(select(DataTransferRecord).where(DataTransferRecord.charge_point_id == cp.id))
         assert (record.vendor_id, record.message_id, record.data, record.status) == (
-            "com.example", "hello", "payload", "UnknownVendorId")
-        logged = s.scalars(select(MessageLogEntry.action).where(MessageLogEntry.charge_point_id == cp.id,
-                                                                MessageLogEntry.direction == "in")).all()
+            "com.example",
+            "hello",
+            "payload",
+            "UnknownVendorId",
+        )
+        logged = s.scalars(
+            select(MessageLogEntry.action).where(
+                MessageLogEntry.charge_point_id == cp.id, MessageLogEntry.direction == "in"
+            )
+        ).all()
         assert "StartTransaction" in logged and "StopTransaction" in logged
 
 
@@ -103,15 +119,15 @@ def test_stop_with_transaction_data(version, rt, live_server, add_charger, add_t
     tx_id = c.start(2, "TAG2", meter_start=0)["transactionId"]
     ts = "2025-01-01T10:00:00Z"
     if version == "1.5":
-        data = [{"values": [{"timestamp": ts, "value": [{"_value_1": "3.5", "unit": "kWh",
-                                                          "context": "Transaction.End"}]}]}]
+        data = [
+            {"values": [{"timestamp": ts, "value": [{"_value_1": "3.5", "unit": "kWh", "context": "Transaction.End"}]}]}
+        ]
     else:
         data = [{"timestamp": ts, "sampledValue": [{"value": "3.5", "unit": "kWh", "context": "Transaction.End"}]}]
     c.stop(tx_id, 3500, transactionData=data)
     with rt.db.uow() as uow:
         cols = (MeterValue.value, MeterValue.unit, MeterValue.context, MeterValue.connector_id)
-        rows = uow.session.execute(select(*cols)
-                                   .where(MeterValue.transaction_id == tx_id)).all()
+        rows = uow.session.execute(select(*cols).where(MeterValue.transaction_id == tx_id)).all()
     assert [tuple(r) for r in rows] == [(3500.0, "Wh", "Transaction.End", 2)]
 
 

@@ -49,13 +49,14 @@ class TestChargePoint(OcppChargePoint):
 
     @on("ChangeConfiguration")
     async def on_change_configuration(self, **kw):
-        return call_result.ChangeConfiguration(
-            **await self._answer("ChangeConfiguration", {"status": "Accepted"}, kw))
+        return call_result.ChangeConfiguration(**await self._answer("ChangeConfiguration", {"status": "Accepted"}, kw))
 
     @on("GetConfiguration")
     async def on_get_configuration(self, **kw):
-        default = {"configuration_key": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
-                   "unknown_key": []}
+        default = {
+            "configuration_key": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+            "unknown_key": [],
+        }
         return call_result.GetConfiguration(**await self._answer("GetConfiguration", default, kw))
 
     @on("ClearCache")
@@ -65,7 +66,8 @@ class TestChargePoint(OcppChargePoint):
     @on("ClearChargingProfile")
     async def on_clear_charging_profile(self, **kw):
         return call_result.ClearChargingProfile(
-            **await self._answer("ClearChargingProfile", {"status": "Accepted"}, kw))
+            **await self._answer("ClearChargingProfile", {"status": "Accepted"}, kw)
+        )
 
     @on("SetChargingProfile")
     async def on_set_charging_profile(self, **kw):
@@ -74,7 +76,8 @@ class TestChargePoint(OcppChargePoint):
     @on("GetCompositeSchedule")
     async def on_get_composite_schedule(self, **kw):
         return call_result.GetCompositeSchedule(
-            **await self._answer("GetCompositeSchedule", {"status": "Rejected"}, kw))
+            **await self._answer("GetCompositeSchedule", {"status": "Rejected"}, kw)
+        )
 
     @on("DataTransfer")
     async def on_data_transfer(self, **kw):
@@ -90,8 +93,7 @@ class TestChargePoint(OcppChargePoint):
 
     @on("GetLocalListVersion")
     async def on_get_local_list_version(self, **kw):
-        return call_result.GetLocalListVersion(
-            **await self._answer("GetLocalListVersion", {"list_version": 0}, kw))
+        return call_result.GetLocalListVersion(**await self._answer("GetLocalListVersion", {"list_version": 0}, kw))
 
     @on("SendLocalList")
     async def on_send_local_list(self, **kw):
@@ -100,12 +102,14 @@ class TestChargePoint(OcppChargePoint):
     @on("RemoteStartTransaction")
     async def on_remote_start(self, **kw):
         return call_result.RemoteStartTransaction(
-            **await self._answer("RemoteStartTransaction", {"status": "Accepted"}, kw))
+            **await self._answer("RemoteStartTransaction", {"status": "Accepted"}, kw)
+        )
 
     @on("RemoteStopTransaction")
     async def on_remote_stop(self, **kw):
         return call_result.RemoteStopTransaction(
-            **await self._answer("RemoteStopTransaction", {"status": "Accepted"}, kw))
+            **await self._answer("RemoteStopTransaction", {"status": "Accepted"}, kw)
+        )
 
     @on("ReserveNow")
     async def on_reserve_now(self, **kw):
@@ -135,9 +139,14 @@ class ChargerClient:
         headers = {}
         if password is not None:
             headers["Authorization"] = "Basic " + base64.b64encode(f"{identity}:{password}".encode()).decode()
+
         async def _open():
-            return await websockets.connect(f"{ws_url}/ocpp/{identity}", subprotocols=list(subprotocols),
-                                            additional_headers=headers, open_timeout=10)
+            return await websockets.connect(
+                f"{ws_url}/ocpp/{identity}",
+                subprotocols=list(subprotocols),
+                additional_headers=headers,
+                open_timeout=10,
+            )
 
         try:
             self.ws = self._run(_open())
@@ -158,20 +167,46 @@ class ChargerClient:
         return self.call(call.BootNotification(charge_point_vendor=vendor, charge_point_model=model, **kw))
 
     def status(self, connector_id: int, status: str, error_code: str = "NoError", **kw):
-        return self.call(call.StatusNotification(connector_id=connector_id, error_code=error_code, status=status,
-                                                 timestamp=kw.pop("timestamp", now_iso()), **kw))
+        return self.call(
+            call.StatusNotification(
+                connector_id=connector_id,
+                error_code=error_code,
+                status=status,
+                timestamp=kw.pop("timestamp", now_iso()),
+                **kw,
+            )
+        )
 
     def start(self, connector_id: int, id_tag: str, meter_start: int = 0, timestamp: str | None = None, **kw):
-        return self.call(call.StartTransaction(connector_id=connector_id, id_tag=id_tag, meter_start=meter_start,
-                                               timestamp=timestamp or now_iso(), **kw))
+        return self.call(
+            call.StartTransaction(
+                connector_id=connector_id,
+                id_tag=id_tag,
+                meter_start=meter_start,
+                timestamp=timestamp or now_iso(),
+                **kw,
+            )
+        )
 
     def stop(self, transaction_id: int, meter_stop: int, id_tag: str | None = None, **kw):
-        return self.call(call.StopTransaction(transaction_id=transaction_id, meter_stop=meter_stop,
-                                              timestamp=kw.pop("timestamp", now_iso()), id_tag=id_tag, **kw))
+        return self.call(
+            call.StopTransaction(
+                transaction_id=transaction_id,
+                meter_stop=meter_stop,
+                timestamp=kw.pop("timestamp", now_iso()),
+                id_tag=id_tag,
+                **kw,
+            )
+        )
 
     def meter(self, connector_id: int, transaction_id: int | None, samples: list[dict], timestamp: str | None = None):
-        return self.call(call.MeterValues(connector_id=connector_id, transaction_id=transaction_id,
-                                          meter_value=[{"timestamp": timestamp or now_iso(), "sampledValue": samples}]))
+        return self.call(
+            call.MeterValues(
+                connector_id=connector_id,
+                transaction_id=transaction_id,
+                meter_value=[{"timestamp": timestamp or now_iso(), "sampledValue": samples}],
+            )
+        )
 
     def close(self):
         try:

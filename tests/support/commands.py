@@ -15,12 +15,24 @@ SAMPLE_COMMANDS = {
     "RemoteStopTransaction": {"transactionId": 1},
     "ReserveNow": {"connectorId": 1, "expiryDate": "2030-01-01T00:00:00Z", "idTag": "TAG1", "reservationId": 7},
     "Reset": {"type": "Soft"},
-    "SendLocalList": {"listVersion": 2, "updateType": "Full",
-                      "localAuthorizationList": [{"idTag": "TAG1", "idTagInfo": {"status": "Accepted"}}]},
-    "SetChargingProfile": {"connectorId": 1, "csChargingProfiles": {
-        "chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
-        "chargingProfileKind": "Absolute", "chargingSchedule": {
-            "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}]}}},
+    "SendLocalList": {
+        "listVersion": 2,
+        "updateType": "Full",
+        "localAuthorizationList": [{"idTag": "TAG1", "idTagInfo": {"status": "Accepted"}}],
+    },
+    "SetChargingProfile": {
+        "connectorId": 1,
+        "csChargingProfiles": {
+            "chargingProfileId": 1,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}],
+            },
+        },
+    },
     "TriggerMessage": {"requestedMessage": "Heartbeat"},
     "UnlockConnector": {"connectorId": 1},
     "UpdateFirmware": {"location": "http://fw.example/fw.bin", "retrieveDate": "2030-01-01T00:00:00Z"},

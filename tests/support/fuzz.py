@@ -34,8 +34,16 @@ from soap.schema import load
 
 # The charger-initiated actions of OCPP 1.5 and 1.6 (as cms.services.CHARGER_OPERATIONS).
 CHARGER_ACTIONS = (
-    "Authorize", "BootNotification", "DataTransfer", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
-    "Heartbeat", "MeterValues", "StartTransaction", "StatusNotification", "StopTransaction",
+    "Authorize",
+    "BootNotification",
+    "DataTransfer",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StartTransaction",
+    "StatusNotification",
+    "StopTransaction",
 )
 SOAP_PATHS = {"1.5": "/soap/ocpp15", "1.6": "/soap/ocpp16"}
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -97,31 +105,83 @@ def valid_timestamp(src) -> str:
 
 
 HOSTILE_TIMESTAMPS = (
-    "yesterday", "", "0000-00-00T00:00:00Z", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00",
-    "2025-13-45T25:61:61Z", "2025-02-30T00:00:00Z", "2025-01-01T00:00:00+99:99", "1" * 40,
+    "yesterday",
+    "",
+    "0000-00-00T00:00:00Z",
+    "9999-12-31T23:59:59-05:00",
+    "0001-01-01T00:00:00+01:00",
+    "2025-13-45T25:61:61Z",
+    "2025-02-30T00:00:00Z",
+    "2025-01-01T00:00:00+99:99",
+    "1" * 40,
     "2025-01-01T00:00:00.123456789012345678901234567890Z",
 )
 HOSTILE_INTEGER_TEXTS = (
-    "2147483648", "-2147483649", "9223372036854775808", "100000000000000000000", "1" * 400, "abc", "1.5", "",
-    " ", "0x10", "1e3", "١٢٣", "NaN", "-", "+",
+    "2147483648",
+    "-2147483649",
+    "9223372036854775808",
+    "100000000000000000000",
+    "1" * 400,
+    "abc",
+    "1.5",
+    "",
+    " ",
+    "0x10",
+    "1e3",
+    "١٢٣",
+    "NaN",
+    "-",
+    "+",
 )
 
 
 def hostile_integer(src):
     """An integer field's value the CMS cannot store: past 32 or 64 bits, a float, text, another JSON type."""
-    return src.choice([
-        1 << 31, -(1 << 31) - 1, 1 << 40, 1 << 63, (1 << 64) - 1, -(1 << 63), 10.0 ** 20, 1e300, 1.5, -0.5,
-        True, None, "12", src.choice(HOSTILE_INTEGER_TEXTS), [], {}, [1],
-    ])
+    return src.choice(
+        [
+            1 << 31,
+            -(1 << 31) - 1,
+            1 << 40,
+            1 << 63,
+            (1 << 64) - 1,
+            -(1 << 63),
+            10.0**20,
+            1e300,
+            1.5,
+            -0.5,
+            True,
+            None,
+            "12",
+            src.choice(HOSTILE_INTEGER_TEXTS),
+            [],
+            {},
+            [1],
+        ]
+    )
 
 
 def hostile_string(src, max_length: int | None):
     """A string field's value the CMS cannot store as sent: too long, with NUL, or not a string."""
     over = (max_length or 255) + 1
-    return src.choice([
-        "x" * over, "x" * 70, "x" * 600, "é" * over, "a\x00b", "\x00", "\x00" * 3, 5, 1.5, None, True, [], {"a": 1},
-        ["x"], "x" * 70000,
-    ])
+    return src.choice(
+        [
+            "x" * over,
+            "x" * 70,
+            "x" * 600,
+            "é" * over,
+            "a\x00b",
+            "\x00",
+            "\x00" * 3,
+            5,
+            1.5,
+            None,
+            True,
+            [],
+            {"a": 1},
+            ["x"],
+            "x" * 70000,
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------------------------ OCPP-J
@@ -247,22 +307,32 @@ def hostile_frame(src, action: str | None = None, unique_id: str = "fuzz-1") -> 
     if src.chance(80):
         return frame(unique_id, action, hostile_payload(src, action))
     good = frame(unique_id, action, valid_payload(src, action))
-    return src.choice([
-        good[: src.integer(0, max(0, len(good) - 1))],  # truncated
-        good.replace("[2,", "[7,", 1),  # unknown message type
-        f'[2, "{unique_id}", "{action}"]',  # no payload
-        f'[2, {src.choice(["5", "null", "[]"])}, "{action}", {{}}]',  # unique id not a string
-        f'[2, "{"u" * 37}", "{action}", {{}}]',  # unique id too long
-        f'[2, "{unique_id}", 5, {{}}]',  # action not a string
-        f'[2, "{unique_id}", "{action}", "payload"]',
-        f'[2, "{unique_id}", "{action}", {{"a": 1, "a": 2}}]',  # repeated key
-        f'[2, "{unique_id}", "{action}", {{"x": 1e400}}]',  # a number past double
-        f'[2, "{unique_id}", "{action}", {{"x": NaN}}]',
-        f'[2, "{unique_id}", "{action}", ' + "[" * 2000 + "]" * 2000 + "]",  # deep nesting
-        f'[2, "{unique_id}", "{src.choice(["MakeCoffee", "Reset", "", "x" * 500])}", {{}}]',
-        '{"not": "an array"}', "", "null", "[]", "[2]", "\x00", "[3, \"nobody\", {}]",
-        good.encode(), good.encode("utf-16"), b"\xff\xfe\x00",  # binary frames
-    ])
+    return src.choice(
+        [
+            good[: src.integer(0, max(0, len(good) - 1))],  # truncated
+            good.replace("[2,", "[7,", 1),  # unknown message type
+            f'[2, "{unique_id}", "{action}"]',  # no payload
+            f'[2, {src.choice(["5", "null", "[]"])}, "{action}", {{}}]',  # unique id not a string
+            f'[2, "{"u" * 37}", "{action}", {{}}]',  # unique id too long
+            f'[2, "{unique_id}", 5, {{}}]',  # action not a string
+            f'[2, "{unique_id}", "{action}", "payload"]',
+            f'[2, "{unique_id}", "{action}", {{"a": 1, "a": 2}}]',  # repeated key
+            f'[2, "{unique_id}", "{action}", {{"x": 1e400}}]',  # a number past double
+            f'[2, "{unique_id}", "{action}", {{"x": NaN}}]',
+            f'[2, "{unique_id}", "{action}", ' + "[" * 2000 + "]" * 2000 + "]",  # deep nesting
+            f'[2, "{unique_id}", "{src.choice(["MakeCoffee", "Reset", "", "x" * 500])}", {{}}]',
+            '{"not": "an array"}',
+            "",
+            "null",
+            "[]",
+            "[2]",
+            "\x00",
+            '[3, "nobody", {}]',
+            good.encode(),
+            good.encode("utf-16"),
+            b"\xff\xfe\x00",  # binary frames
+        ]
+    )
 
 
 def json_reply_kind(reply: str | None) -> tuple[str, str | None]:
@@ -350,8 +420,14 @@ def _leaf(src, cls, hostile: bool) -> str:
     return _hostile_text(src, cls) if hostile and src.chance(30) else _simple_text(src, cls)
 
 
-def envelope(version: str, body: etree._Element, identity: str | None, soap_ns: str = SOAP12,
-             message_id: str = "urn:uuid:fuzz-1", from_address: str | None = "http://10.9.9.9:8080/cp") -> bytes:
+def envelope(
+    version: str,
+    body: etree._Element,
+    identity: str | None,
+    soap_ns: str = SOAP12,
+    message_id: str = "urn:uuid:fuzz-1",
+    from_address: str | None = "http://10.9.9.9:8080/cp",
+) -> bytes:
     """A SOAP envelope around ``body`` with the OCPP header and WS-Addressing, as a charger sends it."""
     desc = load(version, "CentralSystemService")
     op = desc.operation_for_element(etree.QName(body).localname)
@@ -377,17 +453,22 @@ def mutate_envelope(src, data: bytes, version: str) -> bytes:
     moved to another namespace, text where elements belong, a header too long) or its bytes (truncated,
     garbage, a character XML cannot hold)."""
     if src.chance(25):
-        return src.choice([
-            data[: src.integer(0, max(0, len(data) - 1))],
-            data.replace(b"<", b"<<", 1),
-            data.replace(b"</s:Body>", b"</s:Body><s:Body/>"),
-            data.replace(b"encoding='UTF-8'", b"encoding='EBCDIC-US'"),
-            data[:-len(b"</s:Envelope>")] + b"\xff\xfe</s:Envelope>",
-            data.decode().replace("encoding='UTF-8'", "encoding='UTF-16'").encode("utf-16"),  # valid, UTF-16
-            data.replace(b"</s:Header>", b"<x>&#0;</x></s:Header>"),
-            data.replace(b"<s:Body>", b"<s:Body>text before"),
-            b"<x/>", b"", b"\x00" * 10, b"<s:Envelope xmlns:s='" + SOAP12.encode() + b"'/>",
-        ])
+        return src.choice(
+            [
+                data[: src.integer(0, max(0, len(data) - 1))],
+                data.replace(b"<", b"<<", 1),
+                data.replace(b"</s:Body>", b"</s:Body><s:Body/>"),
+                data.replace(b"encoding='UTF-8'", b"encoding='EBCDIC-US'"),
+                data[: -len(b"</s:Envelope>")] + b"\xff\xfe</s:Envelope>",
+                data.decode().replace("encoding='UTF-8'", "encoding='UTF-16'").encode("utf-16"),  # valid, UTF-16
+                data.replace(b"</s:Header>", b"<x>&#0;</x></s:Header>"),
+                data.replace(b"<s:Body>", b"<s:Body>text before"),
+                b"<x/>",
+                b"",
+                b"\x00" * 10,
+                b"<s:Envelope xmlns:s='" + SOAP12.encode() + b"'/>",
+            ]
+        )
     doc = etree.fromstring(data)
     desc = load(version, "CentralSystemService")
     body = doc.find(f"{{{etree.QName(doc).namespace}}}Body")
@@ -418,7 +499,8 @@ def mutate_envelope(src, data: bytes, version: str) -> bytes:
             for el in header:
                 if el.tag.endswith(("chargeBoxIdentity", "MessageID", "Address")) or el.tag.endswith("From"):
                     (el.find(f"{{{WSA}}}Address") if el.tag.endswith("From") else el).text = src.choice(
-                        ["x" * 65, "x" * 600, "", "   ", "x" * 5000])
+                        ["x" * 65, "x" * 600, "", "   ", "x" * 5000]
+                    )
     elif body is not None:
         other = src.choice([a for a in CHARGER_ACTIONS if a in desc.operations])
         body.append(soap_body(src, version, other))

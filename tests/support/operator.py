@@ -90,17 +90,30 @@ def sessions(rt):
 
     def _run(identity: str, tag: str, starts: list[datetime], open_: set[int] = frozenset()) -> list[int]:
         svc, cp = rt.charger_service, Charger(identity)
-        assert svc.handle(cp, "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})[
-            "status"] == "Accepted"
+        assert (
+            svc.handle(cp, "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})["status"]
+            == "Accepted"
+        )
         ids = []
         for n, start in enumerate(starts):
-            answer = svc.handle(cp, "StartTransaction", {"connectorId": 1 + n % 2, "idTag": tag, "meterStart": n,
-                                                         "timestamp": iso(start)})
+            answer = svc.handle(
+                cp,
+                "StartTransaction",
+                {"connectorId": 1 + n % 2, "idTag": tag, "meterStart": n, "timestamp": iso(start)},
+            )
             assert answer["idTagInfo"]["status"] in ("Accepted", "ConcurrentTx"), answer
             tx = answer["transactionId"]
             if n not in open_:
-                svc.handle(cp, "StopTransaction", {"transactionId": tx, "meterStop": n + 1000, "reason": "Local",
-                                                   "timestamp": iso(start + timedelta(minutes=30))})
+                svc.handle(
+                    cp,
+                    "StopTransaction",
+                    {
+                        "transactionId": tx,
+                        "meterStop": n + 1000,
+                        "reason": "Local",
+                        "timestamp": iso(start + timedelta(minutes=30)),
+                    },
+                )
             ids.append(tx)
         return ids
 

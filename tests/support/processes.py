@@ -18,8 +18,7 @@ def free_port() -> int:
 
 def run_cms(env: dict, *args: str) -> str:
     """Run ``cms ARGS`` with ``env``; its standard output, stripped (fails the test on a non-zero exit)."""
-    out = subprocess.run([sys.executable, "-m", "cms.cli", *args], env=env, capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run([sys.executable, "-m", "cms.cli", *args], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 

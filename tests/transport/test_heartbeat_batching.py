@@ -19,8 +19,11 @@ def app_config(app_config):
 def _heartbeat_state(rt, identity):
     with rt.db.uow() as uow:
         cp = uow.session.scalar(select(ChargePoint).where(ChargePoint.identity == identity))
-        logged = uow.session.scalar(select(func.count()).select_from(MessageLogEntry).where(
-            MessageLogEntry.charge_point_id == cp.id, MessageLogEntry.action == "Heartbeat"))
+        logged = uow.session.scalar(
+            select(func.count())
+            .select_from(MessageLogEntry)
+            .where(MessageLogEntry.charge_point_id == cp.id, MessageLogEntry.action == "Heartbeat")
+        )
         return cp.last_heartbeat_at, logged
 
 
@@ -61,8 +64,11 @@ def test_a_removed_charger_does_not_spoil_the_batch(rt, owner, add_charger, conn
 def _logged(rt, identity, action):
     with rt.db.uow() as uow:
         cp_id = uow.session.scalar(select(ChargePoint.id).where(ChargePoint.identity == identity))
-        return uow.session.scalar(select(func.count()).select_from(MessageLogEntry).where(
-            MessageLogEntry.charge_point_id == cp_id, MessageLogEntry.action == action))
+        return uow.session.scalar(
+            select(func.count())
+            .select_from(MessageLogEntry)
+            .where(MessageLogEntry.charge_point_id == cp_id, MessageLogEntry.action == action)
+        )
 
 
 def test_every_message_is_logged_with_the_batch_after_its_data(rt, add_charger, connect):
@@ -93,13 +99,15 @@ def test_batched_log_stays_bounded(rt, add_charger, connect, monkeypatch):
     rt.charger_service.heartbeats.flush()
     with rt.db.uow() as uow:
         cp_id = uow.session.scalar(select(ChargePoint.id).where(ChargePoint.identity == "BOUND"))
-        payloads = uow.session.scalars(select(MessageLogEntry.action).where(
-            MessageLogEntry.charge_point_id == cp_id).order_by(MessageLogEntry.id)).all()
+        payloads = uow.session.scalars(
+            select(MessageLogEntry.action).where(MessageLogEntry.charge_point_id == cp_id).order_by(MessageLogEntry.id)
+        ).all()
     assert payloads == ["Heartbeat"] * 4  # the newest four of fourteen
 
 
 def test_cached_charger_row_is_trusted_for_the_ttl_from_its_read_not_from_its_last_message(
-        rt, add_charger, connect, monkeypatch):
+    rt, add_charger, connect, monkeypatch
+):
     from ocpp.v16 import call as ocpp_call
 
     from cms import services
@@ -110,8 +118,9 @@ def test_cached_charger_row_is_trusted_for_the_ttl_from_its_read_not_from_its_la
     charger = connect("TTL")
     charger.boot()  # read from the database at t = 1000
     with rt.db.uow() as uow:  # the owner refuses the charger meanwhile
-        uow.session.execute(update(ChargePoint).where(ChargePoint.identity == "TTL")
-                            .values(registration_status="Rejected"))
+        uow.session.execute(
+            update(ChargePoint).where(ChargePoint.identity == "TTL").values(registration_status="Rejected")
+        )
         uow.commit()
     clock[0] += services.ACCEPTED_TTL - 100
     charger.status(1, "Available")  # still within the TTL of the read: trusted

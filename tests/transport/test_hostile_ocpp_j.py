@@ -35,8 +35,13 @@ from tests.support.fuzz import (
 from tests.support.scrape import parse, total
 
 IDENTITY = "FUZZ1"
-FUZZ = settings(max_examples=40, deadline=None, database=None, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @pytest.fixture
@@ -44,8 +49,9 @@ def booted(rt, add_charger, add_tag):
     """FUZZ1 registered and booted (through the service layer, as a first BootNotification does); tag T1."""
     add_charger(IDENTITY)
     add_tag("T1")
-    rt.charger_service.handle(Charger(IDENTITY), "BootNotification", {"chargePointVendor": "V",
-                                                                       "chargePointModel": "M"})
+    rt.charger_service.handle(
+        Charger(IDENTITY), "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}
+    )
     return rt
 
 
@@ -70,6 +76,7 @@ def assert_quiet(records, reply_kind: str) -> None:
 
 def test_hostile_payloads_are_the_chargers_error(booted, client, caplog):
     """Each example sends every charger-initiated action once, with hostile values, missing and unknown fields."""
+
     @FUZZ
     @given(st.data())
     def check(data):
@@ -93,8 +100,7 @@ def test_valid_payloads_are_still_accepted(booted, caplog):
         for action in CHARGER_ACTIONS:
             payload = valid_payload(src, action)
             before = len(caplog.records)
-            assert json_reply_kind(send(booted, frame("v-1", action, payload))) == ("result", None), (action,
-                                                                                                       payload)
+            assert json_reply_kind(send(booted, frame("v-1", action, payload))) == ("result", None), (action, payload)
             assert_quiet(caplog.records[before:], "result")
 
     check()
@@ -118,8 +124,7 @@ def test_hostile_frames_over_a_real_connection(booted, live_server, caplog):
     """Fuzzed frames on a real WebSocket: each is answered (or ignored) without InternalError or a stack
     trace, and the connection stays up. A Heartbeat after each frame marks where its answers end."""
     src = RandomSource(random.Random(17))
-    with ws_client.connect(f"{live_server.ws_url}/ocpp/{IDENTITY}", subprotocols=["ocpp1.6"],
-                           open_timeout=5) as ws:
+    with ws_client.connect(f"{live_server.ws_url}/ocpp/{IDENTITY}", subprotocols=["ocpp1.6"], open_timeout=5) as ws:
         for n in range(40):
             ws.send(hostile_frame(src, unique_id=f"f-{n}"))
             ws.send(frame(f"hb-{n}", "Heartbeat", {}))
@@ -146,10 +151,10 @@ NOW = "2026-01-01T10:00:00Z"
 
 
 START_REFUSALS = [
-    ("meterStart", 10 ** 20, "PropertyConstraintViolation"),  # JSON reads it as 1e20: still out of range
+    ("meterStart", 10**20, "PropertyConstraintViolation"),  # JSON reads it as 1e20: still out of range
     ("meterStart", 1 << 40, "PropertyConstraintViolation"),
     ("meterStart", "abc", "TypeConstraintViolation"),
-    ("connectorId", 10 ** 20, "PropertyConstraintViolation"),
+    ("connectorId", 10**20, "PropertyConstraintViolation"),
     ("connectorId", 1 << 31, "PropertyConstraintViolation"),
     ("idTag", "T" * 21, "PropertyConstraintViolation"),
     ("idTag", "T\u00001", "PropertyConstraintViolation"),
@@ -169,21 +174,39 @@ def test_start_with_impossible_facts_is_refused_and_logged(booted, caplog):
 
 
 def test_start_with_unusable_details_opens_the_transaction(booted):
-    reply = _call(booted, "StartTransaction", {"connectorId": 1, "idTag": "T1", "meterStart": 5,
-                                               "timestamp": "9999-12-31T23:59:59-05:00", "reservationId": 1 << 40})
+    reply = _call(
+        booted,
+        "StartTransaction",
+        {
+            "connectorId": 1,
+            "idTag": "T1",
+            "meterStart": 5,
+            "timestamp": "9999-12-31T23:59:59-05:00",
+            "reservationId": 1 << 40,
+        },
+    )
     assert reply[0] == 3 and reply[2]["idTagInfo"]["status"] == "Accepted"
     (tx,) = _rows(booted, Transaction)
     assert tx.reservation_id is None and tx.start_timestamp.year >= 2025  # our clock instead of theirs
 
 
-@pytest.mark.parametrize("reported", [10 ** 20, 1 << 40, -(1 << 63), "12x"])
+@pytest.mark.parametrize("reported", [10**20, 1 << 40, -(1 << 63), "12x"])
 def test_stop_for_a_transaction_that_cannot_exist_is_answered_and_kept(booted, caplog, reported):
-    tx_id = _call(booted, "StartTransaction", {"connectorId": 1, "idTag": "T1", "meterStart": 10,
-                                               "timestamp": NOW})[2]["transactionId"]
+    tx_id = _call(booted, "StartTransaction", {"connectorId": 1, "idTag": "T1", "meterStart": 10, "timestamp": NOW})[2][
+        "transactionId"
+    ]
     caplog.clear()
-    reply = _call(booted, "StopTransaction", {"transactionId": reported, "meterStop": 510, "timestamp": NOW,
-                                              "idTag": "T1", "transactionData": [
-                                                  {"timestamp": NOW, "sampledValue": [{"value": "510"}]}]})
+    reply = _call(
+        booted,
+        "StopTransaction",
+        {
+            "transactionId": reported,
+            "meterStop": 510,
+            "timestamp": NOW,
+            "idTag": "T1",
+            "transactionData": [{"timestamp": NOW, "sampledValue": [{"value": "510"}]}],
+        },
+    )
     assert reply[0] == 3 and reply[2]["idTagInfo"]["status"] == "Accepted"
     (stop,) = _rows(booted, UnmatchedStop)
     assert stop.reported_transaction_id == -1 and stop.matched_transaction_id == tx_id
@@ -195,22 +218,40 @@ def test_stop_for_a_transaction_that_cannot_exist_is_answered_and_kept(booted, c
 
 
 def test_stop_with_an_impossible_meter_stop_closes_on_the_last_reading(booted):
-    tx_id = _call(booted, "StartTransaction", {"connectorId": 1, "idTag": "T1", "meterStart": 10,
-                                               "timestamp": NOW})[2]["transactionId"]
-    _call(booted, "MeterValues", {"connectorId": 1, "transactionId": tx_id, "meterValue": [
-        {"timestamp": NOW, "sampledValue": [{"value": "400"}]}]})
-    reply = _call(booted, "StopTransaction", {"transactionId": tx_id, "meterStop": 1 << 40, "timestamp": NOW,
-                                              "reason": "x" * 40})
+    tx_id = _call(booted, "StartTransaction", {"connectorId": 1, "idTag": "T1", "meterStart": 10, "timestamp": NOW})[2][
+        "transactionId"
+    ]
+    _call(
+        booted,
+        "MeterValues",
+        {
+            "connectorId": 1,
+            "transactionId": tx_id,
+            "meterValue": [{"timestamp": NOW, "sampledValue": [{"value": "400"}]}],
+        },
+    )
+    reply = _call(
+        booted, "StopTransaction", {"transactionId": tx_id, "meterStop": 1 << 40, "timestamp": NOW, "reason": "x" * 40}
+    )
     assert reply == [3, "u-1", {}]
     (tx,) = _rows(booted, Transaction)
     assert tx.stop_timestamp is not None and tx.meter_stop is None and tx.energy_wh == 390
     assert tx.stop_reason == "Local"  # an unstorable reason is a missing one
 
 
-@pytest.mark.parametrize("reported", [10 ** 20, 1 << 40])
+@pytest.mark.parametrize("reported", [10**20, 1 << 40])
 def test_meter_values_for_a_transaction_that_cannot_exist_are_kept(booted, reported):
-    reply = _call(booted, "MeterValues", {"connectorId": 1, "transactionId": reported, "meterValue": [
-        {"timestamp": NOW, "sampledValue": [{"value": "7", "measurand": "x" * 60, "unit": "a\u0000b"}]}]})
+    reply = _call(
+        booted,
+        "MeterValues",
+        {
+            "connectorId": 1,
+            "transactionId": reported,
+            "meterValue": [
+                {"timestamp": NOW, "sampledValue": [{"value": "7", "measurand": "x" * 60, "unit": "a\u0000b"}]}
+            ],
+        },
+    )
     assert reply == [3, "u-1", {}]
     (mv,) = _rows(booted, MeterValue)
     assert mv.transaction_id is None and mv.value == 7
@@ -218,26 +259,49 @@ def test_meter_values_for_a_transaction_that_cannot_exist_are_kept(booted, repor
 
 
 def test_readings_no_meter_gives_are_kept_as_text_only(booted):
-    tx_id = _call(booted, "StartTransaction", {"connectorId": 1, "idTag": "T1", "meterStart": 10,
-                                               "timestamp": NOW})[2]["transactionId"]
+    tx_id = _call(booted, "StartTransaction", {"connectorId": 1, "idTag": "T1", "meterStart": 10, "timestamp": NOW})[2][
+        "transactionId"
+    ]
     values = ["nan", "inf", "-1e400", "1e13"]
-    _call(booted, "MeterValues", {"connectorId": 1, "transactionId": tx_id, "meterValue": [
-        {"timestamp": NOW, "sampledValue": [{"value": v} for v in values]}]})
+    _call(
+        booted,
+        "MeterValues",
+        {
+            "connectorId": 1,
+            "transactionId": tx_id,
+            "meterValue": [{"timestamp": NOW, "sampledValue": [{"value": v} for v in values]}],
+        },
+    )
     assert [(mv.raw_value, mv.value) for mv in _rows(booted, MeterValue)] == [(v, None) for v in values]
     assert _call(booted, "StopTransaction", {"transactionId": tx_id, "meterStop": 20, "timestamp": NOW})[0] == 3
 
 
 OTHER_REFUSALS = [
-    ("StatusNotification", {"connectorId": 10 ** 20, "errorCode": "NoError", "status": "Available"},
-     "PropertyConstraintViolation"),
-    ("StatusNotification", {"connectorId": 1.5, "errorCode": "NoError", "status": "Available"},
-     "TypeConstraintViolation"),
-    ("StatusNotification", {"connectorId": 1 << 40, "errorCode": "NoError", "status": "Available"},
-     "PropertyConstraintViolation"),
-    ("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available",
-                            "timestamp": "9999-12-31T23:59:59-05:00"}, "PropertyConstraintViolation"),
-    ("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available",
-                            "info": "a\u0000"}, "PropertyConstraintViolation"),
+    (
+        "StatusNotification",
+        {"connectorId": 10**20, "errorCode": "NoError", "status": "Available"},
+        "PropertyConstraintViolation",
+    ),
+    (
+        "StatusNotification",
+        {"connectorId": 1.5, "errorCode": "NoError", "status": "Available"},
+        "TypeConstraintViolation",
+    ),
+    (
+        "StatusNotification",
+        {"connectorId": 1 << 40, "errorCode": "NoError", "status": "Available"},
+        "PropertyConstraintViolation",
+    ),
+    (
+        "StatusNotification",
+        {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": "9999-12-31T23:59:59-05:00"},
+        "PropertyConstraintViolation",
+    ),
+    (
+        "StatusNotification",
+        {"connectorId": 1, "errorCode": "NoError", "status": "Available", "info": "a\u0000"},
+        "PropertyConstraintViolation",
+    ),
     ("Authorize", {"idTag": "\u0000"}, "PropertyConstraintViolation"),
     ("DataTransfer", {"vendorId": "v", "data": "x\u0000y"}, "PropertyConstraintViolation"),
     ("BootNotification", {"chargePointVendor": "\u0000", "chargePointModel": "M"}, "PropertyConstraintViolation"),
@@ -257,6 +321,7 @@ def test_other_messages_out_of_range_are_refused_with_the_right_code(booted, cap
 
 def test_only_a_server_failure_is_internal_error(booted, client, caplog, monkeypatch):
     """A database outage is the server's failure: InternalError, with its stack trace in the log."""
+
     def outage(*_args, **_kwargs):
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
@@ -273,5 +338,6 @@ def test_binary_frames_are_read_as_text_when_they_are(booted):
     assert json_reply_kind(send(booted, frame("b-1", "Heartbeat", {}).encode())) == ("result", None)
     assert json_reply_kind(send(booted, b"\xff\xfe[2]")) == ("error", "FormationViolation")
     with booted.db.uow() as uow:  # the log keeps the frame as text
-        assert uow.session.scalar(select(MessageLogEntry.payload).where(MessageLogEntry.unique_id == "b-1")) \
-            == frame("b-1", "Heartbeat", {})
+        assert uow.session.scalar(select(MessageLogEntry.payload).where(MessageLogEntry.unique_id == "b-1")) == frame(
+            "b-1", "Heartbeat", {}
+        )

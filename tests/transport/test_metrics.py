@@ -37,7 +37,8 @@ def raw_call(ws, text: str) -> list:
 
 
 def test_a_session_on_each_transport_moves_the_counters_by_exactly_what_happened(
-        rt, client, live_server, database_url, add_charger, add_tag, connect, owner_token):
+    rt, client, live_server, database_url, add_charger, add_tag, connect, owner_token
+):
     for identity in ("MJ1", "MJ2", "MJ3", "MS1"):
         add_charger(identity)
     add_tag("TAG1")
@@ -65,9 +66,11 @@ def test_a_session_on_each_transport_moves_the_counters_by_exactly_what_happened
     # Commands: answered, a CALLERROR from the charger, a charger that is not connected.
     headers = {"Authorization": f"Bearer {owner_token}"}
     j.cp.answers["ClearCache"] = NotSupportedError(description="not here")
-    for identity, action, payload, status in (("MJ1", "Reset", {"type": "Soft"}, 200),
-                                              ("MJ1", "ClearCache", {}, 502),
-                                              ("MJ3", "Reset", {"type": "Soft"}, 409)):
+    for identity, action, payload, status in (
+        ("MJ1", "Reset", {"type": "Soft"}, 200),
+        ("MJ1", "ClearCache", {}, 502),
+        ("MJ3", "Reset", {"type": "Soft"}, 409),
+    ):
         r = client.post(f"/api/v1/charge-points/{identity}/commands/{action}", json=payload, headers=headers)
         assert r.status_code == status, r.data
 
@@ -81,12 +84,15 @@ def test_a_session_on_each_transport_moves_the_counters_by_exactly_what_happened
     with pytest.raises(Fault):
         SoapCharger(live_server.url, "MS-UNKNOWN", "1.6").heartbeat()
     soap = {"Content-Type": "application/soap+xml"}
-    assert requests.post(f"{live_server.url}/soap/ocpp16", data=b"not xml", headers=soap, timeout=10).status_code \
-        in (400, 500)
-    envelope = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>'
-                b'<NoSuchRequest xmlns="urn://Ocpp/Cs/2015/10/"/></s:Body></s:Envelope>')
-    assert requests.post(f"{live_server.url}/soap/ocpp16", data=envelope, headers=soap, timeout=10).status_code \
-        >= 400
+    assert requests.post(f"{live_server.url}/soap/ocpp16", data=b"not xml", headers=soap, timeout=10).status_code in (
+        400,
+        500,
+    )
+    envelope = (
+        b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>'
+        b'<NoSuchRequest xmlns="urn://Ocpp/Cs/2015/10/"/></s:Body></s:Envelope>'
+    )
+    assert requests.post(f"{live_server.url}/soap/ocpp16", data=envelope, headers=soap, timeout=10).status_code >= 400
 
     # The database fails (the server's own fault): InternalError on both transports, counted as such.
     with table_missing(database_url, "status_events"):
@@ -100,40 +106,62 @@ def test_a_session_on_each_transport_moves_the_counters_by_exactly_what_happened
     after = scrape(client)
     messages = moved(before, after, MSG)
     expected = {
-        ("json", "BootNotification", "result"): 1, ("json", "Heartbeat", "result"): 1,
-        ("json", "StatusNotification", "result"): 1, ("json", "Authorize", "result"): 1,
-        ("json", "StartTransaction", "result"): 1, ("json", "MeterValues", "result"): 1,
+        ("json", "BootNotification", "result"): 1,
+        ("json", "Heartbeat", "result"): 1,
+        ("json", "StatusNotification", "result"): 1,
+        ("json", "Authorize", "result"): 1,
+        ("json", "StartTransaction", "result"): 1,
+        ("json", "MeterValues", "result"): 1,
         ("json", "StopTransaction", "result"): 1,
-        ("json", "Heartbeat", "SecurityError"): 1, ("json", "other", "NotImplemented"): 1,
-        ("json", "DataTransfer", "OccurenceConstraintViolation"): 1, ("json", "none", "FormationViolation"): 1,
+        ("json", "Heartbeat", "SecurityError"): 1,
+        ("json", "other", "NotImplemented"): 1,
+        ("json", "DataTransfer", "OccurenceConstraintViolation"): 1,
+        ("json", "none", "FormationViolation"): 1,
         ("json", "StatusNotification", "InternalError"): 1,
-        ("soap", "BootNotification", "result"): 1, ("soap", "Heartbeat", "result"): 1,
-        ("soap", "StatusNotification", "result"): 1, ("soap", "StartTransaction", "result"): 1,
-        ("soap", "StopTransaction", "result"): 1, ("soap", "Heartbeat", "SecurityError"): 1,
+        ("soap", "BootNotification", "result"): 1,
+        ("soap", "Heartbeat", "result"): 1,
+        ("soap", "StatusNotification", "result"): 1,
+        ("soap", "StartTransaction", "result"): 1,
+        ("soap", "StopTransaction", "result"): 1,
+        ("soap", "Heartbeat", "SecurityError"): 1,
         ("soap", "StatusNotification", "InternalError"): 1,
     }
-    unparsed_soap = {k: v for k, v in messages.items()
-                     if dict(k[1])["transport"] == "soap" and dict(k[1])["action"] == "none"}
+    unparsed_soap = {
+        k: v for k, v in messages.items() if dict(k[1])["transport"] == "soap" and dict(k[1])["action"] == "none"
+    }
     # The two broken envelopes: each counted once, as a refusal (whatever fault code the SOAP layer gives).
     assert sum(unparsed_soap.values()) == 2 and all(dict(k[1])["outcome"] != "result" for k in unparsed_soap)
     assert {k: v for k, v in messages.items() if k not in unparsed_soap} == {
-        key(MSG, transport=t, action=a, outcome=o): n for (t, a, o), n in expected.items()}
+        key(MSG, transport=t, action=a, outcome=o): n for (t, a, o), n in expected.items()
+    }
 
     # Latency: one observation per handled message, none for those refused before the service layer.
-    for action in ("BootNotification", "Heartbeat", "StatusNotification", "StopTransaction", "DataTransfer",
-                   "other", "none"):
+    for action in (
+        "BootNotification",
+        "Heartbeat",
+        "StatusNotification",
+        "StopTransaction",
+        "DataTransfer",
+        "other",
+        "none",
+    ):
         handled = sum(n for (t, a, o), n in expected.items() if a == action and a != "none")
-        assert after.get(key("cms_charger_message_duration_seconds_count", action=action), 0) - before.get(
-            key("cms_charger_message_duration_seconds_count", action=action), 0) == handled, action
+        assert (
+            after.get(key("cms_charger_message_duration_seconds_count", action=action), 0)
+            - before.get(key("cms_charger_message_duration_seconds_count", action=action), 0)
+            == handled
+        ), action
 
     assert moved(before, after, "cms_charger_internal_errors_total") == {
         key("cms_charger_internal_errors_total", transport="json"): 1,
-        key("cms_charger_internal_errors_total", transport="soap"): 1}
+        key("cms_charger_internal_errors_total", transport="soap"): 1,
+    }
 
     assert moved(before, after, "cms_commands_total") == {
         key("cms_commands_total", action="Reset", outcome="result"): 1,
         key("cms_commands_total", action="ClearCache", outcome="charger_call_error"): 1,
-        key("cms_commands_total", action="Reset", outcome="not_connected"): 1}
+        key("cms_commands_total", action="Reset", outcome="not_connected"): 1,
+    }
     assert total(after, "cms_command_round_trip_seconds_count", action="Reset") == 2
     assert total(after, "cms_command_round_trip_seconds_count", action="ClearCache") == 1
 
@@ -176,8 +204,12 @@ def test_loopback_reads_the_metrics_by_default_and_others_are_refused(client):
     assert refused.status_code == 403
     assert refused.get_data(as_text=True) == "Forbidden\n"
     # No token is configured by default: presenting one changes nothing.
-    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"},
-                      headers={"Authorization": "Bearer "}).status_code == 403
+    assert (
+        client.get(
+            "/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"}, headers={"Authorization": "Bearer "}
+        ).status_code
+        == 403
+    )
 
 
 @pytest.mark.parametrize("overrides", [{"metrics_allow": "10.0.0.0/8, 192.0.2.7", "metrics_token": "s3cret-t0ken"}])
@@ -199,8 +231,12 @@ def test_configured_networks_and_the_token_are_let_in(app_config, overrides):
         assert get("127.0.0.1") == 403  # loopback is no longer in the list
         assert get("203.0.113.9", "s3cret-t0ken") == 200
         assert get("203.0.113.9", "wrong") == 403
-        assert c.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"},
-                     headers={"Authorization": "Basic s3cret-t0ken"}).status_code == 403
+        assert (
+            c.get(
+                "/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"}, headers={"Authorization": "Basic s3cret-t0ken"}
+            ).status_code
+            == 403
+        )
     finally:
         app.extensions["cms"].db.dispose()
 
@@ -223,16 +259,20 @@ def test_the_exposition_is_prometheus_text_or_openmetrics_on_request(client):
 
 def test_a_soap_message_without_its_identity_header_is_counted_once(client):
     before = scrape(client)
-    envelope = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>'
-                b'<heartbeatRequest xmlns="urn://Ocpp/Cs/2015/10/"/></s:Body></s:Envelope>')
+    envelope = (
+        b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>'
+        b'<heartbeatRequest xmlns="urn://Ocpp/Cs/2015/10/"/></s:Body></s:Envelope>'
+    )
     r = client.post("/soap/ocpp16", data=envelope, content_type="application/soap+xml")
     assert r.status_code >= 400 and b"ProtocolError" in r.data
     assert moved(before, scrape(client), MSG) == {
-        key(MSG, transport="soap", action="Heartbeat", outcome="ProtocolError"): 1}
+        key(MSG, transport="soap", action="Heartbeat", outcome="ProtocolError"): 1
+    }
 
 
 def test_an_answer_that_cannot_be_encoded_is_an_internal_error_counted_once(
-        client, live_server, add_charger, connect, monkeypatch):
+    client, live_server, add_charger, connect, monkeypatch
+):
     """The service layer answered (and counted the message so), but the transport could not write the answer:
     the charger hears InternalError, and the InternalError counter says so."""
     import json_ws.framing
@@ -259,7 +299,9 @@ def test_an_answer_that_cannot_be_encoded_is_an_internal_error_counted_once(
     after = scrape(client)
     assert moved(before, after, "cms_charger_internal_errors_total") == {
         key("cms_charger_internal_errors_total", transport="json"): 1,
-        key("cms_charger_internal_errors_total", transport="soap"): 1}
+        key("cms_charger_internal_errors_total", transport="soap"): 1,
+    }
     assert moved(before, after, MSG) == {
         key(MSG, transport="json", action="StatusNotification", outcome="result"): 1,
-        key(MSG, transport="soap", action="Heartbeat", outcome="result"): 1}
+        key(MSG, transport="soap", action="Heartbeat", outcome="result"): 1,
+    }

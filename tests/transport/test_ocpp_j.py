@@ -86,14 +86,28 @@ def test_auto_registration_accepts_unknown_chargers(auto_register, live_server, 
 def test_boot_records_details_and_answers_interval_and_time(add_charger, connect, rt):
     add_charger("CP1")
     charger = connect("CP1")
-    res = charger.boot(vendor="ACME", model="Volt-22", charge_point_serial_number="SN-1", firmware_version="1.2.3",
-                       meter_type="EM24", iccid="8944", imsi="2620")
+    res = charger.boot(
+        vendor="ACME",
+        model="Volt-22",
+        charge_point_serial_number="SN-1",
+        firmware_version="1.2.3",
+        meter_type="EM24",
+        iccid="8944",
+        imsi="2620",
+    )
     assert res.status == "Accepted" and res.interval == rt.settings.heartbeat_interval
     sent = datetime.fromisoformat(res.current_time.replace("Z", "+00:00"))
     assert abs((sent - datetime.now(UTC)).total_seconds()) < 5
     cp = _cp(rt)
     assert (cp.vendor, cp.model, cp.serial_number, cp.firmware_version, cp.meter_type, cp.iccid, cp.imsi) == (
-        "ACME", "Volt-22", "SN-1", "1.2.3", "EM24", "8944", "2620")
+        "ACME",
+        "Volt-22",
+        "SN-1",
+        "1.2.3",
+        "EM24",
+        "8944",
+        "2620",
+    )
     assert cp.registration_status == "Accepted" and cp.connected and cp.transport == "json"
 
 
@@ -179,28 +193,46 @@ def test_invalid_tag_start_is_recorded_and_answered(booted, rt):
 def test_full_session_with_meter_values(booted, add_tag, rt):
     add_tag("T1")
     tx_id = booted.start(1, "T1", meter_start=1000).transaction_id
-    booted.meter(1, tx_id, [
-        {"value": "1.5", "unit": "kWh"},  # defaults: Energy.Active.Import.Register, Sample.Periodic, Outlet
-        {"value": "7400", "measurand": "Power.Active.Import", "unit": "W"},
-        {"value": "16.1", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
-        {"value": "230.5", "measurand": "Voltage", "phase": "L1-N", "unit": "V"},
-        {"value": "31", "measurand": "Temperature", "unit": "Celcius", "location": "Body"},
-        {"value": "55", "measurand": "SoC", "unit": "Percent", "location": "EV"},
-    ])
+    booted.meter(
+        1,
+        tx_id,
+        [
+            {"value": "1.5", "unit": "kWh"},  # defaults: Energy.Active.Import.Register, Sample.Periodic, Outlet
+            {"value": "7400", "measurand": "Power.Active.Import", "unit": "W"},
+            {"value": "16.1", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
+            {"value": "230.5", "measurand": "Voltage", "phase": "L1-N", "unit": "V"},
+            {"value": "31", "measurand": "Temperature", "unit": "Celcius", "location": "Body"},
+            {"value": "55", "measurand": "SoC", "unit": "Percent", "location": "EV"},
+        ],
+    )
     booted.meter(1, None, [{"value": "2100", "context": "Sample.Clock"}])  # outside any transaction
     with rt.db.uow() as uow:
         tx = uow.session.get(Transaction, tx_id)
         assert tx.last_meter_wh == 1500.0 and tx.last_power_w == 7400.0
         rows = uow.session.scalars(select(MeterValue).order_by(MeterValue.id)).all()
     energy = rows[0]
-    assert (energy.measurand, energy.unit, energy.value, energy.raw_value, energy.context, energy.location,
-            energy.format, energy.transaction_id) == (
-        "Energy.Active.Import.Register", "Wh", 1500.0, "1.5", "Sample.Periodic", "Outlet", "Raw", tx_id)
+    assert (
+        energy.measurand,
+        energy.unit,
+        energy.value,
+        energy.raw_value,
+        energy.context,
+        energy.location,
+        energy.format,
+        energy.transaction_id,
+    ) == ("Energy.Active.Import.Register", "Wh", 1500.0, "1.5", "Sample.Periodic", "Outlet", "Raw", tx_id)
     assert rows[2].phase == "L1" and rows[3].phase == "L1-N"
     assert rows[4].unit == "Celsius" and rows[4].location == "Body"
     assert rows[-1].transaction_id is None and rows[-1].context == "Sample.Clock"
-    res = booted.stop(tx_id, 4200, id_tag="T1", reason="EVDisconnected", transaction_data=[
-        {"timestamp": "2026-01-01T10:30:00Z", "sampledValue": [{"value": "4200", "context": "Transaction.End"}]}])
+    res = booted.stop(
+        tx_id,
+        4200,
+        id_tag="T1",
+        reason="EVDisconnected",
+        transaction_data=[
+            {"timestamp": "2026-01-01T10:30:00Z", "sampledValue": [{"value": "4200", "context": "Transaction.End"}]}
+        ],
+    )
     assert res.id_tag_info["status"] == "Accepted"
     with rt.db.uow() as uow:
         tx = uow.session.get(Transaction, tx_id)
@@ -228,8 +260,12 @@ def test_stop_by_another_tag_of_the_same_group(booted, add_tag, rt):
 def test_stop_for_unknown_transaction_is_answered_kept_and_reconciled(booted, add_tag, rt, reported):
     add_tag("T1")
     tx_id = booted.start(1, "T1", meter_start=10).transaction_id
-    res = booted.stop(reported, 510, id_tag="T1", transaction_data=[
-        {"timestamp": "2026-01-01T10:30:00Z", "sampledValue": [{"value": "510"}]}])
+    res = booted.stop(
+        reported,
+        510,
+        id_tag="T1",
+        transaction_data=[{"timestamp": "2026-01-01T10:30:00Z", "sampledValue": [{"value": "510"}]}],
+    )
     assert res.id_tag_info["status"] == "Accepted"
     with rt.db.uow() as uow:
         stop = uow.session.scalar(select(UnmatchedStop))
@@ -237,8 +273,9 @@ def test_stop_for_unknown_transaction_is_answered_kept_and_reconciled(booted, ad
         assert uow.session.get(Transaction, tx_id).meter_stop == 510
         assert uow.session.scalar(select(MeterValue.transaction_id)) == tx_id
     # With nothing to match, it is still answered and kept, with its meter values.
-    booted.stop(reported, 700, transaction_data=[{"timestamp": "2026-01-01T11:00:00Z",
-                                                  "sampledValue": [{"value": "700"}]}])
+    booted.stop(
+        reported, 700, transaction_data=[{"timestamp": "2026-01-01T11:00:00Z", "sampledValue": [{"value": "700"}]}]
+    )
     with rt.db.uow() as uow:
         stops = uow.session.scalars(select(UnmatchedStop).order_by(UnmatchedStop.id)).all()
         assert len(stops) == 2 and stops[1].matched_transaction_id is None
@@ -262,13 +299,16 @@ def test_lenient_with_clocks_and_offsets(booted, add_tag, rt):
 def test_status_notifications_keep_current_state_and_history(booted, rt):
     booted.status(0, "Available")
     booted.status(1, "Preparing")
-    booted.status(1, "Faulted", error_code="GroundFailure", info="RCD", vendor_id="acme",
-                  vendor_error_code="E42")
+    booted.status(1, "Faulted", error_code="GroundFailure", info="RCD", vendor_id="acme", vendor_error_code="E42")
     with rt.db.uow() as uow:
         conns = {c.connector_id: c for c in uow.session.scalars(select(Connector))}
         assert conns[0].status == "Available"
         assert (conns[1].status, conns[1].error_code, conns[1].info, conns[1].vendor_error_code) == (
-            "Faulted", "GroundFailure", "RCD", "E42")
+            "Faulted",
+            "GroundFailure",
+            "RCD",
+            "E42",
+        )
         assert uow.session.scalar(select(func.count()).select_from(StatusEvent)) == 3
 
 
@@ -283,7 +323,8 @@ def test_heartbeat_diagnostics_and_firmware_status(booted, rt):
 
 def test_data_transfer_registry(booted, rt):
     rt.charger_service.data_transfer.register(
-        "com.example", "echo", lambda identity, message_id, data: ("Accepted", f"{identity}:{data}"))
+        "com.example", "echo", lambda identity, message_id, data: ("Accepted", f"{identity}:{data}")
+    )
     res = booted.call(call.DataTransfer(vendor_id="com.example", message_id="echo", data="hi"))
     assert (res.status, res.data) == ("Accepted", "CP1:hi")
     assert booted.call(call.DataTransfer(vendor_id="com.example", message_id="other")).status == "UnknownMessageId"
@@ -301,13 +342,19 @@ CALLERROR_CASES = [
     ("payload not an object", [2, "u1", "Heartbeat", []], "TypeConstraintViolation"),
     ("unknown action", [2, "u1", "MakeCoffee", {}], "NotImplemented"),
     ("CMS action from a charger", [2, "u1", "Reset", {"type": "Soft"}], "NotSupported"),
-    ("1.6 security extension", [2, "u1", "SecurityEventNotification",
-                                {"type": "x", "timestamp": "2026-01-01T00:00:00Z"}], "NotSupported"),
+    (
+        "1.6 security extension",
+        [2, "u1", "SecurityEventNotification", {"type": "x", "timestamp": "2026-01-01T00:00:00Z"}],
+        "NotSupported",
+    ),
     ("missing field", [2, "u1", "Authorize", {}], "OccurenceConstraintViolation"),
     ("wrong type", [2, "u1", "Authorize", {"idTag": 5}], "TypeConstraintViolation"),
     ("too long", [2, "u1", "Authorize", {"idTag": "x" * 21}], "PropertyConstraintViolation"),
-    ("not in enum", [2, "u1", "StatusNotification",
-                     {"connectorId": 1, "errorCode": "NoError", "status": "Dancing"}], "PropertyConstraintViolation"),
+    (
+        "not in enum",
+        [2, "u1", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Dancing"}],
+        "PropertyConstraintViolation",
+    ),
     ("extra field", [2, "u1", "Heartbeat", {"x": 1}], "FormationViolation"),
     ("bad date", [2, "u1", "DiagnosticsStatusNotification", {"status": "Idle", "x": "y"}], "FormationViolation"),
 ]
@@ -328,16 +375,45 @@ def test_every_callerror_code_and_the_connection_survives(booted, live_server, a
 def test_transaction_messages_are_never_refused_for_their_content(booted, live_server, add_tag, rt):
     add_tag("T1")
     with _raw(live_server) as ws:
-        start = _exchange(ws, [2, "s1", "StartTransaction", {"connectorId": 1, "idTag": "T1", "meterStart": 0,
-                                                               "timestamp": "2026-01-01 10:00:00", "vendorX": 1}])
+        start = _exchange(
+            ws,
+            [
+                2,
+                "s1",
+                "StartTransaction",
+                {"connectorId": 1, "idTag": "T1", "meterStart": 0, "timestamp": "2026-01-01 10:00:00", "vendorX": 1},
+            ],
+        )
         assert start[0] == 3 and start[2]["transactionId"] > 0
         tx = start[2]["transactionId"]
-        mv = _exchange(ws, [2, "m1", "MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [
-            {"timestamp": "2026-01-01T10:05:00Z", "sampledValue": [{"value": "12", "unit": "Fahrenheit",
-                                                                    "measurand": "Temperature"}]}]}])
+        mv = _exchange(
+            ws,
+            [
+                2,
+                "m1",
+                "MeterValues",
+                {
+                    "connectorId": 1,
+                    "transactionId": tx,
+                    "meterValue": [
+                        {
+                            "timestamp": "2026-01-01T10:05:00Z",
+                            "sampledValue": [{"value": "12", "unit": "Fahrenheit", "measurand": "Temperature"}],
+                        }
+                    ],
+                },
+            ],
+        )
         assert mv == [3, "m1", {}]
-        stop = _exchange(ws, [2, "x1", "StopTransaction", {"transactionId": tx, "meterStop": "300",
-                                                             "timestamp": "2026-01-01T11:00:00Z"}])
+        stop = _exchange(
+            ws,
+            [
+                2,
+                "x1",
+                "StopTransaction",
+                {"transactionId": tx, "meterStop": "300", "timestamp": "2026-01-01T11:00:00Z"},
+            ],
+        )
         assert stop[0] == 3
     with rt.db.uow() as uow:
         t = uow.session.get(Transaction, tx)
@@ -366,9 +442,11 @@ def fast_ping(app_config):
 def test_silent_charger_goes_offline_within_two_ping_intervals(fast_ping, live_server, add_charger, rt):
     add_charger("MUTE")
     s = socket.create_connection(("127.0.0.1", live_server.port))
-    s.sendall(b"GET /ocpp/MUTE HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-              b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n")
+    s.sendall(
+        b"GET /ocpp/MUTE HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+    )
     assert b"101" in s.recv(4096).split(b"\r\n", 1)[0]
     try:
         deadline = time.monotonic() + 3
@@ -392,8 +470,11 @@ def test_messages_are_logged_and_the_log_is_bounded(booted, rt):
     cp = _cp(rt)
     with rt.db.uow() as uow:
         rows = uow.session.scalars(select(MessageLogEntry).where(MessageLogEntry.charge_point_id == cp.id)).all()
-        assert {(r.direction, r.action) for r in rows} >= {("in", "Heartbeat"), ("out", "Heartbeat"),
-                                                           ("in", "BootNotification")}
+        assert {(r.direction, r.action) for r in rows} >= {
+            ("in", "Heartbeat"),
+            ("out", "Heartbeat"),
+            ("in", "BootNotification"),
+        }
         assert any('"Heartbeat"' in r.payload for r in rows if r.direction == "in")  # the raw frame
         message_log.prune(uow.session, cp.id, 4)
         uow.commit()

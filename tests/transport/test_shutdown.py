@@ -79,8 +79,10 @@ def test_a_call_read_after_the_shutdown_began_is_left_for_the_next_process(rt, a
         going_away = True
 
     charger = Charger("SD-2")
-    assert handle_frame(rt, Conn(), charger, '[2,"1","BootNotification",{"chargePointVendor":"V",'
-                                               '"chargePointModel":"M"}]') is None
+    assert (
+        handle_frame(rt, Conn(), charger, '[2,"1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]')
+        is None
+    )
     with rt.db.uow() as uow:
         assert uow.session.scalar(select(ChargePoint.last_boot_at).where(ChargePoint.identity == "SD-2")) is None
 
@@ -101,8 +103,11 @@ def test_the_heartbeat_batch_is_written_and_then_each_heartbeat_at_once(rt, add_
     def stored():
         with rt.db.uow() as uow:
             cp = uow.session.scalar(select(ChargePoint).where(ChargePoint.identity == "SD-3"))
-            logged = uow.session.scalar(select(MessageLogEntry.id).where(
-                MessageLogEntry.charge_point_id == cp.id, MessageLogEntry.action == "Heartbeat").limit(1))
+            logged = uow.session.scalar(
+                select(MessageLogEntry.id)
+                .where(MessageLogEntry.charge_point_id == cp.id, MessageLogEntry.action == "Heartbeat")
+                .limit(1)
+            )
             return cp.last_heartbeat_at, logged
 
     assert stored() == (None, None)  # in the batch (300 s), not yet written
@@ -129,12 +134,19 @@ def test_group_commit_drain_waits_for_what_was_submitted(rt, add_charger, monkey
     rt.charger_service.group_commit = committer
     for i in range(3):
         add_charger(f"SD-G{i}")
-        rt.charger_service.handle(Charger(f"SD-G{i}"), "BootNotification",
-                                  {"chargePointVendor": "V", "chargePointModel": "M"})
+        rt.charger_service.handle(
+            Charger(f"SD-G{i}"), "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}
+        )
     answers: list = []
     payload = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
-    threads = [threading.Thread(target=lambda i=i: answers.append(
-        rt.charger_service.handle(Charger(f"SD-G{i}"), "StatusNotification", payload))) for i in range(3)]
+    threads = [
+        threading.Thread(
+            target=lambda i=i: answers.append(
+                rt.charger_service.handle(Charger(f"SD-G{i}"), "StatusNotification", payload)
+            )
+        )
+        for i in range(3)
+    ]
     for t in threads:
         t.start()
     assert _wait(lambda: committer._pending or committer._idle < committer._writers, 2)
@@ -167,7 +179,9 @@ def test_withdraw_all_forgets_only_this_process(rt):
         there.announce("CP-MOVED", "new")  # reconnected to the other process meanwhile
         assert here.withdraw_all() == 3
         assert {k.decode(): v.decode() for k, v in client.hgetall(here.presence_key).items()} == {
-            "CP-B": "node-b|tb", "CP-MOVED": "node-b|new"}
+            "CP-B": "node-b|tb",
+            "CP-MOVED": "node-b|new",
+        }
     finally:
         client.delete(here.presence_key)
         client.close()

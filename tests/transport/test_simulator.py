@@ -59,8 +59,13 @@ def test_sessions_back_to_back_are_persisted(rt, add_charger, add_tag, simulate)
     add_charger("SIM1")
     add_tag("SIMTAG")
     # An EV that draws 16 A on three phases (11 kW): a 1.2 s session adds a few Wh.
-    simulate(["SIM1"], id_tag="SIMTAG", session_seconds=1.2, meter_interval=0.3,
-             ev_factory=lambda: SimulatedEV("sedan", 16.0, 3, 75_000.0, soc=50.0))
+    simulate(
+        ["SIM1"],
+        id_tag="SIMTAG",
+        session_seconds=1.2,
+        meter_interval=0.3,
+        ev_factory=lambda: SimulatedEV("sedan", 16.0, 3, 75_000.0, soc=50.0),
+    )
 
     def stopped_sessions():
         with rt.db.uow() as uow:
@@ -87,18 +92,21 @@ def test_answers_cms_commands(rt, add_charger, add_tag, simulate):
     call = rt.dispatcher.call
     conf = wait_for(lambda: call("SIM2", "GetConfiguration", {"key": ["HeartbeatInterval", "Nope"]}))
     assert conf["unknownKey"] == ["Nope"] and conf["configurationKey"][0]["key"] == "HeartbeatInterval"
-    assert call("SIM2", "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "30"}) == \
-        {"status": "Accepted"}
+    assert call("SIM2", "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "30"}) == {
+        "status": "Accepted"
+    }
     assert call("SIM2", "ChangeConfiguration", {"key": "NumberOfConnectors", "value": "9"}) == {"status": "Rejected"}
-    assert call("SIM2", "GetConfiguration", {"key": ["MeterValueSampleInterval"]})["configurationKey"][0][
-        "value"] == "30"
+    assert (
+        call("SIM2", "GetConfiguration", {"key": ["MeterValueSampleInterval"]})["configurationKey"][0]["value"] == "30"
+    )
 
     assert call("SIM2", "RemoteStartTransaction", {"idTag": "SIMTAG", "connectorId": 2}) == {"status": "Accepted"}
 
     def open_tx():
         with rt.db.uow() as uow:
-            return uow.session.scalar(select(Transaction.id).where(Transaction.connector_id == 2,
-                                                                   Transaction.stop_timestamp.is_(None)))
+            return uow.session.scalar(
+                select(Transaction.id).where(Transaction.connector_id == 2, Transaction.stop_timestamp.is_(None))
+            )
 
     tx_id = wait_for(open_tx)
     assert call("SIM2", "RemoteStopTransaction", {"transactionId": tx_id}) == {"status": "Accepted"}
@@ -110,10 +118,14 @@ def test_answers_cms_commands(rt, add_charger, add_tag, simulate):
     assert wait_for(stopped) == "Remote"
     assert call("SIM2", "RemoteStopTransaction", {"transactionId": 999999}) == {"status": "Rejected"}
 
-    assert call("SIM2", "TriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": 2}) == \
-        {"status": "Accepted"}
-    assert call("SIM2", "ReserveNow", {"connectorId": 2, "expiryDate": "2099-01-01T00:00:00Z", "idTag": "SIMTAG",
-                                       "reservationId": 7}) == {"status": "Accepted"}
+    assert call("SIM2", "TriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": 2}) == {
+        "status": "Accepted"
+    }
+    assert call(
+        "SIM2",
+        "ReserveNow",
+        {"connectorId": 2, "expiryDate": "2099-01-01T00:00:00Z", "idTag": "SIMTAG", "reservationId": 7},
+    ) == {"status": "Accepted"}
 
     def reserved():
         with rt.db.uow() as uow:
@@ -124,10 +136,15 @@ def test_answers_cms_commands(rt, add_charger, add_tag, simulate):
     assert call("SIM2", "CancelReservation", {"reservationId": 7}) == {"status": "Accepted"}
     assert call("SIM2", "CancelReservation", {"reservationId": 7}) == {"status": "Rejected"}
     assert call("SIM2", "UnlockConnector", {"connectorId": 1}) == {"status": "Unlocked"}
-    assert call("SIM2", "SendLocalList", {"listVersion": 3, "updateType": "Full",
-                                          "localAuthorizationList": [{"idTag": "A",
-                                                                      "idTagInfo": {"status": "Accepted"}}]}) == \
-        {"status": "Accepted"}
+    assert call(
+        "SIM2",
+        "SendLocalList",
+        {
+            "listVersion": 3,
+            "updateType": "Full",
+            "localAuthorizationList": [{"idTag": "A", "idTagInfo": {"status": "Accepted"}}],
+        },
+    ) == {"status": "Accepted"}
     assert call("SIM2", "GetLocalListVersion", {}) == {"listVersion": 3}
     assert call("SIM2", "DataTransfer", {"vendorId": "x"}) == {"status": "UnknownVendorId"}
 
@@ -135,35 +152,49 @@ def test_answers_cms_commands(rt, add_charger, add_tag, simulate):
 # ----------------------------------------------------------------------------------------------- smart charging
 
 
-def test_follows_charging_profiles_sent_through_the_commands_api(rt, add_charger, add_tag, owner_token, live_server,
-                                                                 simulate):
+def test_follows_charging_profiles_sent_through_the_commands_api(
+    rt, add_charger, add_tag, owner_token, live_server, simulate
+):
     """A real CMS sends SetChargingProfile / ClearChargingProfile / GetCompositeSchedule through the operator API to
     a simulated charger mid-session: the meter values that follow obey the limit, and the composite schedule is
     what it was given."""
     add_charger("SIMLM")
     add_tag("SIMTAG")
     # A van taking 32 A on three phases, on a 32 A charger: unlimited, it draws 32 A per phase.
-    simulate(["SIMLM"], id_tag="SIMTAG", session_seconds=600, meter_interval=0.3,
-             ev_factory=lambda: SimulatedEV("van", 32.0, 3, 90_000.0, soc=40.0))
+    simulate(
+        ["SIMLM"],
+        id_tag="SIMTAG",
+        session_seconds=600,
+        meter_interval=0.3,
+        ev_factory=lambda: SimulatedEV("van", 32.0, 3, 90_000.0, soc=40.0),
+    )
 
     def open_tx():
         with rt.db.uow() as uow:
-            return uow.session.scalar(select(Transaction.id).where(Transaction.connector_id == 1,
-                                                                   Transaction.stop_timestamp.is_(None)))
+            return uow.session.scalar(
+                select(Transaction.id).where(Transaction.connector_id == 1, Transaction.stop_timestamp.is_(None))
+            )
 
     tx_id = wait_for(open_tx)
 
     def command(action, payload):
-        r = requests.post(f"{live_server.url}/api/v1/charge-points/SIMLM/commands/{action}", json=payload,
-                          headers={"Authorization": f"Bearer {owner_token}"}, timeout=20)
+        r = requests.post(
+            f"{live_server.url}/api/v1/charge-points/SIMLM/commands/{action}",
+            json=payload,
+            headers={"Authorization": f"Bearer {owner_token}"},
+            timeout=20,
+        )
         assert r.status_code == 200, r.text
         return r.json()
 
     def samples(after, until=None):
         """The periodic samples of the session taken after ``after``: {(measurand, phase): value} each."""
         with rt.db.uow() as uow:
-            q = select(MeterValue).where(MeterValue.transaction_id == tx_id, MeterValue.timestamp > after,
-                                         MeterValue.context == "Sample.Periodic")
+            q = select(MeterValue).where(
+                MeterValue.transaction_id == tx_id,
+                MeterValue.timestamp > after,
+                MeterValue.context == "Sample.Periodic",
+            )
             if until is not None:
                 q = q.where(MeterValue.timestamp < until)
             rows = uow.session.scalars(q.order_by(MeterValue.timestamp)).all()
@@ -185,10 +216,20 @@ def test_follows_charging_profiles_sent_through_the_commands_api(rt, add_charger
         assert all(31.0 <= a <= 32.0 for a in drawn(s)) and s[("Current.Offered", None)] == 32.0
 
     # A TxProfile of 10 A for this transaction: the next meter values follow it.
-    tx_profile = {"connectorId": 1, "csChargingProfiles": {
-        "chargingProfileId": 501, "transactionId": tx_id, "stackLevel": 1, "chargingProfilePurpose": "TxProfile",
-        "chargingProfileKind": "Relative",
-        "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.0}]}}}
+    tx_profile = {
+        "connectorId": 1,
+        "csChargingProfiles": {
+            "chargingProfileId": 501,
+            "transactionId": tx_id,
+            "stackLevel": 1,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.0}],
+            },
+        },
+    }
     assert command("SetChargingProfile", tx_profile) == {"status": "Accepted"}
     limited = next_samples(soon())
     for s in limited:
@@ -202,19 +243,30 @@ def test_follows_charging_profiles_sent_through_the_commands_api(rt, add_charger
     assert composite["status"] == "Accepted" and composite["connectorId"] == 1
     assert composite["chargingSchedule"]["chargingRateUnit"] == "A"
     assert composite["chargingSchedule"]["chargingSchedulePeriod"] == [
-        {"startPeriod": 0, "limit": 10.0, "numberPhases": 3}]
+        {"startPeriod": 0, "limit": 10.0, "numberPhases": 3}
+    ]
     in_watts = command("GetCompositeSchedule", {"connectorId": 1, "duration": 300, "chargingRateUnit": "W"})
     assert in_watts["chargingSchedule"]["chargingSchedulePeriod"] == [
-        {"startPeriod": 0, "limit": 6900.0, "numberPhases": 3}]
+        {"startPeriod": 0, "limit": 6900.0, "numberPhases": 3}
+    ]
 
     # A higher stack level in W, from a whole second 3 s ahead: 13.8 kW (20 A) for 3 s, then 4140 W (6 A).
     start = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
-    stacked = {"connectorId": 1, "csChargingProfiles": {
-        "chargingProfileId": 502, "transactionId": tx_id, "stackLevel": 2, "chargingProfilePurpose": "TxProfile",
-        "chargingProfileKind": "Absolute",
-        "chargingSchedule": {"chargingRateUnit": "W", "startSchedule": start.isoformat().replace("+00:00", "Z"),
-                             "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 13800.0},
-                                                        {"startPeriod": 3, "limit": 4140.0}]}}}
+    stacked = {
+        "connectorId": 1,
+        "csChargingProfiles": {
+            "chargingProfileId": 502,
+            "transactionId": tx_id,
+            "stackLevel": 2,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "chargingRateUnit": "W",
+                "startSchedule": start.isoformat().replace("+00:00", "Z"),
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 13800.0}, {"startPeriod": 3, "limit": 4140.0}],
+            },
+        },
+    }
     assert command("SetChargingProfile", stacked) == {"status": "Accepted"}
     schedule = command("GetCompositeSchedule", {"connectorId": 1, "duration": 60})["chargingSchedule"]
     periods = schedule["chargingSchedulePeriod"]
@@ -228,18 +280,32 @@ def test_follows_charging_profiles_sent_through_the_commands_api(rt, add_charger
     assert during and all(all(19.5 <= a <= 20.0 for a in drawn(s)) for s in during), during
 
     # A TxProfile for another transaction is refused; clearing the TxProfiles lifts the limit.
-    assert command("SetChargingProfile", {**tx_profile, "csChargingProfiles": {
-        **tx_profile["csChargingProfiles"], "chargingProfileId": 503, "transactionId": tx_id + 1000}}) == \
-        {"status": "Rejected"}
+    assert command(
+        "SetChargingProfile",
+        {
+            **tx_profile,
+            "csChargingProfiles": {
+                **tx_profile["csChargingProfiles"],
+                "chargingProfileId": 503,
+                "transactionId": tx_id + 1000,
+            },
+        },
+    ) == {"status": "Rejected"}
     assert command("ClearChargingProfile", {"chargingProfilePurpose": "TxProfile"}) == {"status": "Accepted"}
     for s in next_samples(soon()):
         assert all(31.0 <= a <= 32.0 for a in drawn(s)), s
 
     # A 0 A default pauses the session (SuspendedEVSE, nothing drawn) until it is cleared.
-    pause = {"connectorId": 0, "csChargingProfiles": {
-        "chargingProfileId": 504, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
-        "chargingProfileKind": "Absolute",
-        "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 0}]}}}
+    pause = {
+        "connectorId": 0,
+        "csChargingProfiles": {
+            "chargingProfileId": 504,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 0}]},
+        },
+    }
     assert command("SetChargingProfile", pause) == {"status": "Accepted"}
 
     def status():

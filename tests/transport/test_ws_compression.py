@@ -11,8 +11,9 @@ def test_deflate_offer_is_declined(add_charger, live_server):
     add_charger("CPZ")
 
     async def handshake():
-        async with websockets.connect(f"{live_server.ws_url}/ocpp/CPZ", subprotocols=["ocpp1.6"],
-                                      compression="deflate") as ws:
+        async with websockets.connect(
+            f"{live_server.ws_url}/ocpp/CPZ", subprotocols=["ocpp1.6"], compression="deflate"
+        ) as ws:
             assert ws.request.headers.get("Sec-WebSocket-Extensions")  # the client did offer it
             await ws.send('[2,"1","Heartbeat",{}]')
             answer = await ws.recv()

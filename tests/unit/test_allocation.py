@@ -41,8 +41,11 @@ def test_equal_share_of_the_site_limit():
 
 def test_equal_share_hands_the_last_tenths_to_the_oldest():
     # 32 A / 3 = 10.66 A: 10.6 each and 0.2 A left, one tenth each to the two oldest; the sum is the limit.
-    assert limits(SiteLimit(32), [session("new", 2), session("old", 0), session("mid", 1)]) == \
-        {"new": 10.6, "old": 10.7, "mid": 10.7}
+    assert limits(SiteLimit(32), [session("new", 2), session("old", 0), session("mid", 1)]) == {
+        "new": 10.6,
+        "old": 10.7,
+        "mid": 10.7,
+    }
 
 
 def test_a_session_at_its_own_maximum_leaves_the_rest_to_the_others():
@@ -59,13 +62,15 @@ def test_a_session_at_its_own_maximum_leaves_the_rest_to_the_others():
 
 def test_every_session_gets_at_least_the_minimum_when_the_limit_allows():
     # 20 A for three: the minimum 6 A each (18 A), then 2 A more shared: 6.7, 6.7, 6.6.
-    assert limits(SiteLimit(20), [session("a"), session("b", 1), session("c", 2)]) == \
-        {"a": 6.7, "b": 6.7, "c": 6.6}
+    assert limits(SiteLimit(20), [session("a"), session("b", 1), session("c", 2)]) == {"a": 6.7, "b": 6.7, "c": 6.6}
 
 
 def test_the_minimum_is_configurable():
-    assert limits(SiteLimit(20, min_current_a=8), [session("a"), session("b", 1), session("c", 2)]) == \
-        {"a": 10.0, "b": 10.0, "c": 0.0}
+    assert limits(SiteLimit(20, min_current_a=8), [session("a"), session("b", 1), session("c", 2)]) == {
+        "a": 10.0,
+        "b": 10.0,
+        "c": 0.0,
+    }
 
 
 def test_more_sessions_than_the_limit_allows_pauses_the_newest():
@@ -100,8 +105,12 @@ def test_a_car_that_stops_drawing_gives_its_share_away_and_gets_it_back_when_it_
     t = T0
 
     def run(seconds, a_draws, previous):
-        return allocate(site, [session("a", 0, measured_a=(a_draws,) * 3), session("b", 1)],
-                        now=t + timedelta(seconds=seconds), previous=previous)
+        return allocate(
+            site,
+            [session("a", 0, measured_a=(a_draws,) * 3), session("b", 1)],
+            now=t + timedelta(seconds=seconds),
+            previous=previous,
+        )
 
     first = allocate(site, [session("a"), session("b", 1)], now=t)
     assert first.limits() == {"a": 16.0, "b": 16.0}
@@ -128,13 +137,21 @@ def test_a_full_battery_is_capped_at_the_minimum_never_below():
     site = SiteLimit(32)
     prev = allocate(site, [session("full"), session("b", 1)], now=T0).states()
     for seconds in (0, 60, 120):
-        r = allocate(site, [session("full", measured_a=(0.0, 0.0, 0.0)), session("b", 1)],
-                     now=T0 + timedelta(seconds=seconds), previous=prev)
+        r = allocate(
+            site,
+            [session("full", measured_a=(0.0, 0.0, 0.0)), session("b", 1)],
+            now=T0 + timedelta(seconds=seconds),
+            previous=prev,
+        )
         prev = r.states()
     assert r.limits() == {"full": 6.0, "b": 26.0}
     # Its cap stays while it draws nothing; the cap only moves down, never under the minimum.
-    r = allocate(site, [session("full", measured_a=(0.0,)), session("b", 1)], now=T0 + timedelta(seconds=600),
-                 previous=r.states())
+    r = allocate(
+        site,
+        [session("full", measured_a=(0.0,)), session("b", 1)],
+        now=T0 + timedelta(seconds=600),
+        previous=r.states(),
+    )
     assert r.limits() == {"full": 6.0, "b": 26.0}
 
 
@@ -143,14 +160,22 @@ def test_a_short_dip_or_a_broken_run_does_not_cap():
     prev = allocate(site, [session("a"), session("b", 1)], now=T0).states()
     readings = [(0, 4.0), (60, 15.0), (130, 4.0), (200, 4.0)]  # low, back to its limit, low again for 70 s
     for seconds, drawn in readings:
-        r = allocate(site, [session("a", measured_a=(drawn,)), session("b", 1)],
-                     now=T0 + timedelta(seconds=seconds), previous=prev)
+        r = allocate(
+            site,
+            [session("a", measured_a=(drawn,)), session("b", 1)],
+            now=T0 + timedelta(seconds=seconds),
+            previous=prev,
+        )
         prev = r.states()
         assert r.limits() == {"a": 16.0, "b": 16.0}
     # A small shortfall (1.5 A under 16 A: less than 20 %) is not "not taking" however long it lasts.
     for seconds in (300, 600, 900):
-        r = allocate(site, [session("a", measured_a=(14.5,)), session("b", 1)],
-                     now=T0 + timedelta(seconds=seconds), previous=prev)
+        r = allocate(
+            site,
+            [session("a", measured_a=(14.5,)), session("b", 1)],
+            now=T0 + timedelta(seconds=seconds),
+            previous=prev,
+        )
         prev = r.states()
     assert r.limits() == {"a": 16.0, "b": 16.0}
 
@@ -187,8 +212,12 @@ def test_one_and_three_phase_sessions_share_each_phase():
     # 40 A per phase. "three" draws on L1-L3; "l1", "l2" (EV max 10 A) and "l3" on one phase each.
     # L1: three + l1 share 40 -> 20 each; L2: three (20) + l2 (10); L3: three + l3 -> 20 each. "three" is held
     # at 20 A by L1 and L3, so L2 keeps 10 A unused: per-phase limits are respected, not summed.
-    sessions = [session("three", 0, phases=(1, 2, 3)), session("l1", 1, phases=(1,)),
-                session("l2", 2, phases=(2,), ev_max_a=10.0), session("l3", 3, phases=(3,))]
+    sessions = [
+        session("three", 0, phases=(1, 2, 3)),
+        session("l1", 1, phases=(1,)),
+        session("l2", 2, phases=(2,), ev_max_a=10.0),
+        session("l3", 3, phases=(3,)),
+    ]
     result = allocate(SiteLimit(40), sessions, now=T0)
     assert result.limits() == {"three": 20.0, "l1": 20.0, "l2": 10.0, "l3": 20.0}
     assert result.allocated_a == (40.0, 30.0, 40.0)
@@ -208,8 +237,7 @@ def test_a_one_phase_site_puts_every_session_on_l1():
 
 def test_a_full_phase_pauses_a_three_phase_car_but_not_a_one_phase_car_elsewhere():
     # L1 holds only "l1-old" (32 A max) with 10 A: no room for the 3-phase car's minimum on L1, but "l2" fits.
-    sessions = [session("l1-old", 0, phases=(1,)), session("three", 1, phases=(1, 2, 3)),
-                session("l2", 2, phases=(2,))]
+    sessions = [session("l1-old", 0, phases=(1,)), session("three", 1, phases=(1, 2, 3)), session("l2", 2, phases=(2,))]
     result = allocate(SiteLimit(32), sessions, now=T0, external_load_a=(22.0, 0.0, 0.0))
     assert result.limits() == {"l1-old": 10.0, "three": 0.0, "l2": 32.0}
     assert result["three"].reason is Reason.PAUSED
@@ -220,10 +248,12 @@ def test_a_full_phase_pauses_a_three_phase_car_but_not_a_one_phase_car_elsewhere
 
 def test_a_charge_point_limit_is_shared_by_its_connectors():
     # Site 63 A; charge point X has its own 20 A breaker for two connectors; Y has none.
-    sessions = [session("x1", 0, charge_point="X"), session("x2", 1, charge_point="X"),
-                session("y1", 2, charge_point="Y")]
-    assert limits(SiteLimit(63), sessions, charge_point_limits={"X": 20.0}) == \
-        {"x1": 10.0, "x2": 10.0, "y1": 32.0}
+    sessions = [
+        session("x1", 0, charge_point="X"),
+        session("x2", 1, charge_point="X"),
+        session("y1", 2, charge_point="Y"),
+    ]
+    assert limits(SiteLimit(63), sessions, charge_point_limits={"X": 20.0}) == {"x1": 10.0, "x2": 10.0, "y1": 32.0}
 
 
 def test_a_charge_point_limit_too_small_for_two_minimums_pauses_its_newest_connector():
@@ -251,8 +281,9 @@ def test_external_load_is_taken_off_each_phase_first():
 
 def test_external_load_is_rounded_up_and_can_exceed_the_limit():
     assert limits(SiteLimit(40), [session("a")], external_load_a=(10.05, 0, 0)) == {"a": 29.9}
-    result = allocate(SiteLimit(40), [session("a", phases=(1,)), session("b", 1, phases=(2,))], now=T0,
-                      external_load_a=(45.0,))
+    result = allocate(
+        SiteLimit(40), [session("a", phases=(1,)), session("b", 1, phases=(2,))], now=T0, external_load_a=(45.0,)
+    )
     assert result.limits() == {"a": 0.0, "b": 32.0}
     assert result.available_a == (0.0, 40.0, 40.0)
 
@@ -295,8 +326,12 @@ def test_fallback_is_each_charge_points_share_when_every_connector_charges():
 
 
 def test_fallback_takes_the_lowest_connector_of_a_charge_point_and_its_own_limit():
-    connectors = [ConnectorInfo("X", 1, 32.0), ConnectorInfo("X", 2, 10.0), ConnectorInfo("Y", 1, 32.0),
-                  ConnectorInfo("U", 1, 16.0, managed=False)]
+    connectors = [
+        ConnectorInfo("X", 1, 32.0),
+        ConnectorInfo("X", 2, 10.0),
+        ConnectorInfo("Y", 1, 32.0),
+        ConnectorInfo("U", 1, 16.0, managed=False),
+    ]
     # U (unmanaged) takes 16 of 63: 47 left; X2 at 10, X1 and Y share 37: 18.5 each. X's profile covers both.
     assert fallback_limits(SiteLimit(63), connectors) == {"X": 10.0, "Y": 18.5}
     assert fallback_limits(SiteLimit(63), connectors, charge_point_limits={"Y": 12.0}) == {"X": 10.0, "Y": 12.0}
@@ -309,29 +344,34 @@ def test_fallback_below_the_minimum_is_zero():
 
 
 def test_fallback_respects_phases():
-    connectors = [ConnectorInfo("A", 1, 32.0, phases=(1,)), ConnectorInfo("B", 1, 32.0, phases=(1,)),
-                  ConnectorInfo("C", 1, 32.0, phases=(2,))]
-    assert fallback_limits(SiteLimit(40), connectors, external_load_a=(10.0, 0, 0)) == \
-        {"A": 15.0, "B": 15.0, "C": 32.0}
+    connectors = [
+        ConnectorInfo("A", 1, 32.0, phases=(1,)),
+        ConnectorInfo("B", 1, 32.0, phases=(1,)),
+        ConnectorInfo("C", 1, 32.0, phases=(2,)),
+    ]
+    assert fallback_limits(SiteLimit(40), connectors, external_load_a=(10.0, 0, 0)) == {"A": 15.0, "B": 15.0, "C": 32.0}
 
 
 # ----------------------------------------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("site,sessions,kw,message", [
-    (SiteLimit(32, phases=2), [], {}, "1 or 3 phases"),
-    (SiteLimit(-1), [], {}, "0 A or more"),
-    (SiteLimit(32), [session("a", phases=(1, 4))], {}, "phases must be"),
-    (SiteLimit(32), [session("a", phases=())], {}, "phases must be"),
-    (SiteLimit(32), [session("a", phases=(1, 1))], {}, "phases must be"),
-    (SiteLimit(32), [session("a"), session("a", 1)], {}, "unique"),
-    (SiteLimit(32), [session("a", max_a=-3)], {}, "0 A or more"),
-    (SiteLimit(32), [], {"external_load_a": (1, 2, 3, 4)}, "4 values"),
-    (SiteLimit(32), [], {"external_load_a": (-1,)}, "0 A or more"),
-    (SiteLimit(32), [session("a", measured_a=(1.0, 2.0))], {"previous": {}}, "one value per phase"),
-    (SiteLimit(32), [session("a", measured_a=(float("nan"),))], {}, "0 A or more"),
-    (SiteLimit(32), [], {"charge_point_limits": {"X": -1}}, "0 A or more"),
-])
+@pytest.mark.parametrize(
+    "site,sessions,kw,message",
+    [
+        (SiteLimit(32, phases=2), [], {}, "1 or 3 phases"),
+        (SiteLimit(-1), [], {}, "0 A or more"),
+        (SiteLimit(32), [session("a", phases=(1, 4))], {}, "phases must be"),
+        (SiteLimit(32), [session("a", phases=())], {}, "phases must be"),
+        (SiteLimit(32), [session("a", phases=(1, 1))], {}, "phases must be"),
+        (SiteLimit(32), [session("a"), session("a", 1)], {}, "unique"),
+        (SiteLimit(32), [session("a", max_a=-3)], {}, "0 A or more"),
+        (SiteLimit(32), [], {"external_load_a": (1, 2, 3, 4)}, "4 values"),
+        (SiteLimit(32), [], {"external_load_a": (-1,)}, "0 A or more"),
+        (SiteLimit(32), [session("a", measured_a=(1.0, 2.0))], {"previous": {}}, "one value per phase"),
+        (SiteLimit(32), [session("a", measured_a=(float("nan"),))], {}, "0 A or more"),
+        (SiteLimit(32), [], {"charge_point_limits": {"X": -1}}, "0 A or more"),
+    ],
+)
 def test_nonsense_is_refused_with_a_reason(site, sessions, kw, message):
     with pytest.raises(ValueError, match=message):
         allocate(site, sessions, now=T0, **kw)
@@ -351,10 +391,19 @@ def scenarios(draw):
     for i in range(n):
         phases = draw(PHASE_SETS)
         measured = draw(st.none() | st.tuples(*[AMPS for _ in phases]))
-        sessions.append(ActiveSession(
-            key=i, started_at=T0 + timedelta(seconds=draw(st.integers(0, 3600))), charger_max_a=draw(AMPS),
-            phases=phases, ev_max_a=draw(st.none() | AMPS), measured_a=measured, priority=draw(st.integers(0, 2)),
-            charge_point=draw(st.sampled_from([None, "X", "Y", "Z"])), managed=draw(st.booleans() | st.just(True))))
+        sessions.append(
+            ActiveSession(
+                key=i,
+                started_at=T0 + timedelta(seconds=draw(st.integers(0, 3600))),
+                charger_max_a=draw(AMPS),
+                phases=phases,
+                ev_max_a=draw(st.none() | AMPS),
+                measured_a=measured,
+                priority=draw(st.integers(0, 2)),
+                charge_point=draw(st.sampled_from([None, "X", "Y", "Z"])),
+                managed=draw(st.booleans() | st.just(True)),
+            )
+        )
         if draw(st.booleans()):
             previous[i] = SessionState(draw(AMPS), draw(st.none() | st.just(T0)), draw(st.none() | AMPS))
     cp_limits = draw(st.dictionaries(st.sampled_from(["X", "Y"]), AMPS, max_size=2))
@@ -381,8 +430,14 @@ def phases_of(site, s):
 @given(scenarios())
 def test_properties_of_every_allocation(scenario):
     site, sessions, previous, cp_limits, external = scenario
-    result = allocate(site, sessions, now=T0 + timedelta(minutes=5), previous=previous,
-                      charge_point_limits=cp_limits, external_load_a=external)
+    result = allocate(
+        site,
+        sessions,
+        now=T0 + timedelta(minutes=5),
+        previous=previous,
+        charge_point_limits=cp_limits,
+        external_load_a=external,
+    )
     minimum = floor_tenths(site.min_current_a)
     managed_use, unmanaged_use = [0] * site.phases, [0] * site.phases
     cp_managed, cp_unmanaged = {}, {}
@@ -399,8 +454,10 @@ def test_properties_of_every_allocation(scenario):
             if s.charge_point in cp_limits:
                 cp_use[(s.charge_point, p)] = cp_use.get((s.charge_point, p), 0) + t
     available = [tenths(a) for a in result.available_a]
-    assert available == [max(0, floor_tenths(site.max_current_a) - math.ceil(round(e * 10, 6)))
-                         for e in (list(external or []) + [0.0] * 3)[:site.phases]]
+    assert available == [
+        max(0, floor_tenths(site.max_current_a) - math.ceil(round(e * 10, 6)))
+        for e in (list(external or []) + [0.0] * 3)[: site.phases]
+    ]
     for p in range(site.phases):
         # Managed sessions never take more than the room that the limit, external load and unmanaged leave.
         assert managed_use[p] <= max(0, available[p] - unmanaged_use[p])
@@ -408,7 +465,8 @@ def test_properties_of_every_allocation(scenario):
     for (cp, p), used in cp_managed.items():
         assert used <= max(0, floor_tenths(cp_limits[cp]) - cp_unmanaged.get((cp, p), 0))
     assert result.overloaded == any(unmanaged_use[p] > available[p] for p in range(site.phases)) or any(
-        floor_tenths(site.max_current_a) < math.ceil(round(e * 10, 6)) for e in external or [])
+        floor_tenths(site.max_current_a) < math.ceil(round(e * 10, 6)) for e in external or []
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -431,7 +489,8 @@ def test_nobody_is_left_short_while_their_rooms_have_space(scenario):
             continue
         full_phase = any(phase_use[p] == available[p] for p in phases_of(site, s))
         full_cp = s.charge_point in cp_limits and any(
-            cp_use[(s.charge_point, p)] == floor_tenths(cp_limits[s.charge_point]) for p in phases_of(site, s))
+            cp_use[(s.charge_point, p)] == floor_tenths(cp_limits[s.charge_point]) for p in phases_of(site, s)
+        )
         assert full_phase or full_cp, (s, out, available, phase_use)
 
 
@@ -445,7 +504,10 @@ def test_an_older_session_is_never_paused_for_a_newer_one_in_the_same_place(scen
         if result[old.key].reason is not Reason.PAUSED:
             continue
         for new in sessions:
-            same_place = (phases_of(site, new) == phases_of(site, old) and new.charge_point == old.charge_point
-                          and new.priority == old.priority)
+            same_place = (
+                phases_of(site, new) == phases_of(site, old)
+                and new.charge_point == old.charge_point
+                and new.priority == old.priority
+            )
             if same_place and (new.started_at, str(new.key)) > (old.started_at, str(old.key)):
                 assert result[new.key].limit_a == 0, (old, new)

@@ -36,8 +36,7 @@ def test_a_cycle_of_groups_ends(rt, add_tag):
     add_tag("C", parent="B")
     with rt.db.uow() as uow:  # A -> C -> B -> A
         s = uow.session
-        s.scalar(select(IdTag).where(IdTag.tag == "A")).parent_id = s.scalar(
-            select(IdTag.id).where(IdTag.tag == "C"))
+        s.scalar(select(IdTag).where(IdTag.tag == "A")).parent_id = s.scalar(select(IdTag.id).where(IdTag.tag == "C"))
         uow.commit()
     assert _info(rt, "C") == {"status": "Accepted", "parentIdTag": "B"}
 
@@ -50,8 +49,15 @@ def test_expiry_owner_scope_and_concurrency(rt, owner, add_charger, add_tag):
     assert mine["status"] == "Accepted" and mine["expiryDate"].startswith(expiry.strftime("%Y-%m-%dT%H:%M"))
     assert _info(rt, "MINE", SimpleNamespace(owner_id=owner.id + 1000))["status"] == "Invalid"
     with rt.db.uow() as uow:
-        tx = Transaction(charge_point_id=cp.id, connector_id=1, id_tag="MINE", start_key="k", meter_start=0,
-                         start_timestamp=utcnow(), start_received_at=utcnow())
+        tx = Transaction(
+            charge_point_id=cp.id,
+            connector_id=1,
+            id_tag="MINE",
+            start_key="k",
+            meter_start=0,
+            start_timestamp=utcnow(),
+            start_received_at=utcnow(),
+        )
         uow.session.add(tx)
         uow.commit()
     assert _info(rt, "MINE", cp)["status"] == "ConcurrentTx"

@@ -13,8 +13,11 @@ def test_a_free_session_is_charged_zero_once(rt, add_charger, add_tag):
     add_tag("FREETAG")
     svc, cp = rt.charger_service, Charger("FREE1")
     svc.handle(cp, "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
-    tx = svc.handle(cp, "StartTransaction", {"connectorId": 1, "idTag": "FREETAG", "meterStart": 100,
-                                             "timestamp": "2026-11-25T08:00:00Z"})["transactionId"]
+    tx = svc.handle(
+        cp,
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "FREETAG", "meterStart": 100, "timestamp": "2026-11-25T08:00:00Z"},
+    )["transactionId"]
     stop = {"transactionId": tx, "idTag": "FREETAG", "meterStop": 7600, "timestamp": "2026-11-25T09:00:00Z"}
     assert svc.handle(cp, "StopTransaction", stop) == {"idTagInfo": {"status": "Accepted"}}
     assert svc.handle(cp, "StopTransaction", stop) == {"idTagInfo": {"status": "Accepted"}}  # a retry

@@ -25,18 +25,36 @@ T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 TX = {1: Transaction(41, T0 - timedelta(seconds=100))}
 
 
-def profile(pid=1, *, connector=0, purpose="TxDefaultProfile", stack=0, kind="Absolute", unit="A", periods=((0, 16),),
-            received=T0 - timedelta(hours=1), **extra) -> Profile:
+def profile(
+    pid=1,
+    *,
+    connector=0,
+    purpose="TxDefaultProfile",
+    stack=0,
+    kind="Absolute",
+    unit="A",
+    periods=((0, 16),),
+    received=T0 - timedelta(hours=1),
+    **extra,
+) -> Profile:
     """A profile from a SetChargingProfile payload in the ``ocpp`` package's snake_case."""
-    schedule = {"charging_rate_unit": unit,
-                "charging_schedule_period": [{"start_period": s, "limit": float(v), **({"number_phases": n[0]} if n
-                                                                                      else {})}
-                                             for s, v, *n in periods]}
+    schedule = {
+        "charging_rate_unit": unit,
+        "charging_schedule_period": [
+            {"start_period": s, "limit": float(v), **({"number_phases": n[0]} if n else {})} for s, v, *n in periods
+        ],
+    }
     for key in ("start_schedule", "duration"):
         if key in extra:
             schedule[key] = extra.pop(key)
-    payload = {"charging_profile_id": pid, "stack_level": stack, "charging_profile_purpose": purpose,
-               "charging_profile_kind": kind, "charging_schedule": schedule, **extra}
+    payload = {
+        "charging_profile_id": pid,
+        "stack_level": stack,
+        "charging_profile_purpose": purpose,
+        "charging_profile_kind": kind,
+        "charging_schedule": schedule,
+        **extra,
+    }
     return Profile.from_ocpp(connector, payload, received)
 
 
@@ -56,14 +74,34 @@ def amps(store: ProfileStore, t: datetime, connector=1, tx=TX, now=None):
 
 
 def test_camel_and_snake_case_payloads_read_the_same():
-    snake = profile(7, stack=2, valid_from="2030-01-01T00:00:00Z", start_schedule="2030-01-01T06:00:00Z",
-                    duration=3600, periods=((0, 10, 1), (600, 20.5)))
-    camel = Profile.from_ocpp(0, {
-        "chargingProfileId": 7, "stackLevel": 2, "chargingProfilePurpose": "TxDefaultProfile",
-        "chargingProfileKind": "Absolute", "validFrom": "2030-01-01T00:00:00Z",
-        "chargingSchedule": {"chargingRateUnit": "A", "startSchedule": "2030-01-01T06:00:00Z", "duration": 3600,
-                             "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10, "numberPhases": 1},
-                                                        {"startPeriod": 600, "limit": 20.5}]}}, T0 - timedelta(hours=1))
+    snake = profile(
+        7,
+        stack=2,
+        valid_from="2030-01-01T00:00:00Z",
+        start_schedule="2030-01-01T06:00:00Z",
+        duration=3600,
+        periods=((0, 10, 1), (600, 20.5)),
+    )
+    camel = Profile.from_ocpp(
+        0,
+        {
+            "chargingProfileId": 7,
+            "stackLevel": 2,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "validFrom": "2030-01-01T00:00:00Z",
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "startSchedule": "2030-01-01T06:00:00Z",
+                "duration": 3600,
+                "chargingSchedulePeriod": [
+                    {"startPeriod": 0, "limit": 10, "numberPhases": 1},
+                    {"startPeriod": 600, "limit": 20.5},
+                ],
+            },
+        },
+        T0 - timedelta(hours=1),
+    )
     assert snake == camel
     assert snake.valid_from == datetime(2030, 1, 1, tzinfo=UTC) and snake.duration == 3600
     assert [(p.start_period, p.limit, p.number_phases) for p in snake.periods] == [(0, 10.0, 1), (600, 20.5, None)]
@@ -79,23 +117,26 @@ def test_an_unreadable_profile_is_refused():
 # ----------------------------------------------------------------------------------------------- installing
 
 
-@pytest.mark.parametrize("kw,reason", [
-    ({"purpose": "TxProfile", "connector": 2}, "needs a transaction"),
-    ({"purpose": "TxProfile", "connector": 0}, "needs a transaction"),
-    ({"purpose": "TxProfile", "connector": 1, "transaction_id": 99}, "not the one"),
-    ({"purpose": "ChargePointMaxProfile", "connector": 1}, "connector 0"),
-    ({"connector": 3}, "no connector 3"),
-    ({"stack": 9}, "stack level 9"),
-    ({"stack": -1}, "stack level -1"),
-    ({"periods": ((60, 16),)}, "start at 0"),
-    ({"periods": ((0, 16), (600, 8), (600, 6))}, "increase"),
-    ({"periods": ()}, "start at 0"),
-    ({"periods": ((0, -1),)}, "0 or more"),
-    ({"periods": ((0, 16, 4),)}, "numberPhases"),
-    ({"kind": "Recurring"}, "recurrencyKind"),
-    ({"unit": "kW"}, "rate unit"),
-    ({"duration": 0}, "duration"),
-])
+@pytest.mark.parametrize(
+    "kw,reason",
+    [
+        ({"purpose": "TxProfile", "connector": 2}, "needs a transaction"),
+        ({"purpose": "TxProfile", "connector": 0}, "needs a transaction"),
+        ({"purpose": "TxProfile", "connector": 1, "transaction_id": 99}, "not the one"),
+        ({"purpose": "ChargePointMaxProfile", "connector": 1}, "connector 0"),
+        ({"connector": 3}, "no connector 3"),
+        ({"stack": 9}, "stack level 9"),
+        ({"stack": -1}, "stack level -1"),
+        ({"periods": ((60, 16),)}, "start at 0"),
+        ({"periods": ((0, 16), (600, 8), (600, 6))}, "increase"),
+        ({"periods": ()}, "start at 0"),
+        ({"periods": ((0, -1),)}, "0 or more"),
+        ({"periods": ((0, 16, 4),)}, "numberPhases"),
+        ({"kind": "Recurring"}, "recurrencyKind"),
+        ({"unit": "kW"}, "rate unit"),
+        ({"duration": 0}, "duration"),
+    ],
+)
 def test_a_charger_refuses_profiles_the_specification_rules_out(kw, reason):
     with pytest.raises(ProfileRejected, match=reason):
         store_with(profile(**kw))
@@ -118,9 +159,12 @@ def test_same_id_or_same_stack_level_and_purpose_replaces():
 
 def test_clearing_by_id_or_by_criteria():
     def fresh():
-        return store_with(profile(1), profile(2, connector=1, stack=1),
-                          profile(3, purpose="ChargePointMaxProfile", stack=2),
-                          profile(4, purpose="TxProfile", connector=1, stack=1))
+        return store_with(
+            profile(1),
+            profile(2, connector=1, stack=1),
+            profile(3, purpose="ChargePointMaxProfile", stack=2),
+            profile(4, purpose="TxProfile", connector=1, stack=1),
+        )
 
     store = fresh()
     assert store.clear(profile_id=2, connector_id=0) and [p.profile_id for p in store.profiles] == [1, 3, 4]
@@ -143,25 +187,30 @@ def test_a_transactions_end_drops_its_tx_profiles_only():
 
 
 def test_the_highest_valid_stack_level_leads():
-    store = store_with(profile(1, periods=((0, 16),)),
-                       profile(2, stack=1, periods=((0, 10),), valid_to="2030-01-01T13:00:00Z"),
-                       profile(3, stack=2, periods=((0, 6),), valid_from="2030-01-01T14:00:00Z"))
+    store = store_with(
+        profile(1, periods=((0, 16),)),
+        profile(2, stack=1, periods=((0, 10),), valid_to="2030-01-01T13:00:00Z"),
+        profile(3, stack=2, periods=((0, 6),), valid_from="2030-01-01T14:00:00Z"),
+    )
     assert amps(store, T0) == 10.0  # level 1, valid until 13:00
     assert amps(store, T0 + timedelta(hours=1)) == 16.0  # level 1 expired (validTo excluded), level 2 not yet
     assert amps(store, T0 + timedelta(hours=2)) == 6.0
 
 
 def test_a_profile_whose_schedule_ended_no_longer_shadows_lower_ones():
-    store = store_with(profile(1, periods=((0, 16),)),
-                       profile(2, stack=1, start_schedule="2030-01-01T12:00:00Z", duration=600, periods=((0, 8),)))
+    store = store_with(
+        profile(1, periods=((0, 16),)),
+        profile(2, stack=1, start_schedule="2030-01-01T12:00:00Z", duration=600, periods=((0, 8),)),
+    )
     assert amps(store, T0 - timedelta(seconds=1)) == 16.0  # not started
     assert amps(store, T0 + timedelta(seconds=599)) == 8.0
     assert amps(store, T0 + timedelta(seconds=600)) == 16.0
 
 
 def test_a_connectors_own_default_beats_connector_zeros_at_the_same_level_only():
-    store = store_with(profile(1, connector=0, stack=1, periods=((0, 16),)),
-                       profile(2, connector=1, stack=1, periods=((0, 10),)))
+    store = store_with(
+        profile(1, connector=0, stack=1, periods=((0, 16),)), profile(2, connector=1, stack=1, periods=((0, 10),))
+    )
     assert amps(store, T0, connector=1) == 10.0
     assert amps(store, T0, connector=2) == 16.0
     store.install(profile(3, connector=0, stack=2, periods=((0, 20),)), TX)
@@ -169,8 +218,7 @@ def test_a_connectors_own_default_beats_connector_zeros_at_the_same_level_only()
 
 
 def test_a_tx_profile_overrules_the_default_during_its_transaction_only():
-    store = store_with(profile(1, periods=((0, 6),)), profile(2, purpose="TxProfile", connector=1,
-                                                            periods=((0, 20),)))
+    store = store_with(profile(1, periods=((0, 6),)), profile(2, purpose="TxProfile", connector=1, periods=((0, 20),)))
     assert amps(store, T0) == 20.0  # not the lower of the two: the TxProfile replaces the default
     assert amps(store, T0, tx={}) == 6.0  # no transaction: the default
 
@@ -199,13 +247,28 @@ def test_relative_schedule_starts_with_the_transaction():
 
 def test_recurring_daily_and_weekly_schedules():
     # Every night from 22:00: 8 A for 8 hours, then 32 A.
-    daily = store_with(profile(1, kind="Recurring", recurrency_kind="Daily", start_schedule="2030-01-01T22:00:00Z",
-                               periods=((0, 8), (8 * 3600, 32))))
+    daily = store_with(
+        profile(
+            1,
+            kind="Recurring",
+            recurrency_kind="Daily",
+            start_schedule="2030-01-01T22:00:00Z",
+            periods=((0, 8), (8 * 3600, 32)),
+        )
+    )
     assert amps(daily, datetime(2030, 1, 5, 23, 0, tzinfo=UTC)) == 8.0
     assert amps(daily, datetime(2030, 1, 5, 7, 0, tzinfo=UTC)) == 32.0  # 9 h after the 4th's 22:00
     assert amps(daily, datetime(2030, 1, 1, 21, 0, tzinfo=UTC)) is None  # before the first occurrence
-    weekly = store_with(profile(1, kind="Recurring", recurrency_kind="Weekly", start_schedule="2030-01-07T00:00:00Z",
-                                duration=2 * 86400, periods=((0, 10),)))  # Monday and Tuesday only
+    weekly = store_with(
+        profile(
+            1,
+            kind="Recurring",
+            recurrency_kind="Weekly",
+            start_schedule="2030-01-07T00:00:00Z",
+            duration=2 * 86400,
+            periods=((0, 10),),
+        )
+    )  # Monday and Tuesday only
     assert amps(weekly, datetime(2030, 1, 15, 12, 0, tzinfo=UTC)) == 10.0  # a Tuesday
     assert amps(weekly, datetime(2030, 1, 16, 12, 0, tzinfo=UTC)) is None  # a Wednesday
 
@@ -238,16 +301,25 @@ def test_a_charge_point_maximum_is_shared_at_one_level():
 
 
 def test_composite_schedule_combines_tx_default_and_charge_point_max():
-    store = store_with(profile(1, periods=((0, 16),)),
-                       profile(2, purpose="TxProfile", connector=1, kind="Relative", periods=((0, 32), (300, 10))),
-                       profile(3, purpose="ChargePointMaxProfile", periods=((0, 20),),
-                               start_schedule="2030-01-01T12:00:00Z", duration=400))
+    store = store_with(
+        profile(1, periods=((0, 16),)),
+        profile(2, purpose="TxProfile", connector=1, kind="Relative", periods=((0, 32), (300, 10))),
+        profile(
+            3, purpose="ChargePointMaxProfile", periods=((0, 20),), start_schedule="2030-01-01T12:00:00Z", duration=400
+        ),
+    )
     kw = {"transactions": TX, "hardware_max_a": 32.0, "phases": {1: 3}, "voltage": 230.0}
     schedule = composite_schedule(store, 1, T0, 600, "A", **kw)
     # 0 s: TxProfile 32 under the 20 A maximum; 200 s (300 s into the transaction): 10 A; 400 s: the maximum ends.
-    assert schedule == {"duration": 600, "start_schedule": "2030-01-01T12:00:00Z", "charging_rate_unit": "A",
-                        "charging_schedule_period": [{"start_period": 0, "limit": 20.0, "number_phases": 3},
-                                                     {"start_period": 200, "limit": 10.0, "number_phases": 3}]}
+    assert schedule == {
+        "duration": 600,
+        "start_schedule": "2030-01-01T12:00:00Z",
+        "charging_rate_unit": "A",
+        "charging_schedule_period": [
+            {"start_period": 0, "limit": 20.0, "number_phases": 3},
+            {"start_period": 200, "limit": 10.0, "number_phases": 3},
+        ],
+    }
     in_watts = composite_schedule(store, 1, T0, 600, "W", **kw)["charging_schedule_period"]
     assert [(p["start_period"], p["limit"]) for p in in_watts] == [(0, 13800.0), (200, 6900.0)]
     # Connector 2 has no transaction: the 16 A default, under the maximum until it ends, then the default alone.
@@ -259,8 +331,9 @@ def test_composite_schedule_combines_tx_default_and_charge_point_max():
 
 
 def test_composite_schedule_without_profiles_is_the_hardware_limit():
-    schedule = composite_schedule(ProfileStore(2), 1, T0, 60, "A", transactions={}, hardware_max_a=32.0,
-                                  phases={}, voltage=230.0)
+    schedule = composite_schedule(
+        ProfileStore(2), 1, T0, 60, "A", transactions={}, hardware_max_a=32.0, phases={}, voltage=230.0
+    )
     assert schedule["charging_schedule_period"] == [{"start_period": 0, "limit": 32.0, "number_phases": 3}]
 
 

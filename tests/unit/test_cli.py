@@ -36,17 +36,20 @@ def test_people_chargers_tags_and_tokens(cms, rt, tmp_path):
         assert child.blocked and child.expiry_date.year == 2030 and child.parent_id is not None
 
 
-@pytest.mark.parametrize("args", [
-    ("owner", "create", "not-an-email", "--password", "long-enough"),
-    ("owner", "create", "bob@example.com", "--password", "short"),
-    ("token", "create", "nobody@example.com"),
-    ("chargepoint", "add", "bad id!", "--owner", "ann@example.com"),
-    ("chargepoint", "add", "CP-1", "--owner", "nobody@example.com"),
-    ("chargepoint", "add", "CP-1", "--owner", "ann@example.com", "--password", "short"),
-    ("idtag", "add", "T" * 21),
-    ("idtag", "add", "T1", "--expiry", "someday"),
-    ("idtag", "add", "T1", "--parent", "MISSING"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("owner", "create", "not-an-email", "--password", "long-enough"),
+        ("owner", "create", "bob@example.com", "--password", "short"),
+        ("token", "create", "nobody@example.com"),
+        ("chargepoint", "add", "bad id!", "--owner", "ann@example.com"),
+        ("chargepoint", "add", "CP-1", "--owner", "nobody@example.com"),
+        ("chargepoint", "add", "CP-1", "--owner", "ann@example.com", "--password", "short"),
+        ("idtag", "add", "T" * 21),
+        ("idtag", "add", "T1", "--expiry", "someday"),
+        ("idtag", "add", "T1", "--parent", "MISSING"),
+    ],
+)
 def test_bad_input_exits_non_zero_with_one_line(cms, args):
     cms("owner", "create", "ann@example.com", "--password", "ann-password")
     out = cms(*args)
@@ -90,8 +93,21 @@ def test_station_add_prints_the_id(cms, rt):
     from cms.models import Station
 
     cms("owner", "create", "ann@example.com", "--password", "ann-password")
-    out = cms("station", "add", "Depot", "--owner", "ann@example.com", "--address", "1 Yard Road",
-              "--lat", "52.52", "--lon", "13.405", "--timezone", "Europe/Berlin")
+    out = cms(
+        "station",
+        "add",
+        "Depot",
+        "--owner",
+        "ann@example.com",
+        "--address",
+        "1 Yard Road",
+        "--lat",
+        "52.52",
+        "--lon",
+        "13.405",
+        "--timezone",
+        "Europe/Berlin",
+    )
     assert out.exit_code == 0, out.output
     station_id = int(out.output.strip())
     bare = cms("station", "add", "Bare", "--owner", "ann@example.com")
@@ -99,21 +115,29 @@ def test_station_add_prints_the_id(cms, rt):
     with rt.db.uow() as uow:
         s = uow.session.get(Station, station_id)
         assert (s.name, s.address, s.latitude, s.longitude, s.timezone) == (
-            "Depot", "1 Yard Road", 52.52, 13.405, "Europe/Berlin")
+            "Depot",
+            "1 Yard Road",
+            52.52,
+            13.405,
+            "Europe/Berlin",
+        )
         b = uow.session.get(Station, int(bare.output))
         assert (b.latitude, b.longitude, b.timezone) == (None, None, "UTC")
 
 
-@pytest.mark.parametrize("args,reason", [
-    (("Depot", "--owner", "nobody@example.com"), "No account"),
-    (("Depot", "--owner", "ann@example.com", "--timezone", "Mars/Olympus"), "time zone"),
-    (("Depot", "--owner", "ann@example.com", "--lat", "52.5"), "both latitude and longitude"),
-    (("Depot", "--owner", "ann@example.com", "--lon", "13.4"), "both latitude and longitude"),
-    (("Depot", "--owner", "ann@example.com", "--lat", "north", "--lon", "13.4"), "Latitude must be a number"),
-    (("Depot", "--owner", "ann@example.com", "--lat", "95", "--lon", "13.4"), "Latitude must be between"),
-    (("  ", "--owner", "ann@example.com"), "name"),
-    (("Taken", "--owner", "ann@example.com"), "already"),
-])
+@pytest.mark.parametrize(
+    "args,reason",
+    [
+        (("Depot", "--owner", "nobody@example.com"), "No account"),
+        (("Depot", "--owner", "ann@example.com", "--timezone", "Mars/Olympus"), "time zone"),
+        (("Depot", "--owner", "ann@example.com", "--lat", "52.5"), "both latitude and longitude"),
+        (("Depot", "--owner", "ann@example.com", "--lon", "13.4"), "both latitude and longitude"),
+        (("Depot", "--owner", "ann@example.com", "--lat", "north", "--lon", "13.4"), "Latitude must be a number"),
+        (("Depot", "--owner", "ann@example.com", "--lat", "95", "--lon", "13.4"), "Latitude must be between"),
+        (("  ", "--owner", "ann@example.com"), "name"),
+        (("Taken", "--owner", "ann@example.com"), "already"),
+    ],
+)
 def test_station_add_refuses_bad_input_in_one_line(cms, rt, args, reason):
     from cms.models import Station
 

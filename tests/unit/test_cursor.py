@@ -21,13 +21,26 @@ def _raw(data) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
 
 
-@pytest.mark.parametrize("value,types", [
-    ("", (int,)), ("not base64 !", (int,)), ("x" * 600, (int,)), (_raw({"a": 1}), (int,)),
-    (_raw([2, 5]), (int,)), (_raw([1, 5, 6]), (int,)), (_raw([1, "5"]), (int,)), (_raw([1, True]), (int,)),
-    (_raw([1, 2**70]), (int,)), (_raw([1, 5]), (str,)), (_raw([1, "a\x00"]), (str,)),
-    (_raw([1, {"t": "yesterday"}, 1]), (datetime, int)), (_raw([1, {"t": "2026-01-01T00:00:00"}, 1]), (datetime, int)),
-    (_raw([1, {"t": "0001-01-01T00:00:00+05:00"}, 1]), (datetime, int)), (_raw([1, "2026-01-01", 1]), (datetime, int)),
-])
+@pytest.mark.parametrize(
+    "value,types",
+    [
+        ("", (int,)),
+        ("not base64 !", (int,)),
+        ("x" * 600, (int,)),
+        (_raw({"a": 1}), (int,)),
+        (_raw([2, 5]), (int,)),
+        (_raw([1, 5, 6]), (int,)),
+        (_raw([1, "5"]), (int,)),
+        (_raw([1, True]), (int,)),
+        (_raw([1, 2**70]), (int,)),
+        (_raw([1, 5]), (str,)),
+        (_raw([1, "a\x00"]), (str,)),
+        (_raw([1, {"t": "yesterday"}, 1]), (datetime, int)),
+        (_raw([1, {"t": "2026-01-01T00:00:00"}, 1]), (datetime, int)),
+        (_raw([1, {"t": "0001-01-01T00:00:00+05:00"}, 1]), (datetime, int)),
+        (_raw([1, "2026-01-01", 1]), (datetime, int)),
+    ],
+)
 def test_anything_else_is_invalid_input(value, types):
     with pytest.raises(InvalidInput, match="cursor is not valid"):
         cursor.decode(value, *types)

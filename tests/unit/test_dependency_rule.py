@@ -4,8 +4,19 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FORBIDDEN_IN_CORE = {"flask", "flask_sock", "flask_login", "flask_wtf", "spyne", "zeep", "lxml", "simple_websocket",
-                     "json_ws", "soap", "app"}
+FORBIDDEN_IN_CORE = {
+    "flask",
+    "flask_sock",
+    "flask_login",
+    "flask_wtf",
+    "spyne",
+    "zeep",
+    "lxml",
+    "simple_websocket",
+    "json_ws",
+    "soap",
+    "app",
+}
 # The console script is an entry point like app.py: `cms simulate` starts the OCPP-J simulator.
 ENTRY_POINTS = {"cms/cli.py"}
 

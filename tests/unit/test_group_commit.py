@@ -64,8 +64,11 @@ def _together(rt, identities: list[str], payload: dict) -> dict[str, object]:
 
 def _events(rt) -> dict[int, int]:
     with rt.db.uow() as uow:
-        return dict(uow.session.execute(select(StatusEvent.charge_point_id, func.count())
-                                        .group_by(StatusEvent.charge_point_id)).all())
+        return dict(
+            uow.session.execute(
+                select(StatusEvent.charge_point_id, func.count()).group_by(StatusEvent.charge_point_id)
+            ).all()
+        )
 
 
 def test_messages_that_arrive_together_share_one_commit(rt, add_charger, committer, slow_first):
@@ -91,8 +94,9 @@ def test_a_refused_message_does_not_hold_back_its_group(rt, add_charger, committ
     assert len(_events(rt)) == 3
 
 
-def test_a_failing_message_rolls_its_group_back_and_the_others_run_alone(rt, add_charger, committer, slow_first,
-                                                                         monkeypatch):
+def test_a_failing_message_rolls_its_group_back_and_the_others_run_alone(
+    rt, add_charger, committer, slow_first, monkeypatch
+):
     grouped = services.OPERATIONS["StatusNotification"]
 
     def op(ctx, p):
@@ -110,9 +114,14 @@ def test_a_failing_message_rolls_its_group_back_and_the_others_run_alone(rt, add
     assert answers == {"SLOW": {}, "A": {}, "B": {}}
     assert len(_events(rt)) == 3  # A and B written once each, on their own; BAD's nothing
     with rt.db.uow() as uow:  # the failed message is kept for troubleshooting
-        assert uow.session.scalar(select(func.count()).select_from(MessageLogEntry)
-                                  .where(MessageLogEntry.action == "StatusNotification",
-                                         MessageLogEntry.direction == "in")) >= 1
+        assert (
+            uow.session.scalar(
+                select(func.count())
+                .select_from(MessageLogEntry)
+                .where(MessageLogEntry.action == "StatusNotification", MessageLogEntry.direction == "in")
+            )
+            >= 1
+        )
 
 
 def test_writers_end_when_idle_and_start_again(rt, add_charger, committer):

@@ -61,13 +61,22 @@ def test_every_field_named_is_a_field_of_the_action(action):
 
 
 def test_what_is_checked():
-    assert problems("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0,
-                                         "timestamp": "2026-01-01T00:00:00Z"}) == []
-    found = problems("StatusNotification", {"connectorId": 1 << 31, "info": "a\x00", "vendorId": 5,
-                                            "timestamp": "9999-12-31T23:59:59-05:00"})
+    assert (
+        problems(
+            "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-01-01T00:00:00Z"}
+        )
+        == []
+    )
+    found = problems(
+        "StatusNotification",
+        {"connectorId": 1 << 31, "info": "a\x00", "vendorId": 5, "timestamp": "9999-12-31T23:59:59-05:00"},
+    )
     assert sorted((v.field, v.code) for v in found) == [
-        ("connectorId", "PropertyConstraintViolation"), ("info", "PropertyConstraintViolation"),
-        ("timestamp", "PropertyConstraintViolation"), ("vendorId", "TypeConstraintViolation")]
+        ("connectorId", "PropertyConstraintViolation"),
+        ("info", "PropertyConstraintViolation"),
+        ("timestamp", "PropertyConstraintViolation"),
+        ("vendorId", "TypeConstraintViolation"),
+    ]
     assert problems("Authorize", {"idTag": "\ud800"})[0].reason == "is not valid Unicode (a lone surrogate)"
     assert problems("Heartbeat", {"anything": 1}) == [] and problems("MakeCoffee", {"x": 1}) == []
     assert problems("MeterValues", "not an object")[0].field == "payload"
@@ -80,22 +89,54 @@ def test_timestamps_the_database_and_python_hold():
 
 
 def test_a_transaction_message_keeps_what_can_be_used():
-    received = {"transactionId": 1 << 40, "meterStop": "300", "timestamp": "soon", "vendorX": [1],
-                "transactionData": [{"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [
-                    {"value": "1" * 3000, "measurand": 7, "unit": "W\x00h"}, "junk"]}, "junk"]}
+    received = {
+        "transactionId": 1 << 40,
+        "meterStop": "300",
+        "timestamp": "soon",
+        "vendorX": [1],
+        "transactionData": [
+            {
+                "timestamp": "2026-01-01T00:00:00Z",
+                "sampledValue": [{"value": "1" * 3000, "measurand": 7, "unit": "W\x00h"}, "junk"],
+            },
+            "junk",
+        ],
+    }
     usable = fitted("StopTransaction", received)
-    assert usable == {"meterStop": 300, "vendorX": [1], "transactionData": [
-        {"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": "1" * 2048, "measurand": "7",
-                                                                "unit": "W\ufffdh"}]}]}
+    assert usable == {
+        "meterStop": 300,
+        "vendorX": [1],
+        "transactionData": [
+            {
+                "timestamp": "2026-01-01T00:00:00Z",
+                "sampledValue": [{"value": "1" * 2048, "measurand": "7", "unit": "W\ufffdh"}],
+            }
+        ],
+    }
     assert usable.received is received and usable.problem("transactionId").code == "PropertyConstraintViolation"
     assert {v.field for v in usable.problems} == {
-        "transactionId", "timestamp", "transactionData[0].sampledValue[0].value",
-        "transactionData[0].sampledValue[0].measurand", "transactionData[0].sampledValue[0].unit",
-        "transactionData[0].sampledValue[1]", "transactionData[1]"}
+        "transactionId",
+        "timestamp",
+        "transactionData[0].sampledValue[0].value",
+        "transactionData[0].sampledValue[0].measurand",
+        "transactionData[0].sampledValue[0].unit",
+        "transactionData[0].sampledValue[1]",
+        "transactionData[1]",
+    }
 
 
-@pytest.mark.parametrize(("value", "number"), [("12.5", 12.5), ("nan", None), ("inf", None), ("-1e400", None),
-                                               ("1e12", 1e12), ("1.1e12", None), ("kaputt", None)])
+@pytest.mark.parametrize(
+    ("value", "number"),
+    [
+        ("12.5", 12.5),
+        ("nan", None),
+        ("inf", None),
+        ("-1e400", None),
+        ("1e12", 1e12),
+        ("1.1e12", None),
+        ("kaputt", None),
+    ],
+)
 def test_only_readings_a_meter_can_give_are_numbers(value, number):
     now = datetime.now(UTC)
     assert normalise_sample({"value": value}, now, now)["value"] == number

@@ -26,8 +26,11 @@ def _live(rt, tx_id):
 def _session(rt, identity):
     svc, cp = rt.charger_service, Charger(identity)
     svc.handle(cp, "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
-    tx = svc.handle(cp, "StartTransaction", {"connectorId": 1, "idTag": "LIVE", "meterStart": 1000,
-                                             "timestamp": "2026-11-25T10:00:00Z"})["transactionId"]
+    tx = svc.handle(
+        cp,
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "LIVE", "meterStart": 1000, "timestamp": "2026-11-25T10:00:00Z"},
+    )["transactionId"]
     return svc, cp, tx
 
 
@@ -56,12 +59,18 @@ def test_another_chargers_or_a_closed_transaction_is_left_alone(rt, add_charger,
     svc, cp, tx = _session(rt, "LIVE2")
     other = Charger("LIVE3")
     svc.handle(other, "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
-    svc.handle(other, "MeterValues", {"connectorId": 1, "transactionId": tx,
-                                      "meterValue": _sample("2026-11-25T10:10:00Z", wh=9999, w=1)})
+    svc.handle(
+        other,
+        "MeterValues",
+        {"connectorId": 1, "transactionId": tx, "meterValue": _sample("2026-11-25T10:10:00Z", wh=9999, w=1)},
+    )
     assert _live(rt, tx) == (1000.0, None)
     svc.handle(cp, "StopTransaction", {"transactionId": tx, "meterStop": 2000, "timestamp": "2026-11-25T11:00:00Z"})
-    svc.handle(cp, "MeterValues", {"connectorId": 1, "transactionId": tx,
-                                   "meterValue": _sample("2026-11-25T11:10:00Z", wh=3000, w=5)})
+    svc.handle(
+        cp,
+        "MeterValues",
+        {"connectorId": 1, "transactionId": tx, "meterValue": _sample("2026-11-25T11:10:00Z", wh=3000, w=5)},
+    )
     assert _live(rt, tx) == (2000.0, 0.0)
     with rt.db.uow() as uow:  # every sample is kept, whoever sent it
         assert len(uow.session.scalars(select(MeterValue).where(MeterValue.transaction_id == tx)).all()) == 4

@@ -64,8 +64,11 @@ def test_delays_grow_with_each_failure_and_throttled_tries_do_not_count(attempt,
 
 def _failures_from(rt, addr) -> int:
     with rt.db.uow() as uow:
-        return uow.session.scalar(select(func.count()).select_from(LoginAttempt)
-                                  .where(LoginAttempt.remote_addr == addr, LoginAttempt.succeeded.is_(False)))
+        return uow.session.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(LoginAttempt.remote_addr == addr, LoginAttempt.succeeded.is_(False))
+        )
 
 
 def test_the_right_password_from_an_address_that_has_not_failed_goes_straight_in(rt, attempt, owner):
@@ -150,7 +153,11 @@ def test_only_one_process_claims_the_mail_of_a_window(app_config, rt, throttle, 
         with other.extensions["cms"].db.uow() as b:
             assert LoginThrottle._claim_alert(b.session, owner.email, now, cutoff) is False
         with other.extensions["cms"].db.uow() as b:  # after the window, the row is claimed again
-            assert LoginThrottle._claim_alert(b.session, owner.email, now + timedelta(seconds=901),
-                                              cutoff + timedelta(seconds=901)) is True
+            assert (
+                LoginThrottle._claim_alert(
+                    b.session, owner.email, now + timedelta(seconds=901), cutoff + timedelta(seconds=901)
+                )
+                is True
+            )
     finally:
         other.extensions["cms"].db.dispose()

@@ -15,10 +15,26 @@ def test_upkeep_expires_reservations_and_offlines_silent_chargers(rt, add_charge
         for cp, seen in ((quiet, utcnow() - timedelta(hours=2)), (lively, utcnow())):
             row = s.get(ChargePoint, cp.id)
             row.connected, row.last_seen_at = True, seen
-        s.add(Reservation(id=1, charge_point_id=quiet.id, connector_id=1, id_tag="T", status="Accepted",
-                          expiry_date=utcnow() - timedelta(minutes=1)))
-        s.add(Reservation(id=2, charge_point_id=quiet.id, connector_id=2, id_tag="T", status="Accepted",
-                          expiry_date=utcnow() + timedelta(minutes=10)))
+        s.add(
+            Reservation(
+                id=1,
+                charge_point_id=quiet.id,
+                connector_id=1,
+                id_tag="T",
+                status="Accepted",
+                expiry_date=utcnow() - timedelta(minutes=1),
+            )
+        )
+        s.add(
+            Reservation(
+                id=2,
+                charge_point_id=quiet.id,
+                connector_id=2,
+                id_tag="T",
+                status="Accepted",
+                expiry_date=utcnow() + timedelta(minutes=10),
+            )
+        )
         uow.commit()
     assert Maintenance(rt.db, 300, 60).run_once() == {"reservations_expired": 1, "chargers_offline": 1}
     with rt.db.uow() as uow:

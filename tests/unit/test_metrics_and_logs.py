@@ -130,13 +130,16 @@ class _Gateway:
         return self.answer
 
 
-@pytest.mark.parametrize("answer,outcome", [
-    ({"status": "Accepted"}, "result"),
-    (ChargerCallError("NotSupported", "no"), "charger_call_error"),
-    (ChargerTimeout("late"), "timeout"),
-    (ChargerNotConnected("gone"), "not_connected"),
-    (RuntimeError("redis went away"), "error"),
-])
+@pytest.mark.parametrize(
+    "answer,outcome",
+    [
+        ({"status": "Accepted"}, "result"),
+        (ChargerCallError("NotSupported", "no"), "charger_call_error"),
+        (ChargerTimeout("late"), "timeout"),
+        (ChargerNotConnected("gone"), "not_connected"),
+        (RuntimeError("redis went away"), "error"),
+    ],
+)
 def test_every_command_is_counted_with_its_outcome(answer, outcome):
     rec = _Recorder()
     dispatcher = Dispatcher(db=None, validator=None, metrics=rec)
@@ -166,16 +169,19 @@ class _Fault:
         self.faultcode = faultcode
 
 
-@pytest.mark.parametrize("code,outcome", [
-    ("Client.SecurityError", "SecurityError"),
-    ("Client.SchemaValidationError", "SchemaValidationError"),
-    ("soap:Client.ProtocolError", "ProtocolError"),
-    ("Client", "Sender"),
-    ("Server", "InternalError"),
-    ("Server.InternalError", "InternalError"),
-    ("senv:Receiver", "InternalError"),
-    (None, "InternalError"),
-])
+@pytest.mark.parametrize(
+    "code,outcome",
+    [
+        ("Client.SecurityError", "SecurityError"),
+        ("Client.SchemaValidationError", "SchemaValidationError"),
+        ("soap:Client.ProtocolError", "ProtocolError"),
+        ("Client", "Sender"),
+        ("Server", "InternalError"),
+        ("Server.InternalError", "InternalError"),
+        ("senv:Receiver", "InternalError"),
+        (None, "InternalError"),
+    ],
+)
 def test_soap_faults_become_outcomes(code, outcome):
     assert fault_outcome(_Fault(code)) == outcome
 

@@ -19,8 +19,12 @@ SERVE = ("serve", "--host", "127.0.0.1", "--port", str(free_port()))
 
 
 def _env(tmp_path, **cms) -> dict:
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CMS_DATA_DIR": str(tmp_path / "data"),
-           "CMS_DATABASE_URL": f"sqlite:///{tmp_path}/cms.sqlite3"}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "CMS_DATA_DIR": str(tmp_path / "data"),
+        "CMS_DATABASE_URL": f"sqlite:///{tmp_path}/cms.sqlite3",
+    }
     env.update({f"CMS_{k.upper()}": v for k, v in cms.items()})
     return env
 
@@ -33,6 +37,7 @@ class _Result:
 @pytest.fixture(autouse=True)
 def _no_server(monkeypatch):
     """`cms serve` past its checks would replace this process with gunicorn."""
+
     def refuse(*args):
         raise AssertionError("the checks passed and the server would start")
 
@@ -53,8 +58,7 @@ def _cms(env: dict, *args: str, cwd=None) -> _Result:
 
 
 def _real_cms(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cms.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([sys.executable, "-m", "cms.cli", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def _one_line_failure(out) -> str:
@@ -73,13 +77,20 @@ def migrated(tmp_path):
     return env
 
 
-@pytest.mark.parametrize(("variable", "value", "expected"), [
-    ("HEARTBEAT_INTERVAL", "soon", "CMS_HEARTBEAT_INTERVAL must be a whole number, 0 or more, not 'soon'"),
-    ("CALL_TIMEOUT", "-3", "CMS_CALL_TIMEOUT must be a number, 0 or more, not '-3'"),
-    ("AUTO_REGISTER", "maybe", "CMS_AUTO_REGISTER must be 1/0, true/false, yes/no or on/off, not 'maybe'"),
-    ("CURRENCY", "euro", "CMS_CURRENCY must be an ISO 4217 code such as EUR, not 'euro'"),
-    ("PAYMENT_PROVIDER", "no_such_module:Provider", "CMS_PAYMENT_PROVIDER='no_such_module:Provider' cannot be used"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("HEARTBEAT_INTERVAL", "soon", "CMS_HEARTBEAT_INTERVAL must be a whole number, 0 or more, not 'soon'"),
+        ("CALL_TIMEOUT", "-3", "CMS_CALL_TIMEOUT must be a number, 0 or more, not '-3'"),
+        ("AUTO_REGISTER", "maybe", "CMS_AUTO_REGISTER must be 1/0, true/false, yes/no or on/off, not 'maybe'"),
+        ("CURRENCY", "euro", "CMS_CURRENCY must be an ISO 4217 code such as EUR, not 'euro'"),
+        (
+            "PAYMENT_PROVIDER",
+            "no_such_module:Provider",
+            "CMS_PAYMENT_PROVIDER='no_such_module:Provider' cannot be used",
+        ),
+    ],
+)
 def test_a_bad_setting_names_the_variable_and_the_value(migrated, variable, value, expected):
     line = _one_line_failure(_cms({**migrated, f"CMS_{variable}": value}, *SERVE))
     assert expected in line
@@ -95,14 +106,23 @@ def test_the_real_command_prints_one_line_on_stderr(tmp_path):
 
 
 def test_other_commands_refuse_a_bad_setting_too(migrated):
-    line = _one_line_failure(_cms({**migrated, "CMS_MESSAGE_LOG_LIMIT": "lots"}, "owner", "create",
-                                  "ann@example.com", "--password", "ann-password"))
+    line = _one_line_failure(
+        _cms(
+            {**migrated, "CMS_MESSAGE_LOG_LIMIT": "lots"},
+            "owner",
+            "create",
+            "ann@example.com",
+            "--password",
+            "ann-password",
+        )
+    )
     assert "CMS_MESSAGE_LOG_LIMIT" in line and "'lots'" in line
 
 
 def test_an_empty_number_means_the_default(migrated):
-    out = _cms({**migrated, "CMS_HEARTBEAT_INTERVAL": ""}, "owner", "create", "ann@example.com", "--password",
-               "ann-password")
+    out = _cms(
+        {**migrated, "CMS_HEARTBEAT_INTERVAL": ""}, "owner", "create", "ann@example.com", "--password", "ann-password"
+    )
     assert out.returncode == 0, out.stderr
 
 
@@ -173,8 +193,9 @@ def test_the_gunicorn_worker_fails_clearly_too(tmp_path):
     """gunicorn started without `cms serve` (its checks skipped): the worker runs them, says why in one line,
     and gunicorn stops instead of restarting workers that fail with a traceback each."""
     sqlite3.connect(tmp_path / "cms.sqlite3").close()  # exists, not migrated
-    out = subprocess.run(gunicorn_command("127.0.0.1", free_port(), 1), env=_env(tmp_path), capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        gunicorn_command("127.0.0.1", free_port(), 1), env=_env(tmp_path), capture_output=True, text=True, timeout=60
+    )
     assert out.returncode != 0
     assert "Traceback" not in out.stderr
     ours = [line for line in out.stderr.splitlines() if "run `cms db upgrade`" in line]

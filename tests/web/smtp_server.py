@@ -59,4 +59,3 @@ class SmtpServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
-

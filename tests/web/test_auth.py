@@ -27,8 +27,16 @@ def path_of(link: str) -> str:
 
 
 def sign_up(browser, email="new@example.com", password="a-good-password"):
-    return browser.post("/dashboard/signup", {"name": "Nina New", "email": email, "phone": "+49 30 1234567",
-                                              "password": password, "password_confirm": password})
+    return browser.post(
+        "/dashboard/signup",
+        {
+            "name": "Nina New",
+            "email": email,
+            "phone": "+49 30 1234567",
+            "password": password,
+            "password_confirm": password,
+        },
+    )
 
 
 def test_sign_up_verify_and_log_in(rt, browser):
@@ -49,18 +57,22 @@ def test_sign_up_verify_and_log_in(rt, browser):
     assert "Overview" in page and "Nina New" in page
 
     from cms.accounts import user_by_email
+
     with rt.db.uow() as uow:
         user = user_by_email(uow.session, "new@example.com")
         assert user.phone == "+49 30 1234567" and user.role == "owner" and user.email_verified_at is not None
         assert user.password_hash.startswith("$argon2id$")
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("email", "not-an-email", "Not an email address"),
-    ("password", "short", "at least 8"),
-    ("name", "", "your name"),
-    ("phone", "call me maybe", "phone number"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("email", "not-an-email", "Not an email address"),
+        ("password", "short", "at least 8"),
+        ("name", "", "your name"),
+        ("phone", "call me maybe", "phone number"),
+    ],
+)
 def test_sign_up_rejects_bad_input(rt, browser, field, value, message):
     data = {"name": "Nina", "email": "n@example.com", "phone": "", "password": "a-good-password"}
     data[field] = value
@@ -126,8 +138,11 @@ def test_api_and_ocpp_routes_need_no_csrf(client, owner_token):
     r = client.get("/api/v1/openapi.json")
     assert r.status_code == 200
     # A JSON API POST with a Bearer token is not a form: no CSRF involved (404: unknown charger).
-    r = client.post("/api/v1/charge-points/NOPE/commands/Reset", json={"type": "Soft"},
-                    headers={"Authorization": f"Bearer {owner_token}"})
+    r = client.post(
+        "/api/v1/charge-points/NOPE/commands/Reset",
+        json={"type": "Soft"},
+        headers={"Authorization": f"Bearer {owner_token}"},
+    )
     assert r.status_code == 404
 
 
@@ -159,17 +174,22 @@ def test_logout_ends_the_session(owner_browser):
 
 
 def test_login_redirects_only_to_local_pages(owner, browser):
-    r = browser.post("/dashboard/login?next=https://evil.example/x",
-                     {"email": "owner@example.com", "password": "owner-password"})
+    r = browser.post(
+        "/dashboard/login?next=https://evil.example/x", {"email": "owner@example.com", "password": "owner-password"}
+    )
     assert r.headers["Location"] == "/dashboard/"
 
 
 def test_change_password(owner_browser):
-    r = owner_browser.post("/dashboard/account", {"current_password": "nope-nope", "password": "another-pass-1",
-                                                  "password_confirm": "another-pass-1"})
+    r = owner_browser.post(
+        "/dashboard/account",
+        {"current_password": "nope-nope", "password": "another-pass-1", "password_confirm": "another-pass-1"},
+    )
     assert r.status_code == 422
-    r = owner_browser.post("/dashboard/account", {"current_password": "owner-password", "password": "another-pass-1",
-                                                  "password_confirm": "another-pass-1"})
+    r = owner_browser.post(
+        "/dashboard/account",
+        {"current_password": "owner-password", "password": "another-pass-1", "password_confirm": "another-pass-1"},
+    )
     assert r.status_code == 302
 
 

@@ -16,8 +16,9 @@ def kwh(rt, period="day", group="charger", start=date(2024, 3, 1), end=date(2024
         uow.commit()
     with rt.db.uow() as uow:
         me = user_by_email(uow.session, "owner@example.com")
-        data = queries.consumption(uow.session, me, queries.TransactionFilter(date_from=start, date_to=end),
-                                   period=period, group=group)
+        data = queries.consumption(
+            uow.session, me, queries.TransactionFilter(date_from=start, date_to=end), period=period, group=group
+        )
     return {s["name"]: s["kwh"] for s in data["series"]}
 
 

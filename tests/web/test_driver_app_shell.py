@@ -18,8 +18,7 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "cms" / "web" / "templates" / 
 
 @pytest.fixture
 def app_config(app_config):
-    return {**app_config, "map_tiles_url": "http://tiles.test/{z}/{x}/{y}.png",
-            "map_tiles_attribution": "© Test tiles"}
+    return {**app_config, "map_tiles_url": "http://tiles.test/{z}/{x}/{y}.png", "map_tiles_attribution": "© Test tiles"}
 
 
 class _Markup(HTMLParser):
@@ -57,8 +56,19 @@ def _markup(text: str) -> _Markup:
     return parser
 
 
-@pytest.mark.parametrize("path", ["/app/", "/app/login", "/app/verify?token=x", "/app/reset?token=y",
-                                  "/app/c/CP-1/2", "/app/stations/12", "/app/sessions/3", "/app/wallet"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/app/",
+        "/app/login",
+        "/app/verify?token=x",
+        "/app/reset?token=y",
+        "/app/c/CP-1/2",
+        "/app/stations/12",
+        "/app/sessions/3",
+        "/app/wallet",
+    ],
+)
 def test_every_screen_url_serves_the_shell(client, path):
     r = client.get(path)
     assert r.status_code == 200 and r.mimetype == "text/html"

@@ -30,8 +30,7 @@ def test_every_command_form_renders(owner_browser, add_charger):
 
 def test_reset_reaches_the_charger_and_the_answer_is_shown(owner_browser, history):
     cp = history["charger"].cp
-    r = owner_browser.post("/dashboard/chargers/CP-A1/commands/Reset", {"type": "Soft"},
-                           headers={"HX-Request": "true"})
+    r = owner_browser.post("/dashboard/chargers/CP-A1/commands/Reset", {"type": "Soft"}, headers={"HX-Request": "true"})
     assert r.status_code == 200 and answer(r) == {"status": "Accepted"}
     assert cp.received[-1] == ("Reset", {"type": "Soft"})
     assert "<html" not in text(r)
@@ -39,20 +38,29 @@ def test_reset_reaches_the_charger_and_the_answer_is_shown(owner_browser, histor
 
 def test_typed_fields_lists_and_json_are_converted(owner_browser, history):
     cp = history["charger"].cp
-    r = owner_browser.post("/dashboard/chargers/CP-A1/commands/GetConfiguration",
-                           {"key": "HeartbeatInterval, MeterValueSampleInterval"})
+    r = owner_browser.post(
+        "/dashboard/chargers/CP-A1/commands/GetConfiguration", {"key": "HeartbeatInterval, MeterValueSampleInterval"}
+    )
     assert r.status_code == 200
     assert cp.received[-1] == ("GetConfiguration", {"key": ["HeartbeatInterval", "MeterValueSampleInterval"]})
     assert answer(r)["configurationKey"][0]["key"] == "HeartbeatInterval"
-    profile = {"chargingProfileId": 5, "stackLevel": 1, "chargingProfilePurpose": "TxDefaultProfile",
-               "chargingProfileKind": "Absolute", "chargingSchedule": {
-                   "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}]}}
-    r = owner_browser.post("/dashboard/chargers/CP-A1/commands/SetChargingProfile",
-                           {"connectorId": "1", "csChargingProfiles": json.dumps(profile)})
+    profile = {
+        "chargingProfileId": 5,
+        "stackLevel": 1,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}]},
+    }
+    r = owner_browser.post(
+        "/dashboard/chargers/CP-A1/commands/SetChargingProfile",
+        {"connectorId": "1", "csChargingProfiles": json.dumps(profile)},
+    )
     assert r.status_code == 200, text(r)
     assert cp.received[-1][0] == "SetChargingProfile"
-    r = owner_browser.post("/dashboard/chargers/CP-A1/commands/GetDiagnostics",
-                           {"location": "ftp://example.com/up", "startTime": "2024-05-01T10:00"})
+    r = owner_browser.post(
+        "/dashboard/chargers/CP-A1/commands/GetDiagnostics",
+        {"location": "ftp://example.com/up", "startTime": "2024-05-01T10:00"},
+    )
     assert r.status_code == 200
     assert cp.received[-1][1]["start_time"] == "2024-05-01T10:00:00Z"
 
@@ -62,11 +70,13 @@ def test_bad_input_is_explained_and_nothing_is_sent(owner_browser, history):
     before = len(cp.received)
     r = owner_browser.post("/dashboard/chargers/CP-A1/commands/Reset", {"type": "Sideways"})
     assert r.status_code == 422 and "Invalid request" in text(r)
-    r = owner_browser.post("/dashboard/chargers/CP-A1/commands/ChangeAvailability", {"connectorId": "x",
-                                                                                      "type": "Inoperative"})
+    r = owner_browser.post(
+        "/dashboard/chargers/CP-A1/commands/ChangeAvailability", {"connectorId": "x", "type": "Inoperative"}
+    )
     assert r.status_code == 422
-    r = owner_browser.post("/dashboard/chargers/CP-A1/commands/SetChargingProfile",
-                           {"connectorId": "1", "csChargingProfiles": "{not json"})
+    r = owner_browser.post(
+        "/dashboard/chargers/CP-A1/commands/SetChargingProfile", {"connectorId": "1", "csChargingProfiles": "{not json"}
+    )
     assert r.status_code == 422
     r = owner_browser.post("/dashboard/chargers/CP-A1/commands/UnlockConnector", {})
     assert r.status_code == 422 and "required" in text(r)
@@ -92,8 +102,7 @@ def test_not_connected_is_409(owner_browser, add_charger):
 
 def test_local_list_from_my_tags(owner_browser, history):
     cp = history["charger"].cp
-    r = owner_browser.post("/dashboard/chargers/CP-A1/commands/SendLocalList",
-                           {"from_tags": "1", "updateType": "Full"})
+    r = owner_browser.post("/dashboard/chargers/CP-A1/commands/SendLocalList", {"from_tags": "1", "updateType": "Full"})
     assert r.status_code == 200, text(r)
     action, sent = cp.received[-1]
     assert action == "SendLocalList" and sent["update_type"] == "Full"

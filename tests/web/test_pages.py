@@ -16,9 +16,19 @@ def text(r) -> str:
 
 
 def test_pages_need_a_login(client):
-    for url in ("/dashboard/", "/dashboard/stations", "/dashboard/chargers", "/dashboard/transactions",
-                "/dashboard/consumption", "/dashboard/tags", "/dashboard/reservations", "/dashboard/tokens",
-                "/dashboard/tariffs", "/dashboard/chargers/CP-A1", "/dashboard/transactions.csv"):
+    for url in (
+        "/dashboard/",
+        "/dashboard/stations",
+        "/dashboard/chargers",
+        "/dashboard/transactions",
+        "/dashboard/consumption",
+        "/dashboard/tags",
+        "/dashboard/reservations",
+        "/dashboard/tokens",
+        "/dashboard/tariffs",
+        "/dashboard/chargers/CP-A1",
+        "/dashboard/transactions.csv",
+    ):
         r = client.get(url)
         assert r.status_code == 302 and "/dashboard/login" in r.headers["Location"], url
 
@@ -31,26 +41,32 @@ def test_overview(owner_browser, history):
 
 
 def test_stations_add_edit_remove(rt, owner_browser):
-    r = owner_browser.post("/dashboard/stations", {"name": "Harbour", "address": "Quay 1", "latitude": "53.54",
-                                                   "longitude": "9.98", "timezone": "Europe/Berlin"})
+    r = owner_browser.post(
+        "/dashboard/stations",
+        {"name": "Harbour", "address": "Quay 1", "latitude": "53.54", "longitude": "9.98", "timezone": "Europe/Berlin"},
+    )
     assert r.status_code == 302
     url = r.headers["Location"]
     page = text(owner_browser.get(url))
     assert "Harbour" in page and "Europe/Berlin" in page and "53.54" in page
-    r = owner_browser.post(url, {"name": "Harbour North", "address": "Quay 2", "latitude": "", "longitude": "",
-                                 "timezone": "UTC"})
+    r = owner_browser.post(
+        url, {"name": "Harbour North", "address": "Quay 2", "latitude": "", "longitude": "", "timezone": "UTC"}
+    )
     assert r.status_code == 302
     assert "Harbour North" in text(owner_browser.get("/dashboard/stations"))
     assert owner_browser.post(url + "/delete").status_code == 302
     assert "Harbour" not in text(owner_browser.get("/dashboard/stations"))
 
 
-@pytest.mark.parametrize("form,message", [
-    ({"name": "", "timezone": "UTC"}, "needs a name"),
-    ({"name": "X", "timezone": "Mars/Olympus"}, "Unknown time zone"),
-    ({"name": "X", "timezone": "UTC", "latitude": "95", "longitude": "1"}, "Latitude must be between"),
-    ({"name": "X", "timezone": "UTC", "latitude": "1"}, "both latitude and longitude"),
-])
+@pytest.mark.parametrize(
+    "form,message",
+    [
+        ({"name": "", "timezone": "UTC"}, "needs a name"),
+        ({"name": "X", "timezone": "Mars/Olympus"}, "Unknown time zone"),
+        ({"name": "X", "timezone": "UTC", "latitude": "95", "longitude": "1"}, "Latitude must be between"),
+        ({"name": "X", "timezone": "UTC", "latitude": "1"}, "both latitude and longitude"),
+    ],
+)
 def test_station_form_rejects_bad_input(owner_browser, form, message):
     r = owner_browser.post("/dashboard/stations", form)
     assert r.status_code == 422 and message in text(r)
@@ -59,8 +75,9 @@ def test_station_form_rejects_bad_input(owner_browser, form, message):
 def test_charger_add_edit_remove(rt, owner_browser, owner):
     owner_browser.post("/dashboard/stations", {"name": "Yard", "timezone": "UTC"})
     station_id = re.search(r'<option value="(\d+)"[^>]*>Yard', text(owner_browser.get("/dashboard/chargers"))).group(1)
-    r = owner_browser.post("/dashboard/chargers", {"identity": "NEW-1", "station_id": station_id,
-                                                   "password": "a-secret-of-16-chars"})
+    r = owner_browser.post(
+        "/dashboard/chargers", {"identity": "NEW-1", "station_id": station_id, "password": "a-secret-of-16-chars"}
+    )
     assert r.status_code == 302 and r.headers["Location"].endswith("/dashboard/chargers/NEW-1")
     page = text(owner_browser.get("/dashboard/chargers/NEW-1"))
     assert "set (Basic auth)" in page and "Yard" in page and "offline" in page
@@ -108,8 +125,9 @@ def test_transactions_list_filters_and_pages(owner_browser, history):
     assert "No transactions." in none
     r = owner_browser.get("/dashboard/transactions?date_from=yesterday")
     assert r.status_code == 422 and "date like" in text(r)
-    part = text(owner_browser.get(f"/dashboard/transactions?station_id={history['station_id']}",
-                                  headers={"HX-Request": "true"}))
+    part = text(
+        owner_browser.get(f"/dashboard/transactions?station_id={history['station_id']}", headers={"HX-Request": "true"})
+    )
     assert part.startswith('<div id="tx-table"')
 
 
@@ -155,8 +173,9 @@ def test_consumption_per_day_week_month(owner_browser, history):
     [depot] = data["series"]
     # 1 May: meterStart 1000 -> 6000 Wh at 23:00; 2 May: from there to meterStop 9500 Wh.
     assert depot["name"] == "Depot" and depot["kwh"] == [0.0, 5.0, 3.5, 0.0]
-    page = text(owner_browser.get("/dashboard/consumption?date_from=2024-04-29&date_to=2024-05-12&period=week"
-                                  "&group=charger"))
+    page = text(
+        owner_browser.get("/dashboard/consumption?date_from=2024-04-29&date_to=2024-05-12&period=week&group=charger")
+    )
     data = json.loads(re.search(r'id="consumption-canvas-data">(.*?)</script>', page).group(1))
     assert data["labels"] == ["2024-04-29", "2024-05-06"] and data["series"][0]["kwh"] == [8.5, 0.0]
     assert data["series"][0]["name"] == "CP-A1"
@@ -176,8 +195,9 @@ def test_message_log(owner_browser, history):
 
 
 def test_id_tags_add_block_expire_group(rt, owner_browser, history):
-    r = owner_browser.post("/dashboard/tags", {"tag": "CARD-9", "parent": "TAG-A", "expiry": "2030-01-01T00:00",
-                                               "note": "fleet"})
+    r = owner_browser.post(
+        "/dashboard/tags", {"tag": "CARD-9", "parent": "TAG-A", "expiry": "2030-01-01T00:00", "note": "fleet"}
+    )
     assert r.status_code == 302
     page = text(owner_browser.get("/dashboard/tags"))
     assert "CARD-9" in page and "2030-01-01 00:00:00 UTC" in page
@@ -208,19 +228,22 @@ def test_api_tokens_create_use_revoke(owner_browser, client):
     token = re.search(r'data-testid="new-token">([^<]+)</pre>', page).group(1)
     assert "script" in page
     auth = {"Authorization": f"Bearer {token}"}
-    assert client.post("/api/v1/charge-points/NOPE/commands/Reset", json={"type": "Soft"},
-                       headers=auth).status_code == 404  # accepted token, unknown charger
+    assert (
+        client.post("/api/v1/charge-points/NOPE/commands/Reset", json={"type": "Soft"}, headers=auth).status_code == 404
+    )  # accepted token, unknown charger
     token_id = re.search(r"/dashboard/tokens/(\d+)/revoke", page).group(1)
     assert owner_browser.post(f"/dashboard/tokens/{token_id}/revoke").status_code == 302
-    assert client.post("/api/v1/charge-points/NOPE/commands/Reset", json={"type": "Soft"},
-                       headers=auth).status_code == 401
+    assert (
+        client.post("/api/v1/charge-points/NOPE/commands/Reset", json={"type": "Soft"}, headers=auth).status_code == 401
+    )
     assert token not in text(owner_browser.get("/dashboard/tokens"))  # shown once only
 
 
 def test_reservations_list(owner_browser, history):
-    r = owner_browser.post("/dashboard/chargers/CP-A1/commands/ReserveNow",
-                           {"connectorId": "1", "expiryDate": "2030-01-01T10:00", "idTag": "TAG-A",
-                            "reservationId": "77"})
+    r = owner_browser.post(
+        "/dashboard/chargers/CP-A1/commands/ReserveNow",
+        {"connectorId": "1", "expiryDate": "2030-01-01T10:00", "idTag": "TAG-A", "reservationId": "77"},
+    )
     assert r.status_code == 200, text(r)
     page = text(owner_browser.get("/dashboard/reservations"))
     assert "<td>77</td>" in page and "Accepted" in page and "TAG-A" in page
@@ -229,14 +252,21 @@ def test_reservations_list(owner_browser, history):
 def test_tariffs(owner_browser, history):
     sid = history["station_id"]
     assert "No tariff" in text(owner_browser.get("/dashboard/tariffs"))
-    r = owner_browser.post(f"/dashboard/stations/{sid}/tariff",
-                           {"start": ["00:00", "07:00", ""], "end": ["07:00", "24:00", ""],
-                            "price": ["0.20", "0.35", ""], "label": ["night", "day", ""]})
+    r = owner_browser.post(
+        f"/dashboard/stations/{sid}/tariff",
+        {
+            "start": ["00:00", "07:00", ""],
+            "end": ["07:00", "24:00", ""],
+            "price": ["0.20", "0.35", ""],
+            "label": ["night", "day", ""],
+        },
+    )
     assert r.status_code == 302, text(r)
     page = text(owner_browser.get("/dashboard/tariffs"))
     assert "0.2 EUR" in page and "0.35 EUR" in page and "night" in page
-    r = owner_browser.post(f"/dashboard/stations/{sid}/tariff",
-                           {"start": ["00:00"], "end": ["07:00"], "price": ["0.2"], "label": [""]})
+    r = owner_browser.post(
+        f"/dashboard/stations/{sid}/tariff", {"start": ["00:00"], "end": ["07:00"], "price": ["0.2"], "label": [""]}
+    )
     assert r.status_code == 422 and "uncovered" in text(r)
     assert "0.35 EUR" in text(owner_browser.get("/dashboard/tariffs"))  # the bad form changed nothing
 

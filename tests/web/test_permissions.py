@@ -46,8 +46,7 @@ def test_other_owner_gets_404_everywhere(rt, owner, history, owner_browser, othe
     posts = [
         (f"/dashboard/stations/{ids['station']}", {"name": "Stolen", "timezone": "UTC"}),
         (f"/dashboard/stations/{ids['station']}/delete", {}),
-        (f"/dashboard/stations/{ids['station']}/tariff", {"start": "00:00", "end": "24:00", "price": "9",
-                                                          "label": ""}),
+        (f"/dashboard/stations/{ids['station']}/tariff", {"start": "00:00", "end": "24:00", "price": "9", "label": ""}),
         ("/dashboard/chargers/CP-A1/edit", {"station_id": "", "clear_password": "1"}),
         ("/dashboard/chargers/CP-A1/delete", {}),
         ("/dashboard/chargers/CP-A1/commands/Reset", {"type": "Hard"}),
@@ -76,12 +75,23 @@ def test_other_owner_gets_404_everywhere(rt, owner, history, owner_browser, othe
 
 def test_other_owner_lists_and_filters_show_nothing_of_a(rt, owner, history, other_browser):
     sid = history["station_id"]
-    for url in ("/dashboard/", "/dashboard/stations", "/dashboard/chargers", "/dashboard/chargers/rows",
-                "/dashboard/transactions", f"/dashboard/transactions?station_id={sid}",
-                "/dashboard/transactions?charger=CP-A1", "/dashboard/transactions?id_tag=TAG-A",
-                "/dashboard/tags", "/dashboard/reservations", "/dashboard/tariffs", "/dashboard/tokens",
-                "/dashboard/outbox", f"/dashboard/consumption?station_id={sid}&date_from=2024-05-01",
-                "/dashboard/consumption?charger=CP-A1&group=charger&date_from=2024-05-01"):
+    for url in (
+        "/dashboard/",
+        "/dashboard/stations",
+        "/dashboard/chargers",
+        "/dashboard/chargers/rows",
+        "/dashboard/transactions",
+        f"/dashboard/transactions?station_id={sid}",
+        "/dashboard/transactions?charger=CP-A1",
+        "/dashboard/transactions?id_tag=TAG-A",
+        "/dashboard/tags",
+        "/dashboard/reservations",
+        "/dashboard/tariffs",
+        "/dashboard/tokens",
+        "/dashboard/outbox",
+        f"/dashboard/consumption?station_id={sid}&date_from=2024-05-01",
+        "/dashboard/consumption?charger=CP-A1&group=charger&date_from=2024-05-01",
+    ):
         r = other_browser.get(url)
         assert r.status_code == 200, url
         body = r.get_data(as_text=True)

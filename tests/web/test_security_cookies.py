@@ -22,9 +22,12 @@ def _log_in(client, base_url: str):
     on https)."""
     page = client.get("/dashboard/login", base_url=base_url)
     token = CSRF.search(page.get_data(as_text=True)).group(1)
-    return page, client.post("/dashboard/login", base_url=base_url, headers={"Referer": f"{base_url}/dashboard/login"},
-                             data={"csrf_token": token, "email": "owner@example.com", "password": "owner-password",
-                                   "remember": "1"})
+    return page, client.post(
+        "/dashboard/login",
+        base_url=base_url,
+        headers={"Referer": f"{base_url}/dashboard/login"},
+        data={"csrf_token": token, "email": "owner@example.com", "password": "owner-password", "remember": "1"},
+    )
 
 
 def test_cookies_over_http(client, owner):

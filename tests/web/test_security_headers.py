@@ -122,8 +122,12 @@ def test_tile_origin_of_url_templates():
     assert tile_origin("https://tile.example.org/{z}/{x}/{y}.png") == "https://tile.example.org"
     assert tile_origin("https://{s}.tile.example.org/{z}/{x}/{y}.png") == "https://*.tile.example.org"
     assert tile_origin("http://10.0.0.5:8080/tiles/{z}/{x}/{y}.png") == "http://10.0.0.5:8080"
-    for bad in ("ftp://tiles.example.org/{z}", "tiles.example.org/{z}/{x}/{y}.png", "https://a.{s}.example.org/x",
-                "javascript:alert(1)"):
+    for bad in (
+        "ftp://tiles.example.org/{z}",
+        "tiles.example.org/{z}/{x}/{y}.png",
+        "https://a.{s}.example.org/x",
+        "javascript:alert(1)",
+    ):
         with pytest.raises(ValueError, match="CMS_MAP_TILES_URL"):
             tile_origin(bad)
 

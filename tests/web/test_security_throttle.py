@@ -77,14 +77,18 @@ def test_one_throttle_for_the_dashboard_and_the_api(app, rt, owner):
     """Failures through the API count for the dashboard (and back): one implementation, one count."""
     api = api_at(app, ATTACKER)
     for _ in range(3):
-        assert api.post("/api/v1/auth/login", json={"email": "owner@example.com", "password": "x-wrong-x"}
-                        ).status_code == 401
+        assert (
+            api.post("/api/v1/auth/login", json={"email": "owner@example.com", "password": "x-wrong-x"}).status_code
+            == 401
+        )
     dashboard = browser_at(app, ATTACKER)
     for _ in range(2):
         assert dashboard.login("owner@example.com", "wrong-password").status_code == 401
     assert dashboard.login("owner@example.com", "owner-password").status_code == 429
-    assert api.post("/api/v1/auth/login", json={"email": "owner@example.com", "password": "owner-password"}
-                    ).status_code == 429
+    assert (
+        api.post("/api/v1/auth/login", json={"email": "owner@example.com", "password": "owner-password"}).status_code
+        == 429
+    )
 
 
 def test_throttle_holds_across_processes(app_config, app, rt, owner):

@@ -14,8 +14,20 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 spec = OpenApiSpec(title="EV CMS API", version="1.0.0")
 
 # Route modules, imported for their side effect of adding routes to ``bp``. Add new ones here.
-ROUTE_MODULES = ["errors", "docs", "commands", "driver_common", "drivers", "stations", "sessions", "wallet",
-                 "operator_stations", "operator_chargepoints", "operator_transactions", "operator_idtags"]
+ROUTE_MODULES = [
+    "errors",
+    "docs",
+    "commands",
+    "driver_common",
+    "drivers",
+    "stations",
+    "sessions",
+    "wallet",
+    "operator_stations",
+    "operator_chargepoints",
+    "operator_transactions",
+    "operator_idtags",
+]
 
 
 def register(app: Flask) -> None:

@@ -67,10 +67,23 @@ def sync_local_list(charge_point_id: str):
 def configuration(charge_point_id: str):
     with _rt().db.uow() as uow:
         cp = _owned(uow.session, charge_point_id)
-        rows = uow.session.scalars(select(ChargerConfigurationKey).where(
-            ChargerConfigurationKey.charge_point_id == cp.id).order_by(ChargerConfigurationKey.key)).all()
-        return jsonify([{"key": r.key, "value": r.value, "readonly": r.readonly, "unknown": r.unknown,
-                         "lastChangeStatus": r.last_change_status} for r in rows])
+        rows = uow.session.scalars(
+            select(ChargerConfigurationKey)
+            .where(ChargerConfigurationKey.charge_point_id == cp.id)
+            .order_by(ChargerConfigurationKey.key)
+        ).all()
+        return jsonify(
+            [
+                {
+                    "key": r.key,
+                    "value": r.value,
+                    "readonly": r.readonly,
+                    "unknown": r.unknown,
+                    "lastChangeStatus": r.last_change_status,
+                }
+                for r in rows
+            ]
+        )
 
 
 def charge_point_view(cp: ChargePoint, connectors: list[Connector]) -> dict:
@@ -79,14 +92,28 @@ def charge_point_view(cp: ChargePoint, connectors: list[Connector]) -> dict:
     rt = _rt()
     online = is_online(cp, utcnow(), rt.settings.heartbeat_interval)
     return {
-        "id": cp.identity, "transport": cp.transport, "ocppVersion": cp.ocpp_version, "connected": online,
-        "registrationStatus": cp.registration_status, "vendor": cp.vendor, "model": cp.model,
-        "firmwareVersion": cp.firmware_version, "stationId": cp.station_id,
+        "id": cp.identity,
+        "transport": cp.transport,
+        "ocppVersion": cp.ocpp_version,
+        "connected": online,
+        "registrationStatus": cp.registration_status,
+        "vendor": cp.vendor,
+        "model": cp.model,
+        "firmwareVersion": cp.firmware_version,
+        "stationId": cp.station_id,
         "lastSeen": cp.last_seen_at.isoformat() if cp.last_seen_at else None,
-        "hasPassword": bool(cp.password_hash), "maxCurrentA": cp.max_current_a,
-        "connectors": [{"connectorId": c.connector_id, "status": c.status, "errorCode": c.error_code,
-                        "connectorType": c.connector_type, "maxPowerKw": c.max_power_kw}
-                       for c in connectors],
+        "hasPassword": bool(cp.password_hash),
+        "maxCurrentA": cp.max_current_a,
+        "connectors": [
+            {
+                "connectorId": c.connector_id,
+                "status": c.status,
+                "errorCode": c.error_code,
+                "connectorType": c.connector_type,
+                "maxPowerKw": c.max_power_kw,
+            }
+            for c in connectors
+        ],
     }
 
 
@@ -149,83 +176,208 @@ def _ocpp_schema(name: str) -> dict:
 
 
 def _describe() -> None:
-    cp_view = spec.schema("ChargePoint", {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"}, "transport": {"type": "string", "enum": ["json", "soap"]},
-            "ocppVersion": {"type": "string"}, "connected": {"type": "boolean"},
-            "registrationStatus": {"type": "string", "nullable": True},
-            "vendor": {"type": "string", "nullable": True}, "model": {"type": "string", "nullable": True},
-            "firmwareVersion": {"type": "string", "nullable": True},
-            "stationId": {"type": "integer", "nullable": True},
-            "lastSeen": {"type": "string", "format": "date-time", "nullable": True},
-            "hasPassword": {"type": "boolean", "description": "whether the charger must use HTTP Basic auth"},
-            "maxCurrentA": {"type": "number", "nullable": True, "description": "amperes per phase"},
-            "connectors": {"type": "array", "items": {"type": "object", "properties": {
-                "connectorId": {"type": "integer"}, "status": {"type": "string"}, "errorCode": {"type": "string"},
-                "connectorType": {"type": "string", "nullable": True},
-                "maxPowerKw": {"type": "number", "nullable": True}}}},
+    cp_view = spec.schema(
+        "ChargePoint",
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "transport": {"type": "string", "enum": ["json", "soap"]},
+                "ocppVersion": {"type": "string"},
+                "connected": {"type": "boolean"},
+                "registrationStatus": {"type": "string", "nullable": True},
+                "vendor": {"type": "string", "nullable": True},
+                "model": {"type": "string", "nullable": True},
+                "firmwareVersion": {"type": "string", "nullable": True},
+                "stationId": {"type": "integer", "nullable": True},
+                "lastSeen": {"type": "string", "format": "date-time", "nullable": True},
+                "hasPassword": {"type": "boolean", "description": "whether the charger must use HTTP Basic auth"},
+                "maxCurrentA": {"type": "number", "nullable": True, "description": "amperes per phase"},
+                "connectors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "connectorId": {"type": "integer"},
+                            "status": {"type": "string"},
+                            "errorCode": {"type": "string"},
+                            "connectorType": {"type": "string", "nullable": True},
+                            "maxPowerKw": {"type": "number", "nullable": True},
+                        },
+                    },
+                },
+            },
         },
-    })
+    )
     for action in sorted(commands.COMMANDS_16):
         req = spec.schema(f"{action}Request", _ocpp_schema(action))
         res = spec.schema(f"{action}Response", _ocpp_schema(action + "Response"))
-        spec.operation(f"/charge-points/{{chargePointId}}/commands/{action}", "post", {
-            "tags": ["commands"], "summary": f"Send {action} to the charge point (any transport and version)",
-            "operationId": f"command{action}", "parameters": [_CP_PARAM],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": req}}},
-            "responses": {"200": {"description": "The charger's answer",
-                                  "content": {"application/json": {"schema": res}}},
-                          **error_responses(401, 403, 404, 409, 422, 502, 504)},
-        })
-    spec.operation("/charge-points/{chargePointId}/local-list", "post", {
-        "tags": ["commands"], "summary": "Send the owner's id tags as the charger's local list",
-        "parameters": [_CP_PARAM],
-        "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
-            "updateType": {"type": "string", "enum": ["Full", "Differential"]}}}}}},
-        "responses": {"200": {"description": "The list sent and the answer", "content": {"application/json": {
-            "schema": {"type": "object", "properties": {"request": {"type": "object"},
-                                                         "response": {"type": "object"}}}}}},
-                      **error_responses(401, 403, 404, 409, 422, 502, 504)},
-    })
-    spec.operation("/charge-points/{chargePointId}/configuration", "get", {
-        "tags": ["charge points"], "summary": "Configuration keys as the charger last reported or accepted them",
-        "parameters": [_CP_PARAM],
-        "responses": {"200": {"description": "Configuration", "content": {"application/json": {"schema": {
-            "type": "array", "items": {"type": "object", "properties": {
-                "key": {"type": "string"}, "value": {"type": "string", "nullable": True},
-                "readonly": {"type": "boolean"}, "unknown": {"type": "boolean"},
-                "lastChangeStatus": {"type": "string", "nullable": True}}}}}}},
-            **error_responses(401, 403, 404)},
-    })
-    spec.operation("/charge-points", "get", {
-        "tags": ["charge points"], "summary": "The caller's charge points",
-        "responses": {"200": {"description": "Charge points", "content": {"application/json": {"schema": {
-            "type": "array", "items": cp_view}}}}, **error_responses(401, 403)},
-    })
-    spec.operation("/charge-points", "post", {
-        "tags": ["charge points"], "summary": "Add a charge point",
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["id"], "properties": {
-                "id": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,48}$"},
-                "password": {"type": "string", "minLength": 16, "maxLength": 40},
-                "station": {"type": "string", "maxLength": 120}}}}}},
-        "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": cp_view}}},
-                      **error_responses(401, 403, 409, 422)},
-    })
-    spec.operation("/charge-points/{chargePointId}", "get", {
-        "tags": ["charge points"], "summary": "A charge point with its connectors", "parameters": [_CP_PARAM],
-        "responses": {"200": {"description": "Charge point", "content": {"application/json": {"schema": cp_view}}},
-                      **error_responses(401, 403, 404)},
-    })
-    spec.operation("/firmware", "post", {
-        "tags": ["commands"], "summary": "Upload a firmware image; returns the location for UpdateFirmware",
-        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-            "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}},
-        "responses": {"201": {"description": "Stored", "content": {"application/json": {"schema": {
-            "type": "object", "properties": {"name": {"type": "string"}, "location": {"type": "string"}}}}}},
-            **error_responses(401, 403, 422)},
-    })
+        spec.operation(
+            f"/charge-points/{{chargePointId}}/commands/{action}",
+            "post",
+            {
+                "tags": ["commands"],
+                "summary": f"Send {action} to the charge point (any transport and version)",
+                "operationId": f"command{action}",
+                "parameters": [_CP_PARAM],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": req}}},
+                "responses": {
+                    "200": {"description": "The charger's answer", "content": {"application/json": {"schema": res}}},
+                    **error_responses(401, 403, 404, 409, 422, 502, 504),
+                },
+            },
+        )
+    spec.operation(
+        "/charge-points/{chargePointId}/local-list",
+        "post",
+        {
+            "tags": ["commands"],
+            "summary": "Send the owner's id tags as the charger's local list",
+            "parameters": [_CP_PARAM],
+            "requestBody": {
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"updateType": {"type": "string", "enum": ["Full", "Differential"]}},
+                        }
+                    }
+                }
+            },
+            "responses": {
+                "200": {
+                    "description": "The list sent and the answer",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"request": {"type": "object"}, "response": {"type": "object"}},
+                            }
+                        }
+                    },
+                },
+                **error_responses(401, 403, 404, 409, 422, 502, 504),
+            },
+        },
+    )
+    spec.operation(
+        "/charge-points/{chargePointId}/configuration",
+        "get",
+        {
+            "tags": ["charge points"],
+            "summary": "Configuration keys as the charger last reported or accepted them",
+            "parameters": [_CP_PARAM],
+            "responses": {
+                "200": {
+                    "description": "Configuration",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "key": {"type": "string"},
+                                        "value": {"type": "string", "nullable": True},
+                                        "readonly": {"type": "boolean"},
+                                        "unknown": {"type": "boolean"},
+                                        "lastChangeStatus": {"type": "string", "nullable": True},
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                **error_responses(401, 403, 404),
+            },
+        },
+    )
+    spec.operation(
+        "/charge-points",
+        "get",
+        {
+            "tags": ["charge points"],
+            "summary": "The caller's charge points",
+            "responses": {
+                "200": {
+                    "description": "Charge points",
+                    "content": {"application/json": {"schema": {"type": "array", "items": cp_view}}},
+                },
+                **error_responses(401, 403),
+            },
+        },
+    )
+    spec.operation(
+        "/charge-points",
+        "post",
+        {
+            "tags": ["charge points"],
+            "summary": "Add a charge point",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["id"],
+                            "properties": {
+                                "id": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,48}$"},
+                                "password": {"type": "string", "minLength": 16, "maxLength": 40},
+                                "station": {"type": "string", "maxLength": 120},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": {"description": "Created", "content": {"application/json": {"schema": cp_view}}},
+                **error_responses(401, 403, 409, 422),
+            },
+        },
+    )
+    spec.operation(
+        "/charge-points/{chargePointId}",
+        "get",
+        {
+            "tags": ["charge points"],
+            "summary": "A charge point with its connectors",
+            "parameters": [_CP_PARAM],
+            "responses": {
+                "200": {"description": "Charge point", "content": {"application/json": {"schema": cp_view}}},
+                **error_responses(401, 403, 404),
+            },
+        },
+    )
+    spec.operation(
+        "/firmware",
+        "post",
+        {
+            "tags": ["commands"],
+            "summary": "Upload a firmware image; returns the location for UpdateFirmware",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+                    }
+                },
+            },
+            "responses": {
+                "201": {
+                    "description": "Stored",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"name": {"type": "string"}, "location": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                **error_responses(401, 403, 422),
+            },
+        },
+    )
 
 
 _describe()

@@ -32,8 +32,18 @@ def openapi_viewer():
     )
 
 
-spec.operation("/openapi.json", "get", {
-    "summary": "This OpenAPI document", "security": [], "tags": ["meta"],
-    "responses": {"200": {"description": "OpenAPI 3 document", "content": {"application/json": {"schema": {
-        "type": "object"}}}}},
-})
+spec.operation(
+    "/openapi.json",
+    "get",
+    {
+        "summary": "This OpenAPI document",
+        "security": [],
+        "tags": ["meta"],
+        "responses": {
+            "200": {
+                "description": "OpenAPI 3 document",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    },
+)

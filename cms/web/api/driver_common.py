@@ -59,8 +59,7 @@ class BodySchema:
         try:
             self._validate(data)
         except fastjsonschema.JsonSchemaException as e:
-            raise ApiError(422, "invalid_input", e.message.replace("data.", "").replace("data ", "body ")) \
-                from None
+            raise ApiError(422, "invalid_input", e.message.replace("data.", "").replace("data ", "body ")) from None
         _reject_nul(data)
         return data
 

@@ -55,8 +55,12 @@ def _not_connected(e):
 
 @bp.errorhandler(ChargerCallError)
 def _call_error(e: ChargerCallError):
-    return error_response(502, "charger_call_error", e.description or e.code,
-                          {"code": e.code, "description": e.description, "details": e.details})
+    return error_response(
+        502,
+        "charger_call_error",
+        e.description or e.code,
+        {"code": e.code, "description": e.description, "details": e.details},
+    )
 
 
 @bp.errorhandler(ChargerTimeout)

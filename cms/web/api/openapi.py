@@ -36,8 +36,11 @@ class OpenApiSpec:
     def document(self, server_url: str = "/api/v1") -> dict:
         return {
             "openapi": "3.0.3",
-            "info": {"title": self.title, "version": self.version,
-                     "description": "Operator, owner and driver API of the EV charging CMS."},
+            "info": {
+                "title": self.title,
+                "version": self.version,
+                "description": "Operator, owner and driver API of the EV charging CMS.",
+            },
             "servers": [{"url": server_url}],
             "paths": copy.deepcopy(self._paths),
             "components": {
@@ -50,9 +53,21 @@ class OpenApiSpec:
 
 def error_responses(*codes: int) -> dict:
     """Standard JSON error responses for an operation."""
-    text = {400: "Bad request", 401: "Missing or invalid Bearer token", 403: "Not allowed", 404: "Not found",
-            409: "Conflict", 422: "Invalid input", 429: "Too many requests", 502: "Upstream (charger) error",
-            504: "Charger did not answer in time"}
-    return {str(c): {"description": text.get(c, "Error"),
-                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-            for c in codes}
+    text = {
+        400: "Bad request",
+        401: "Missing or invalid Bearer token",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflict",
+        422: "Invalid input",
+        429: "Too many requests",
+        502: "Upstream (charger) error",
+        504: "Charger did not answer in time",
+    }
+    return {
+        str(c): {
+            "description": text.get(c, "Error"),
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for c in codes
+    }

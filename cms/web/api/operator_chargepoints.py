@@ -17,33 +17,66 @@ from .operator_common import OPERATOR_ROLES
 TAG = ["operator charge points"]
 
 CONNECTOR = {
-    "type": "object", "required": ["connectorId"], "additionalProperties": False,
+    "type": "object",
+    "required": ["connectorId"],
+    "additionalProperties": False,
     "properties": {
         "connectorId": {"type": "integer", "minimum": 1, "maximum": chargepoints.MAX_CONNECTOR_ID},
         "connectorType": {"type": "string", "enum": list(CONNECTOR_TYPES), "nullable": True},
-        "maxPowerKw": {"type": "number", "minimum": chargepoints.MIN_POWER_KW, "maximum": chargepoints.MAX_POWER_KW,
-                       "nullable": True},
+        "maxPowerKw": {
+            "type": "number",
+            "minimum": chargepoints.MIN_POWER_KW,
+            "maximum": chargepoints.MAX_POWER_KW,
+            "nullable": True,
+        },
     },
 }
-PATCH_BODY = BodySchema({
-    "type": "object", "additionalProperties": False, "description": "only the fields given change",
-    "properties": {
-        "stationId": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "nullable": True,
-                      "description": "a station of the charge point's owner; null: no station"},
-        "password": {"type": "string", "minLength": 16, "maxLength": 40, "nullable": True,
-                     "description": "HTTP Basic password the charger must send (OCPP security profile 1); "
-                                    "null: none"},
-        "maxCurrentA": {"type": "number", "minimum": 0, "maximum": chargepoints.MAX_CURRENT_A, "nullable": True,
-                        "description": "the most the charger may draw, amperes per phase, stored rounded down to "
-                                       "0.1 A; null: no limit of its own"},
-        "connectors": {"type": "array", "maxItems": chargepoints.MAX_CONNECTOR_ID, "items": CONNECTOR,
-                       "description": "per connector, only the fields given change; a connector the charger has "
-                                      "not reported yet is added"},
-    },
-})
+PATCH_BODY = BodySchema(
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "only the fields given change",
+        "properties": {
+            "stationId": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_ID,
+                "nullable": True,
+                "description": "a station of the charge point's owner; null: no station",
+            },
+            "password": {
+                "type": "string",
+                "minLength": 16,
+                "maxLength": 40,
+                "nullable": True,
+                "description": "HTTP Basic password the charger must send (OCPP security profile 1); null: none",
+            },
+            "maxCurrentA": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": chargepoints.MAX_CURRENT_A,
+                "nullable": True,
+                "description": "the most the charger may draw, amperes per phase, stored rounded down to "
+                "0.1 A; null: no limit of its own",
+            },
+            "connectors": {
+                "type": "array",
+                "maxItems": chargepoints.MAX_CONNECTOR_ID,
+                "items": CONNECTOR,
+                "description": "per connector, only the fields given change; a connector the charger has "
+                "not reported yet is added",
+            },
+        },
+    }
+)
 CHARGE_POINT = {"$ref": "#/components/schemas/ChargePoint"}  # described in commands.py
-CP_PARAM = {"name": "chargePointId", "in": "path", "required": True, "description": "charge point identity",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 48}}
+CP_PARAM = {
+    "name": "chargePointId",
+    "in": "path",
+    "required": True,
+    "description": "charge point identity",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 48},
+}
 
 # API field -> core keyword
 _FIELDS = {"stationId": "station_id", "password": "password", "maxCurrentA": "max_current_a"}
@@ -63,11 +96,17 @@ def patch_charge_point(charge_point_id: str):
         return jsonify(charge_point_view(cp, cp.connectors))
 
 
-spec.operation("/charge-points/{chargePointId}", "patch", {
-    "summary": "Assign to a station, set or clear the password, the current limit, connector type and power",
-    "tags": TAG, "parameters": [CP_PARAM], "requestBody": body(PATCH_BODY),
-    "responses": {**ok("The charge point as stored", CHARGE_POINT), **error_responses(401, 403, 404, 422)},
-    "description": "Only the fields given change. Another owner's charge point is 404; a station the caller "
-                   "cannot see, or of another owner than the charge point's, is 422. A new password applies from "
-                   "the charger's next connection.",
-})
+spec.operation(
+    "/charge-points/{chargePointId}",
+    "patch",
+    {
+        "summary": "Assign to a station, set or clear the password, the current limit, connector type and power",
+        "tags": TAG,
+        "parameters": [CP_PARAM],
+        "requestBody": body(PATCH_BODY),
+        "responses": {**ok("The charge point as stored", CHARGE_POINT), **error_responses(401, 403, 404, 422)},
+        "description": "Only the fields given change. Another owner's charge point is 404; a station the caller "
+        "cannot see, or of another owner than the charge point's, is 422. A new password applies from "
+        "the charger's next connection.",
+    },
+)

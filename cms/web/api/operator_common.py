@@ -54,17 +54,33 @@ def page_args(default: int, maximum: int) -> tuple[int, str | None]:
 
 def page_params(default: int, maximum: int) -> list[dict]:
     return [
-        query_param("limit", {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
-                    "at most this many items"),
-        query_param("cursor", {"type": "string", "minLength": 1, "maxLength": cursor.MAX_LENGTH},
-                    "the nextCursor of the previous page (opaque); absent for the first page"),
+        query_param(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+            "at most this many items",
+        ),
+        query_param(
+            "cursor",
+            {"type": "string", "minLength": 1, "maxLength": cursor.MAX_LENGTH},
+            "the nextCursor of the previous page (opaque); absent for the first page",
+        ),
     ]
 
 
 def page_schema(name: str, item: dict) -> dict:
     """A registered ``{"items": [item], "nextCursor"}`` schema."""
-    return spec.schema(name, {
-        "type": "object", "required": ["items", "nextCursor"],
-        "properties": {"items": {"type": "array", "items": item},
-                       "nextCursor": {"type": "string", "nullable": True,
-                                      "description": "pass as cursor for the next page; null on the last page"}}})
+    return spec.schema(
+        name,
+        {
+            "type": "object",
+            "required": ["items", "nextCursor"],
+            "properties": {
+                "items": {"type": "array", "items": item},
+                "nextCursor": {
+                    "type": "string",
+                    "nullable": True,
+                    "description": "pass as cursor for the next page; null on the last page",
+                },
+            },
+        },
+    )

@@ -19,22 +19,46 @@ _TAG_VALUE = {"type": "string", "minLength": 1, "maxLength": 20, "description": 
 _FIELDS = {
     "idTag": _TAG_VALUE,
     "parentIdTag": {**_TAG_VALUE, "nullable": True, "description": "the group: another id tag of the same owner"},
-    "expiryDate": {"type": "string", "format": "date-time", "nullable": True,
-                   "description": "from then on the tag is Expired; null: never"},
+    "expiryDate": {
+        "type": "string",
+        "format": "date-time",
+        "nullable": True,
+        "description": "from then on the tag is Expired; null: never",
+    },
     "blocked": {"type": "boolean"},
 }
-CREATE_BODY = BodySchema({"type": "object", "required": ["idTag"], "additionalProperties": False,
-                          "properties": _FIELDS})
-PATCH_BODY = BodySchema({"type": "object", "additionalProperties": False, "properties": _FIELDS,
-                         "description": "only the fields given change; idTag, when given, must be the tag's own"})
-ID_TAG = spec.schema("OperatorIdTag", {
-    "type": "object", "required": ["idTag", "parentIdTag", "expiryDate", "blocked"],
-    "properties": {"idTag": {"type": "string"}, "parentIdTag": {"type": "string", "nullable": True},
-                   "expiryDate": {"type": "string", "format": "date-time", "nullable": True},
-                   "blocked": {"type": "boolean"}}})
+CREATE_BODY = BodySchema(
+    {"type": "object", "required": ["idTag"], "additionalProperties": False, "properties": _FIELDS}
+)
+PATCH_BODY = BodySchema(
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": _FIELDS,
+        "description": "only the fields given change; idTag, when given, must be the tag's own",
+    }
+)
+ID_TAG = spec.schema(
+    "OperatorIdTag",
+    {
+        "type": "object",
+        "required": ["idTag", "parentIdTag", "expiryDate", "blocked"],
+        "properties": {
+            "idTag": {"type": "string"},
+            "parentIdTag": {"type": "string", "nullable": True},
+            "expiryDate": {"type": "string", "format": "date-time", "nullable": True},
+            "blocked": {"type": "boolean"},
+        },
+    },
+)
 ID_TAG_PAGE = page_schema("OperatorIdTagPage", ID_TAG)
-TAG_PARAM = {"name": "idTag", "in": "path", "required": True, "description": "the id tag",
-             "schema": {"type": "string", "minLength": 1, "maxLength": 20}}
+TAG_PARAM = {
+    "name": "idTag",
+    "in": "path",
+    "required": True,
+    "description": "the id tag",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 20},
+}
 
 
 def _changes(data: dict) -> dict:
@@ -91,27 +115,48 @@ def delete_id_tag(id_tag: str):
     return "", 204
 
 
-spec.operation("/id-tags", "get", {
-    "summary": "The caller's id tags (administrators: all), by tag", "tags": TAG,
-    "parameters": page_params(PAGE_DEFAULT, idtags.MAX_PAGE),
-    "responses": {**ok("A page of id tags", ID_TAG_PAGE), **error_responses(401, 403, 422)},
-})
-spec.operation("/id-tags", "post", {
-    "summary": "Create an id tag of the caller, optionally blocked, expiring or in a group", "tags": TAG,
-    "requestBody": body(CREATE_BODY),
-    "responses": {**ok("Created", ID_TAG, "201"), **error_responses(401, 403, 409, 422)},
-    "description": "409 when the tag exists (id tags are unique system-wide); 422 when the parent is not one of "
-                   "the caller's tags.",
-})
-spec.operation("/id-tags/{idTag}", "patch", {
-    "summary": "Block or unblock, set or clear the expiry, group under a parent or ungroup", "tags": TAG,
-    "parameters": [TAG_PARAM], "requestBody": body(PATCH_BODY),
-    "responses": {**ok("The id tag as stored", ID_TAG), **error_responses(401, 403, 404, 422)},
-    "description": "Only the fields given change. Another owner's tag is 404; a parent of another owner, the tag "
-                   "itself or one of its members is 422. A tag cannot be renamed.",
-})
-spec.operation("/id-tags/{idTag}", "delete", {
-    "summary": "Delete an id tag (its members lose their group; sessions keep the value)", "tags": TAG,
-    "parameters": [TAG_PARAM],
-    "responses": {"204": {"description": "Deleted"}, **error_responses(401, 403, 404)},
-})
+spec.operation(
+    "/id-tags",
+    "get",
+    {
+        "summary": "The caller's id tags (administrators: all), by tag",
+        "tags": TAG,
+        "parameters": page_params(PAGE_DEFAULT, idtags.MAX_PAGE),
+        "responses": {**ok("A page of id tags", ID_TAG_PAGE), **error_responses(401, 403, 422)},
+    },
+)
+spec.operation(
+    "/id-tags",
+    "post",
+    {
+        "summary": "Create an id tag of the caller, optionally blocked, expiring or in a group",
+        "tags": TAG,
+        "requestBody": body(CREATE_BODY),
+        "responses": {**ok("Created", ID_TAG, "201"), **error_responses(401, 403, 409, 422)},
+        "description": "409 when the tag exists (id tags are unique system-wide); 422 when the parent is not one of "
+        "the caller's tags.",
+    },
+)
+spec.operation(
+    "/id-tags/{idTag}",
+    "patch",
+    {
+        "summary": "Block or unblock, set or clear the expiry, group under a parent or ungroup",
+        "tags": TAG,
+        "parameters": [TAG_PARAM],
+        "requestBody": body(PATCH_BODY),
+        "responses": {**ok("The id tag as stored", ID_TAG), **error_responses(401, 403, 404, 422)},
+        "description": "Only the fields given change. Another owner's tag is 404; a parent of another owner, the tag "
+        "itself or one of its members is 422. A tag cannot be renamed.",
+    },
+)
+spec.operation(
+    "/id-tags/{idTag}",
+    "delete",
+    {
+        "summary": "Delete an id tag (its members lose their group; sessions keep the value)",
+        "tags": TAG,
+        "parameters": [TAG_PARAM],
+        "responses": {"204": {"description": "Deleted"}, **error_responses(401, 403, 404)},
+    },
+)

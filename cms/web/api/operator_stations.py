@@ -19,21 +19,47 @@ TAG = ["operator stations"]
 _FIELDS = {
     "name": {"type": "string", "minLength": 1, "maxLength": 120, "description": "unique among the owner's stations"},
     "address": {"type": "string", "maxLength": 255},
-    "latitude": {"type": "number", "minimum": -90, "maximum": 90, "nullable": True,
-                 "description": "with longitude, or both null"},
+    "latitude": {
+        "type": "number",
+        "minimum": -90,
+        "maximum": 90,
+        "nullable": True,
+        "description": "with longitude, or both null",
+    },
     "longitude": {"type": "number", "minimum": -180, "maximum": 180, "nullable": True},
-    "timezone": {"type": "string", "minLength": 1, "maxLength": 64, "example": "Europe/Berlin",
-                 "description": "an IANA time zone; the station's tariff bands are in its local time"},
+    "timezone": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "example": "Europe/Berlin",
+        "description": "an IANA time zone; the station's tariff bands are in its local time",
+    },
 }
-CREATE_BODY = BodySchema({"type": "object", "required": ["name"], "additionalProperties": False,
-                          "properties": _FIELDS})
-PATCH_BODY = BodySchema({"type": "object", "additionalProperties": False, "properties": _FIELDS,
-                         "description": "only the fields given change"})
-STATION = spec.schema("OperatorStation", {
-    "type": "object", "required": ["id", "name", "address", "latitude", "longitude", "timezone", "chargePointCount"],
-    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "address": {"type": "string"},
-                   "latitude": {"type": "number", "nullable": True}, "longitude": {"type": "number", "nullable": True},
-                   "timezone": {"type": "string"}, "chargePointCount": {"type": "integer"}}})
+CREATE_BODY = BodySchema({"type": "object", "required": ["name"], "additionalProperties": False, "properties": _FIELDS})
+PATCH_BODY = BodySchema(
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": _FIELDS,
+        "description": "only the fields given change",
+    }
+)
+STATION = spec.schema(
+    "OperatorStation",
+    {
+        "type": "object",
+        "required": ["id", "name", "address", "latitude", "longitude", "timezone", "chargePointCount"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "address": {"type": "string"},
+            "latitude": {"type": "number", "nullable": True},
+            "longitude": {"type": "number", "nullable": True},
+            "timezone": {"type": "string"},
+            "chargePointCount": {"type": "integer"},
+        },
+    },
+)
 STATION_PAGE = page_schema("OperatorStationPage", STATION)
 STATION_ID = path_param("stationId", "station id")
 PAGE_DEFAULT = 100
@@ -82,30 +108,51 @@ def delete_station(station_id: str):
     return "", 204
 
 
-spec.operation("/stations", "get", {
-    "summary": "The caller's stations (administrators: everybody's), by id", "tags": TAG,
-    "parameters": page_params(PAGE_DEFAULT, stations.MAX_PAGE),
-    "responses": {**ok("Stations", STATION_PAGE), **error_responses(401, 403, 422)},
-})
-spec.operation("/stations", "post", {
-    "summary": "Create a station of the caller", "tags": TAG, "requestBody": body(CREATE_BODY),
-    "responses": {**ok("Created", STATION, "201"),
-                  **error_responses(401, 403, 409, 422)},
-    "description": "409 when the caller has a station of that name already; 422 for an unknown time zone or "
-                   "only one of latitude and longitude.",
-})
-spec.operation("/stations/{stationId}", "patch", {
-    "summary": "Change a station's name, address, coordinates or time zone", "tags": TAG,
-    "parameters": [STATION_ID], "requestBody": body(PATCH_BODY),
-    "responses": {**ok("The station as stored", STATION), **error_responses(401, 403, 404, 409, 422)},
-    "description": "Only the fields given change. Another owner's station is 404.",
-})
-spec.operation("/stations/{stationId}", "delete", {
-    "summary": "Delete a station that has no charge points (its tariff goes with it)", "tags": TAG,
-    "parameters": [STATION_ID],
-    "responses": {"204": {"description": "Deleted"}, **error_responses(401, 403, 404, 409)},
-    "description": "Refused with 409 (`station_in_use`, the charge point ids in `details.chargePointIds`) while "
-                   "charge points belong to the station, so that no charger silently drops out of the drivers' "
-                   "search: move them first with `PATCH /charge-points/{chargePointId}` "
-                   "(`{\"stationId\": another}` or `{\"stationId\": null}`). Another owner's station is 404.",
-})
+spec.operation(
+    "/stations",
+    "get",
+    {
+        "summary": "The caller's stations (administrators: everybody's), by id",
+        "tags": TAG,
+        "parameters": page_params(PAGE_DEFAULT, stations.MAX_PAGE),
+        "responses": {**ok("Stations", STATION_PAGE), **error_responses(401, 403, 422)},
+    },
+)
+spec.operation(
+    "/stations",
+    "post",
+    {
+        "summary": "Create a station of the caller",
+        "tags": TAG,
+        "requestBody": body(CREATE_BODY),
+        "responses": {**ok("Created", STATION, "201"), **error_responses(401, 403, 409, 422)},
+        "description": "409 when the caller has a station of that name already; 422 for an unknown time zone or "
+        "only one of latitude and longitude.",
+    },
+)
+spec.operation(
+    "/stations/{stationId}",
+    "patch",
+    {
+        "summary": "Change a station's name, address, coordinates or time zone",
+        "tags": TAG,
+        "parameters": [STATION_ID],
+        "requestBody": body(PATCH_BODY),
+        "responses": {**ok("The station as stored", STATION), **error_responses(401, 403, 404, 409, 422)},
+        "description": "Only the fields given change. Another owner's station is 404.",
+    },
+)
+spec.operation(
+    "/stations/{stationId}",
+    "delete",
+    {
+        "summary": "Delete a station that has no charge points (its tariff goes with it)",
+        "tags": TAG,
+        "parameters": [STATION_ID],
+        "responses": {"204": {"description": "Deleted"}, **error_responses(401, 403, 404, 409)},
+        "description": "Refused with 409 (`station_in_use`, the charge point ids in `details.chargePointIds`) while "
+        "charge points belong to the station, so that no charger silently drops out of the drivers' "
+        "search: move them first with `PATCH /charge-points/{chargePointId}` "
+        '(`{"stationId": another}` or `{"stationId": null}`). Another owner\'s station is 404.',
+    },
+)

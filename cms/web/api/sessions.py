@@ -15,56 +15,130 @@ RES_TAG = ["reservations"]
 SES_TAG = ["charging"]
 CHARGER_ERRORS = (401, 402, 403, 404, 409, 422, 502, 504)
 
-RESERVATION = spec.schema("Reservation", {
-    "type": "object",
-    "required": ["id", "chargePointId", "connectorId", "status", "idTag", "startsAt", "expiresAt", "sessionId"],
-    "properties": {
-        "id": {"type": "integer"}, "chargePointId": {"type": "string"}, "connectorId": {"type": "integer"},
-        "status": {"type": "string", "enum": ["Requested", "Accepted", "Faulted", "Occupied", "Rejected",
-                                              "Unavailable", "Used", "Cancelled", "Expired", "Failed"]},
-        "idTag": {"type": "string"}, "startsAt": {"type": "string", "format": "date-time"},
-        "expiresAt": {"type": "string", "format": "date-time"},
-        "sessionId": {"type": "integer", "nullable": True, "description": "the session that used it"},
+RESERVATION = spec.schema(
+    "Reservation",
+    {
+        "type": "object",
+        "required": ["id", "chargePointId", "connectorId", "status", "idTag", "startsAt", "expiresAt", "sessionId"],
+        "properties": {
+            "id": {"type": "integer"},
+            "chargePointId": {"type": "string"},
+            "connectorId": {"type": "integer"},
+            "status": {
+                "type": "string",
+                "enum": [
+                    "Requested",
+                    "Accepted",
+                    "Faulted",
+                    "Occupied",
+                    "Rejected",
+                    "Unavailable",
+                    "Used",
+                    "Cancelled",
+                    "Expired",
+                    "Failed",
+                ],
+            },
+            "idTag": {"type": "string"},
+            "startsAt": {"type": "string", "format": "date-time"},
+            "expiresAt": {"type": "string", "format": "date-time"},
+            "sessionId": {"type": "integer", "nullable": True, "description": "the session that used it"},
+        },
     },
-})
+)
 BAND_USE = {
-    "type": "object", "required": ["from", "to", "label", "pricePerKwh", "energyKwh", "cost"],
-    "properties": {"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
-                   "label": {"type": "string"}, "pricePerKwh": {"type": "number"}, "energyKwh": {"type": "number"},
-                   "cost": {"type": "number"}},
-}
-SESSION = spec.schema("ChargingSession", {
     "type": "object",
-    "required": ["id", "status", "chargePointId", "connectorId", "stationId", "stationName", "startedAt",
-                 "stoppedAt", "durationSeconds", "energyKwh", "powerKw", "cost", "currency", "stopReason",
-                 "breakdown"],
+    "required": ["from", "to", "label", "pricePerKwh", "energyKwh", "cost"],
     "properties": {
-        "id": {"type": "integer"}, "status": {"type": "string", "enum": ["active", "finished"]},
-        "chargePointId": {"type": "string"}, "connectorId": {"type": "integer"},
-        "stationId": {"type": "integer", "nullable": True}, "stationName": {"type": "string", "nullable": True},
-        "startedAt": {"type": "string", "format": "date-time"},
-        "stoppedAt": {"type": "string", "format": "date-time", "nullable": True},
-        "durationSeconds": {"type": "integer"}, "energyKwh": {"type": "number"},
-        "powerKw": {"type": "number", "description": "latest power while active"},
-        "cost": {"type": "number", "description": "so far while active, final once finished"},
-        "currency": {"type": "string"}, "stopReason": {"type": "string", "nullable": True},
-        "breakdown": {"type": "array", "items": BAND_USE, "description": "energy and cost per tariff band"},
+        "from": {"type": "string", "format": "date-time"},
+        "to": {"type": "string", "format": "date-time"},
+        "label": {"type": "string"},
+        "pricePerKwh": {"type": "number"},
+        "energyKwh": {"type": "number"},
+        "cost": {"type": "number"},
     },
-})
-START_RESULT = spec.schema("StartResult", {
-    "type": "object", "required": ["status", "chargePointId", "connectorId", "idTag"],
-    "properties": {"status": {"type": "string", "enum": ["Accepted"]}, "chargePointId": {"type": "string"},
-                   "connectorId": {"type": "integer"}, "idTag": {"type": "string"}}})
-STOP_RESULT = spec.schema("StopResult", {
-    "type": "object", "required": ["status", "sessionId"],
-    "properties": {"status": {"type": "string", "enum": ["Accepted"]}, "sessionId": {"type": "integer"}}})
+}
+SESSION = spec.schema(
+    "ChargingSession",
+    {
+        "type": "object",
+        "required": [
+            "id",
+            "status",
+            "chargePointId",
+            "connectorId",
+            "stationId",
+            "stationName",
+            "startedAt",
+            "stoppedAt",
+            "durationSeconds",
+            "energyKwh",
+            "powerKw",
+            "cost",
+            "currency",
+            "stopReason",
+            "breakdown",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "status": {"type": "string", "enum": ["active", "finished"]},
+            "chargePointId": {"type": "string"},
+            "connectorId": {"type": "integer"},
+            "stationId": {"type": "integer", "nullable": True},
+            "stationName": {"type": "string", "nullable": True},
+            "startedAt": {"type": "string", "format": "date-time"},
+            "stoppedAt": {"type": "string", "format": "date-time", "nullable": True},
+            "durationSeconds": {"type": "integer"},
+            "energyKwh": {"type": "number"},
+            "powerKw": {"type": "number", "description": "latest power while active"},
+            "cost": {"type": "number", "description": "so far while active, final once finished"},
+            "currency": {"type": "string"},
+            "stopReason": {"type": "string", "nullable": True},
+            "breakdown": {"type": "array", "items": BAND_USE, "description": "energy and cost per tariff band"},
+        },
+    },
+)
+START_RESULT = spec.schema(
+    "StartResult",
+    {
+        "type": "object",
+        "required": ["status", "chargePointId", "connectorId", "idTag"],
+        "properties": {
+            "status": {"type": "string", "enum": ["Accepted"]},
+            "chargePointId": {"type": "string"},
+            "connectorId": {"type": "integer"},
+            "idTag": {"type": "string"},
+        },
+    },
+)
+STOP_RESULT = spec.schema(
+    "StopResult",
+    {
+        "type": "object",
+        "required": ["status", "sessionId"],
+        "properties": {"status": {"type": "string", "enum": ["Accepted"]}, "sessionId": {"type": "integer"}},
+    },
+)
 
-CHARGER_REF = {"chargePointId": {"type": "string", "minLength": 1, "maxLength": 48},
-               "connectorId": {"type": "integer", "minimum": 1, "maximum": 100}}
-RESERVE_BODY = BodySchema({"type": "object", "required": ["chargePointId", "connectorId"], "properties": {
-    **CHARGER_REF, "durationMinutes": {"type": "integer", "minimum": 1, "maximum": MAX_ID,
-                                       "description": "how long to hold it, from now (at most the configured "
-                                                      "maximum, 120 by default)"}}})
+CHARGER_REF = {
+    "chargePointId": {"type": "string", "minLength": 1, "maxLength": 48},
+    "connectorId": {"type": "integer", "minimum": 1, "maximum": 100},
+}
+RESERVE_BODY = BodySchema(
+    {
+        "type": "object",
+        "required": ["chargePointId", "connectorId"],
+        "properties": {
+            **CHARGER_REF,
+            "durationMinutes": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_ID,
+                "description": "how long to hold it, from now (at most the configured maximum, 120 by default)",
+            },
+        },
+    }
+)
 START_BODY = BodySchema({"type": "object", "required": ["chargePointId", "connectorId"], "properties": CHARGER_REF})
 
 
@@ -102,24 +176,48 @@ def cancel_reservation(reservation_id: str):
 
 
 RES_ID = path_param("reservationId", "reservation id")
-spec.operation("/reservations", "post", {
-    "summary": "Reserve a connector (ReserveNow); 409 with the charger's answer when it does not accept",
-    "tags": RES_TAG, "requestBody": body(RESERVE_BODY),
-    "responses": {**ok("Reserved", RESERVATION, "201"), **error_responses(*CHARGER_ERRORS)},
-})
-spec.operation("/reservations", "get", {
-    "summary": "Your reservations, newest first", "tags": RES_TAG,
-    "parameters": [query_param("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "page size")],
-    "responses": {**ok("Reservations", {"type": "array", "items": RESERVATION}), **error_responses(401, 403, 422)},
-})
-spec.operation("/reservations/{reservationId}", "get", {
-    "summary": "One of your reservations", "tags": RES_TAG, "parameters": [RES_ID],
-    "responses": {**ok("Reservation", RESERVATION), **error_responses(401, 403, 404)},
-})
-spec.operation("/reservations/{reservationId}", "delete", {
-    "summary": "Cancel a reservation (CancelReservation)", "tags": RES_TAG, "parameters": [RES_ID],
-    "responses": {**ok("Cancelled", RESERVATION), **error_responses(401, 403, 404, 409, 502, 504)},
-})
+spec.operation(
+    "/reservations",
+    "post",
+    {
+        "summary": "Reserve a connector (ReserveNow); 409 with the charger's answer when it does not accept",
+        "tags": RES_TAG,
+        "requestBody": body(RESERVE_BODY),
+        "responses": {**ok("Reserved", RESERVATION, "201"), **error_responses(*CHARGER_ERRORS)},
+    },
+)
+spec.operation(
+    "/reservations",
+    "get",
+    {
+        "summary": "Your reservations, newest first",
+        "tags": RES_TAG,
+        "parameters": [
+            query_param("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "page size")
+        ],
+        "responses": {**ok("Reservations", {"type": "array", "items": RESERVATION}), **error_responses(401, 403, 422)},
+    },
+)
+spec.operation(
+    "/reservations/{reservationId}",
+    "get",
+    {
+        "summary": "One of your reservations",
+        "tags": RES_TAG,
+        "parameters": [RES_ID],
+        "responses": {**ok("Reservation", RESERVATION), **error_responses(401, 403, 404)},
+    },
+)
+spec.operation(
+    "/reservations/{reservationId}",
+    "delete",
+    {
+        "summary": "Cancel a reservation (CancelReservation)",
+        "tags": RES_TAG,
+        "parameters": [RES_ID],
+        "responses": {**ok("Cancelled", RESERVATION), **error_responses(401, 403, 404, 409, 502, 504)},
+    },
+)
 
 
 @bp.post("/sessions")
@@ -155,28 +253,53 @@ def stop_session(session_id: str):
 
 
 SES_ID = path_param("sessionId", "session (OCPP transaction) id")
-spec.operation("/sessions", "post", {
-    "summary": "Start charging (RemoteStartTransaction with your id tag); 402 when the balance is too low",
-    "tags": SES_TAG, "requestBody": body(START_BODY),
-    "responses": {**ok("The charger accepted; the session appears once it starts", START_RESULT, "202"),
-                  **error_responses(*CHARGER_ERRORS)},
-})
-spec.operation("/sessions", "get", {
-    "summary": "Your charging sessions, newest first, with kWh, duration and cost", "tags": SES_TAG,
-    "parameters": [
-        query_param("status", {"type": "string", "enum": ["active", "finished"]}, "only these"),
-        query_param("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "page size"),
-        query_param("offset", {"type": "integer", "minimum": 0, "maximum": 1000000, "default": 0}, "skip"),
-    ],
-    "responses": {**ok("Sessions", {"type": "array", "items": SESSION}), **error_responses(401, 403, 422)},
-})
-spec.operation("/sessions/{sessionId}", "get", {
-    "summary": "A session, live while it runs: energy, power, elapsed time, cost so far, per-band breakdown",
-    "tags": SES_TAG, "parameters": [SES_ID],
-    "responses": {**ok("Session", SESSION), **error_responses(401, 403, 404)},
-})
-spec.operation("/sessions/{sessionId}/stop", "post", {
-    "summary": "Stop charging (RemoteStopTransaction)", "tags": SES_TAG, "parameters": [SES_ID],
-    "responses": {**ok("The charger accepted", STOP_RESULT, "202"),
-                  **error_responses(401, 403, 404, 409, 502, 504)},
-})
+spec.operation(
+    "/sessions",
+    "post",
+    {
+        "summary": "Start charging (RemoteStartTransaction with your id tag); 402 when the balance is too low",
+        "tags": SES_TAG,
+        "requestBody": body(START_BODY),
+        "responses": {
+            **ok("The charger accepted; the session appears once it starts", START_RESULT, "202"),
+            **error_responses(*CHARGER_ERRORS),
+        },
+    },
+)
+spec.operation(
+    "/sessions",
+    "get",
+    {
+        "summary": "Your charging sessions, newest first, with kWh, duration and cost",
+        "tags": SES_TAG,
+        "parameters": [
+            query_param("status", {"type": "string", "enum": ["active", "finished"]}, "only these"),
+            query_param("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "page size"),
+            query_param("offset", {"type": "integer", "minimum": 0, "maximum": 1000000, "default": 0}, "skip"),
+        ],
+        "responses": {**ok("Sessions", {"type": "array", "items": SESSION}), **error_responses(401, 403, 422)},
+    },
+)
+spec.operation(
+    "/sessions/{sessionId}",
+    "get",
+    {
+        "summary": "A session, live while it runs: energy, power, elapsed time, cost so far, per-band breakdown",
+        "tags": SES_TAG,
+        "parameters": [SES_ID],
+        "responses": {**ok("Session", SESSION), **error_responses(401, 403, 404)},
+    },
+)
+spec.operation(
+    "/sessions/{sessionId}/stop",
+    "post",
+    {
+        "summary": "Stop charging (RemoteStopTransaction)",
+        "tags": SES_TAG,
+        "parameters": [SES_ID],
+        "responses": {
+            **ok("The charger accepted", STOP_RESULT, "202"),
+            **error_responses(401, 403, 404, 409, 502, 504),
+        },
+    },
+)

@@ -40,14 +40,23 @@ def signup():
             return render_template("dashboard/auth/signup.html", form=form), 422
         try:
             with rt().db.uow() as uow:
-                credentials().sign_up(uow.session, name=form["name"], email=form["email"], phone=form["phone"],
-                                      password=password, link_for=_link("dashboard.verify_email"))
+                credentials().sign_up(
+                    uow.session,
+                    name=form["name"],
+                    email=form["email"],
+                    phone=form["phone"],
+                    password=password,
+                    link_for=_link("dashboard.verify_email"),
+                )
                 uow.commit()
         except (InvalidInput, Conflict) as e:
             flash(str(e), "error")
             return render_template("dashboard/auth/signup.html", form=form), 422
-        return render_template("dashboard/auth/check_mail.html", email=form["email"].strip().lower(),
-                               outbox=not rt().extras["mailer"].uses_smtp)
+        return render_template(
+            "dashboard/auth/check_mail.html",
+            email=form["email"].strip().lower(),
+            outbox=not rt().extras["mailer"].uses_smtp,
+        )
     return render_template("dashboard/auth/signup.html", form=form)
 
 
@@ -87,8 +96,9 @@ def login():
     if request.method == "POST":
         try:
             with rt().db.uow() as uow:
-                user = credentials().authenticate(uow.session, email, request.form.get("password", ""),
-                                                  request.remote_addr or "")
+                user = credentials().authenticate(
+                    uow.session, email, request.form.get("password", ""), request.remote_addr or ""
+                )
                 uow.commit()
         except TooManyAttempts as e:
             flash(str(e), "error")
@@ -115,8 +125,9 @@ def logout():
 def forgot_password():
     if request.method == "POST":
         with rt().db.uow() as uow:
-            credentials().request_password_reset(uow.session, request.form.get("email", ""),
-                                                 _link("dashboard.reset_password"))
+            credentials().request_password_reset(
+                uow.session, request.form.get("email", ""), _link("dashboard.reset_password")
+            )
             uow.commit()
         flash("If an account has that address, a link to reset its password is on its way.", "success")
         return redirect(url_for("dashboard.login"))
@@ -158,8 +169,9 @@ def account():
             try:
                 with rt().db.uow() as uow:
                     user = uow.session.get(User, owner().id)
-                    credentials().change_password(uow.session, user, request.form.get("current_password", ""),
-                                                  request.form.get("password", ""))
+                    credentials().change_password(
+                        uow.session, user, request.form.get("current_password", ""), request.form.get("password", "")
+                    )
                     uow.commit()
                 flash("Password changed.", "success")
                 return redirect(url_for("dashboard.account"))

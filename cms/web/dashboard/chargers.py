@@ -30,8 +30,13 @@ def _station_id(value: str | None) -> int | None:
 
 def _station_form() -> dict:
     f = request.form
-    return {"name": f.get("name", ""), "address": f.get("address", ""), "latitude": f.get("latitude", ""),
-            "longitude": f.get("longitude", ""), "timezone": f.get("timezone", "UTC") or "UTC"}
+    return {
+        "name": f.get("name", ""),
+        "address": f.get("address", ""),
+        "latitude": f.get("latitude", ""),
+        "longitude": f.get("longitude", ""),
+        "timezone": f.get("timezone", "UTC") or "UTC",
+    }
 
 
 @bp.get("/")
@@ -43,6 +48,7 @@ def home():
 
 
 # ----- stations -----
+
 
 @bp.get("/stations")
 @login_required
@@ -109,6 +115,7 @@ def station_delete(station_id: int):
 
 # ----- charge points -----
 
+
 @bp.get("/chargers")
 @login_required
 def chargers():
@@ -133,9 +140,13 @@ def charger_create():
     form = {"identity": request.form.get("identity", ""), "station_id": request.form.get("station_id", "")}
     try:
         with rt().db.uow() as uow:
-            cp = add_charge_point(uow.session, form["identity"], owner(),
-                                  password=request.form.get("password") or None,
-                                  station_id=_station_id(form["station_id"]))
+            cp = add_charge_point(
+                uow.session,
+                form["identity"],
+                owner(),
+                password=request.form.get("password") or None,
+                station_id=_station_id(form["station_id"]),
+            )
             uow.commit()
             identity = cp.identity
     except (InvalidInput, Conflict) as e:
@@ -144,8 +155,11 @@ def charger_create():
             rows = queries.charge_points(uow.session, owner(), default_heartbeat=_heartbeat())
             scope = queries.owner_scope(uow.session, owner())
         return render_template("dashboard/chargers/list.html", chargers=rows, scope=scope, form=form), 422
-    flash(f"Charge point {identity} added. Point it at {rt().settings.public_url.replace('http', 'ws', 1)}"
-          f"/ocpp/{identity}", "success")
+    flash(
+        f"Charge point {identity} added. Point it at {rt().settings.public_url.replace('http', 'ws', 1)}"
+        f"/ocpp/{identity}",
+        "success",
+    )
     return redirect(url_for("dashboard.charger_page", identity=identity))
 
 
@@ -157,8 +171,9 @@ def charger_page(identity: str):
     with rt().db.uow() as uow:
         cp = queries.charge_point(uow.session, owner(), identity, default_heartbeat=_heartbeat())
         recent = queries.transactions(uow.session, owner(), queries.TransactionFilter(identity=identity), per_page=10)
-    return render_template("dashboard/chargers/page.html", cp=cp, recent=recent["rows"],
-                           commands=sorted(commands_for(cp["ocpp_version"])))
+    return render_template(
+        "dashboard/chargers/page.html", cp=cp, recent=recent["rows"], commands=sorted(commands_for(cp["ocpp_version"]))
+    )
 
 
 @bp.get("/chargers/<identity>/status")
@@ -179,10 +194,14 @@ def charger_edit(identity: str):
     if request.method == "POST":
         try:
             with rt().db.uow() as uow:
-                update_charge_point(uow.session, owner(), identity,
-                                    station_id=_station_id(request.form.get("station_id")),
-                                    password=request.form.get("password") or None,
-                                    clear_password=bool(request.form.get("clear_password")))
+                update_charge_point(
+                    uow.session,
+                    owner(),
+                    identity,
+                    station_id=_station_id(request.form.get("station_id")),
+                    password=request.form.get("password") or None,
+                    clear_password=bool(request.form.get("clear_password")),
+                )
                 uow.commit()
         except (InvalidInput, Conflict) as e:
             flash(str(e), "error")

@@ -55,8 +55,10 @@ def fields_for(action: str) -> tuple[CommandField, ...]:
         raise InvalidInput(f"Unknown OCPP action {action}")
     schema = json.loads(path.read_text(encoding="utf-8-sig"))
     required = set(schema.get("required", []))
-    return tuple(CommandField(name, _kind(spec), name in required, tuple(spec.get("enum", ())), spec.get("maxLength"))
-                 for name, spec in schema.get("properties", {}).items())
+    return tuple(
+        CommandField(name, _kind(spec), name in required, tuple(spec.get("enum", ())), spec.get("maxLength"))
+        for name, spec in schema.get("properties", {}).items()
+    )
 
 
 def parse(action: str, form) -> dict:

@@ -44,5 +44,4 @@ def consumption():
         data = queries.consumption(uow.session, owner(), f, period=period, group=group)
         scope = queries.owner_scope(uow.session, owner())
     template = "dashboard/consumption/_chart.html" if is_htmx() else "dashboard/consumption/page.html"
-    return render_template(template, data=data, f=f, args=f.as_args(), scope=scope, period=period,
-                           group=group), status
+    return render_template(template, data=data, f=f, args=f.as_args(), scope=scope, period=period, group=group), status

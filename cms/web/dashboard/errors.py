@@ -28,8 +28,11 @@ def http_not_found(e):
 
 @bp.errorhandler(CSRFError)
 def csrf_failed(e):
-    return _page(400, "Form expired", "The form was not accepted (its security token is missing or stale). "
-                                      "Reload the page and try again.")
+    return _page(
+        400,
+        "Form expired",
+        "The form was not accepted (its security token is missing or stale). Reload the page and try again.",
+    )
 
 
 @bp.errorhandler(400)

@@ -20,10 +20,26 @@ def _charger(identity: str) -> dict:
         return queries.charge_point(uow.session, owner(), identity, default_heartbeat=rt().settings.heartbeat_interval)
 
 
-def _result(cp: dict, action: str, *, status: int, payload=None, response=None, error: str | None = None,
-            detail: dict | None = None):
-    context = {"cp": cp, "action": action, "payload": payload, "response": response, "error": error,
-               "detail": detail, "fields": fields_for(action), "values": request.form}
+def _result(
+    cp: dict,
+    action: str,
+    *,
+    status: int,
+    payload=None,
+    response=None,
+    error: str | None = None,
+    detail: dict | None = None,
+):
+    context = {
+        "cp": cp,
+        "action": action,
+        "payload": payload,
+        "response": response,
+        "error": error,
+        "detail": detail,
+        "fields": fields_for(action),
+        "values": request.form,
+    }
     template = "dashboard/operations/_result.html" if is_htmx() else "dashboard/operations/command.html"
     return render_template(template, **context), status
 
@@ -35,8 +51,9 @@ def command_form(identity: str, action: str):
     if action not in commands_for(cp["ocpp_version"]):
         raise InvalidInput(f"{action} is not a command of OCPP {cp['ocpp_version']}")
     template = "dashboard/operations/_form.html" if is_htmx() else "dashboard/operations/command.html"
-    return render_template(template, cp=cp, action=action, fields=fields_for(action), values={}, payload=None,
-                           response=None, error=None)
+    return render_template(
+        template, cp=cp, action=action, fields=fields_for(action), values={}, payload=None, response=None, error=None
+    )
 
 
 @bp.post("/chargers/<identity>/commands/<action>")
@@ -61,9 +78,14 @@ def command_send(identity: str, action: str):
     except ChargerNotConnected:
         return _result(cp, action, status=409, payload=payload, error=f"{identity} is not connected.")
     except ChargerCallError as e:
-        return _result(cp, action, status=502, payload=payload,
-                       error=f"The charger answered with an error: {e.code}", detail={"description": e.description,
-                                                                                     "details": e.details})
+        return _result(
+            cp,
+            action,
+            status=502,
+            payload=payload,
+            error=f"The charger answered with an error: {e.code}",
+            detail={"description": e.description, "details": e.details},
+        )
     except ChargerTimeout:
         return _result(cp, action, status=504, payload=payload, error="The charger did not answer in time.")
     return _result(cp, action, status=200, payload=payload, response=response)
@@ -75,7 +97,12 @@ def message_log(identity: str):
     before = request.args.get("before")
     with rt().db.uow() as uow:
         cp = queries.charge_point(uow.session, owner(), identity, default_heartbeat=rt().settings.heartbeat_interval)
-        rows = queries.message_log(uow.session, owner(), identity, limit=int_arg("limit", 100),
-                                   before_id=int(before) if before and before.isdigit() else None)
+        rows = queries.message_log(
+            uow.session,
+            owner(),
+            identity,
+            limit=int_arg("limit", 100),
+            before_id=int(before) if before and before.isdigit() else None,
+        )
     template = "dashboard/operations/_log_rows.html" if is_htmx() else "dashboard/operations/log.html"
     return render_template(template, cp=cp, rows=rows)

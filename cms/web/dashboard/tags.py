@@ -47,8 +47,15 @@ def tag_create():
     try:
         with rt().db.uow() as uow:
             me = uow.session.get(User, owner().id)
-            add_id_tag(uow.session, form["tag"], owner=me, parent=form["parent"].strip() or None,
-                       expiry=_expiry(form["expiry"]), blocked=bool(request.form.get("blocked")), note=form["note"])
+            add_id_tag(
+                uow.session,
+                form["tag"],
+                owner=me,
+                parent=form["parent"].strip() or None,
+                expiry=_expiry(form["expiry"]),
+                blocked=bool(request.form.get("blocked")),
+                note=form["note"],
+            )
             uow.commit()
     except (InvalidInput, Conflict, NotFound) as e:
         flash(str(e), "error")
@@ -65,9 +72,15 @@ def tag_edit(tag_id: int):
     if request.method == "POST":
         try:
             with rt().db.uow() as uow:
-                update_id_tag(uow.session, owner(), tag_id, blocked=bool(request.form.get("blocked")),
-                              expiry=_expiry(request.form.get("expiry")), parent=request.form.get("parent"),
-                              note=request.form.get("note", ""))
+                update_id_tag(
+                    uow.session,
+                    owner(),
+                    tag_id,
+                    blocked=bool(request.form.get("blocked")),
+                    expiry=_expiry(request.form.get("expiry")),
+                    parent=request.form.get("parent"),
+                    note=request.form.get("note", ""),
+                )
                 uow.commit()
         except (InvalidInput, NotFound) as e:
             flash(str(e), "error")
@@ -83,8 +96,15 @@ def tag_block(tag_id: int):
     """Block or unblock in one click (HTMX swaps the row)."""
     with rt().db.uow() as uow:
         tag = queries.id_tag(uow.session, owner(), tag_id)
-        update_id_tag(uow.session, owner(), tag_id, blocked=not tag["blocked"], expiry=tag["expiry_date"],
-                      parent=tag["parent"], note=tag["note"])
+        update_id_tag(
+            uow.session,
+            owner(),
+            tag_id,
+            blocked=not tag["blocked"],
+            expiry=tag["expiry_date"],
+            parent=tag["parent"],
+            note=tag["note"],
+        )
         uow.commit()
     with rt().db.uow() as uow:
         tag = queries.id_tag(uow.session, owner(), tag_id)
@@ -113,6 +133,7 @@ def reservations():
 
 # ----- time-of-day tariffs per station (bands and prices per kWh; cms.tariff owns the rules) -----
 
+
 @bp.get("/tariffs")
 @login_required
 def tariffs():
@@ -121,16 +142,20 @@ def tariffs():
     with rt().db.uow() as uow:
         stations = queries.stations(uow.session, owner())
         bands = bands_by_station(uow.session, [s["id"] for s in stations])
-    return render_template("dashboard/tags/tariffs.html", stations=stations,
-                           bands={sid: [b.as_dict() for b in rows] for sid, rows in bands.items()},
-                           currency=rt().settings.currency)
+    return render_template(
+        "dashboard/tags/tariffs.html",
+        stations=stations,
+        bands={sid: [b.as_dict() for b in rows] for sid, rows in bands.items()},
+        currency=rt().settings.currency,
+    )
 
 
 def _band_rows(form) -> list[dict]:
     """The band rows of the tariff form; rows left blank are skipped."""
     rows = []
-    for start, end, price, label in zip(form.getlist("start"), form.getlist("end"), form.getlist("price"),
-                                        form.getlist("label"), strict=False):
+    for start, end, price, label in zip(
+        form.getlist("start"), form.getlist("end"), form.getlist("price"), form.getlist("label"), strict=False
+    ):
         if not (start.strip() or end.strip() or price.strip()):
             continue
         rows.append({"start": start.strip(), "end": end.strip(), "pricePerKwh": price.strip(), "label": label})
@@ -156,8 +181,11 @@ def tariff_edit(station_id: int):
             return redirect(url_for("dashboard.tariffs"))
         except InvalidInput as e:
             flash(str(e), "error")
-            bands = [{"start": r["start"], "end": r["end"], "pricePerKwh": r["pricePerKwh"], "label": r["label"]}
-                     for r in rows]
+            bands = [
+                {"start": r["start"], "end": r["end"], "pricePerKwh": r["pricePerKwh"], "label": r["label"]}
+                for r in rows
+            ]
             status = 422
-    return render_template("dashboard/tags/tariff_edit.html", station=station, bands=bands,
-                           currency=rt().settings.currency), status
+    return render_template(
+        "dashboard/tags/tariff_edit.html", station=station, bands=bands, currency=rt().settings.currency
+    ), status

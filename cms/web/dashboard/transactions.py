@@ -14,8 +14,18 @@ from cms.errors import InvalidInput
 from . import bp
 from .common import int_arg, is_htmx, owner, rt
 
-CSV_COLUMNS = ["id", "station", "identity", "connector_id", "id_tag", "start", "stop", "energy_wh", "stop_reason",
-               "cost"]
+CSV_COLUMNS = [
+    "id",
+    "station",
+    "identity",
+    "connector_id",
+    "id_tag",
+    "start",
+    "stop",
+    "energy_wh",
+    "stop_reason",
+    "cost",
+]
 
 
 def _filter() -> tuple[queries.TransactionFilter, str | None]:
@@ -60,8 +70,11 @@ def transactions_csv():
                     buf.truncate()
         yield buf.getvalue()
 
-    return Response(stream_with_context(generate()), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=transactions.csv"})
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=transactions.csv"},
+    )
 
 
 def _csv_value(value):
