@@ -17,7 +17,7 @@ LOCK_TEST := requirements/test.txt
 UV_VERSION ?= 0.13.9
 LOCK_ARGS ?=
 
-.PHONY: install run test test-sqlite test-postgres lint bench clean static-vendor browser-deps dist lock
+.PHONY: fmt install run test test-sqlite test-postgres lint bench clean static-vendor browser-deps dist lock
 
 # Reproducible: exactly the locked versions, hash-checked, then the project itself without dependencies. A lock
 # that misses a dependency of pyproject.toml stops here with one line (run make lock).
@@ -46,6 +46,11 @@ run: install static-vendor
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 test: install static-vendor browser-deps lint test-sqlite test-postgres
 
