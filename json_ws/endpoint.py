@@ -137,12 +137,17 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
     try:
         frame = framing.parse(text)
     except framing.FrameError as e:
-        log.warning("%s: frame %s refused with %s: %s", conn.identity, e.unique_id, e.code, brief(e.description))
         rt.metrics.charger_message("json", None, e.code)  # never reaches the service layer, which counts the rest
+        if not e.answer:  # not a CALL: OCPP-J answers nothing
+            log.warning(
+                "%s: frame %s ignored (%s): %s", conn.identity, brief(e.unique_id), e.code, brief(e.description)
+            )
+            return None
+        log.warning("%s: frame %s refused with %s: %s", conn.identity, brief(e.unique_id), e.code, brief(e.description))
         return framing.call_error(e.unique_id, e.code, e.description)
-    if frame.type != framing.CALL:
+    if frame.type != framing.CALL:  # an answer to a call of ours; to none (late, stray): ignored, never answered
         if not conn.deliver(frame):
-            log.info("%s: answer to no pending call (%s)", conn.identity, frame.unique_id)
+            log.info("%s: answer to no pending call (%s) ignored", conn.identity, brief(frame.unique_id))
         return None
     if conn.going_away:
         # This process is stopping: not processed, not answered. The connection closes (1001) in a moment and
