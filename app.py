@@ -119,9 +119,20 @@ def _connect_redis(rt) -> None:
 
     from cms.routing import RedisRouter
 
-    client = redis.Redis.from_url(rt.settings.redis_url, socket_timeout=None, health_check_interval=30)
+    # Connecting times out quickly (a Redis that is away must not hold a command or a probe); reads do not, since
+    # a BLPOP waits for a charger's answer.
+    client = redis.Redis.from_url(
+        rt.settings.redis_url, socket_timeout=None, socket_connect_timeout=2, health_check_interval=30
+    )
     rt.extras["redis"] = client
-    router = RedisRouter(client, rt.node_id, rt.dispatcher.call_local)
+    registry = rt.registry
+    router = RedisRouter(
+        client,
+        rt.node_id,
+        rt.dispatcher.call_local,
+        held=lambda: [(c.identity, c.token) for c in registry.connections() if not c.closed],
+        refresh_interval=rt.settings.presence_refresh_seconds,
+    )
     rt.dispatcher.remote = router
     rt.on_connect.append(router.announce)
     rt.on_disconnect.append(router.withdraw)

@@ -72,6 +72,9 @@ class Settings:
     gc_full_interval: float = 600.0
     public_url: str = "http://127.0.0.1:8000"
     node_id: str = ""
+    # With Redis: every charger this process holds is announced again this often (and at once when Redis comes
+    # back), so a Redis that restarted empty relearns who holds which charger within this many seconds.
+    presence_refresh_seconds: float = 10.0
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_user: str = ""

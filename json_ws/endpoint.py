@@ -95,18 +95,21 @@ def _serve_detached(channel: WsChannel, identity: str, rt) -> None:
 
 
 def serve_connection(channel: WsChannel, identity: str, rt) -> None:
-    """Run one charger's connection until it closes; a newer connection of the same charger replaces it."""
+    """Run one charger's connection until it closes; a newer connection of the same charger replaces it.
+
+    Whatever fails around it (the database marking it connected, Redis announcing it), the connection is read
+    and served, and when it ends it leaves the registry: an outside failure is logged, never fatal here."""
     registry: ConnectionRegistry = rt.registry
     conn = OcppConnection(channel, identity, rt.node_id)
     old = registry.add(conn)
-    if old is not None:
-        old.close(1000, "Replaced by a new connection")
-    rt.charger_service.charger_connected(identity, conn.token)
-    for fn in rt.on_connect:
-        fn(identity, conn.token)
-    charger = Charger(identity=identity, transport="json", ocpp_version="1.6")
     logged_as = bind_charger(identity)  # every line logged for this connection names the charger
     try:
+        if old is not None:
+            old.close(1000, "Replaced by a new connection")
+        _connection_hook(rt.charger_service.charger_connected, identity, conn.token)
+        for fn in rt.on_connect:
+            _connection_hook(fn, identity, conn.token)
+        charger = Charger(identity=identity, transport="json", ocpp_version="1.6")
         # Messages are handled one after the other, in order, in this greenlet: a charger sends one CALL at
         # a time, and answers to our CALLs are delivered here to the greenlet waiting for them.
         for text in channel:
@@ -118,11 +121,20 @@ def serve_connection(channel: WsChannel, identity: str, rt) -> None:
         pass
     finally:
         conn.mark_closed()
+        channel.abort()  # a loop that ended on a failure must not leave the socket open and unread
         if registry.remove(conn):
-            rt.charger_service.charger_disconnected(identity, conn.token)
+            _connection_hook(rt.charger_service.charger_disconnected, identity, conn.token)
             for fn in rt.on_disconnect:
-                fn(identity, conn.token)
+                _connection_hook(fn, identity, conn.token)
         unbind_charger(logged_as)
+
+
+def _connection_hook(fn, identity: str, token: str) -> None:
+    """Run a connect/disconnect hook (connected flag, Redis presence); a failure is logged, the charger served."""
+    try:
+        fn(identity, token)
+    except Exception:
+        log.warning("%s: %s failed", identity, getattr(fn, "__qualname__", fn), exc_info=True)
 
 
 def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None:

@@ -26,7 +26,9 @@ def readyz():
     if rt.settings.redis_url:
         try:
             rt.extras["redis"].ping()
-            checks["redis"] = "ok"
+            router = rt.extras.get("redis_router")
+            # Reachable is not enough: commands from other processes arrive through the subscription.
+            checks["redis"] = "ok" if router is None or router.subscribed else "error: not subscribed yet"
         except Exception as e:
             checks["redis"] = f"error: {e.__class__.__name__}"
     if rt.stopping:  # draining for a restart: a load balancer sends new clients elsewhere

@@ -223,7 +223,7 @@ def _describe() -> None:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": req}}},
                 "responses": {
                     "200": {"description": "The charger's answer", "content": {"application/json": {"schema": res}}},
-                    **error_responses(401, 403, 404, 409, 422, 502, 504),
+                    **error_responses(401, 403, 404, 409, 422, 502, 503, 504),
                 },
             },
         )
@@ -256,7 +256,7 @@ def _describe() -> None:
                         }
                     },
                 },
-                **error_responses(401, 403, 404, 409, 422, 502, 504),
+                **error_responses(401, 403, 404, 409, 422, 502, 503, 504),
             },
         },
     )
