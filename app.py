@@ -39,6 +39,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from json_ws.endpoint import create_blueprint as ocpp_ws_blueprint
 
     rt.registry = ConnectionRegistry()
+    from cms.admission import Admission
+    from cms.handshake_cache import HandshakeCache
+
+    rt.admission = Admission(settings.max_pending_handshakes)
+    rt.handshake_cache = HandshakeCache(settings.handshake_cache_seconds)
+    rt.handshake_cache.watch(rt.db.session_factory)
     # Stopping (rt.shutdown, from cms.gunicorn_worker on SIGTERM): JSON chargers get close 1001 once answered.
     rt.on_shutdown.append(rt.registry.go_away_all)
     sock = Sock()

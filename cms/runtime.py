@@ -40,6 +40,8 @@ class Runtime:
     # once their messages are answered (see :meth:`shutdown`).
     on_shutdown: list[Callable[[float], None]] = field(default_factory=list)
     stopping: bool = False  # set by shutdown(): /readyz says 503 so load balancers send no new work
+    admission: Any = None  # cms.admission.Admission: OCPP-J handshakes in progress, refused beyond its limit
+    handshake_cache: Any = None  # cms.handshake_cache.HandshakeCache: registered chargers' handshake facts
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop this process's work within ``timeout`` seconds, losing nothing a charger was told is stored.

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
 MAX_MESSAGE_BYTES = 1 << 20  # a large local list or diagnostics answer fits; anything bigger is an attack
+_TICKET = "cms.handshake_ticket"  # the request's cms.admission ticket, in the WSGI environ
 
 
 def _refuse(status: int, reason: str, **headers) -> Response:
@@ -39,7 +40,9 @@ def create_blueprint(sock: Sock) -> Blueprint:
 
     @bp.before_request
     def check_handshake():
-        """Refuse before upgrading: unknown charger (404), no common subprotocol (400), bad password (401)."""
+        """Refuse before upgrading: too many handshakes in progress (503), no common subprotocol (400), unknown
+        charger (404), bad password (401). A registered charger known from an earlier handshake is checked
+        without the database (cms.handshake_cache)."""
         rt = current_app.extensions["cms"]
         # Decline permessage-deflate (simple-websocket accepts it from every client that offers it): zlib state
         # costs hundreds of KB per connection, for frames of a few hundred bytes that hardly compress.
@@ -50,33 +53,69 @@ def create_blueprint(sock: Sock) -> Blueprint:
             return _refuse(400, f"Subprotocol {SUBPROTOCOL} required")
         if not identity or len(identity) > 48 or identity_problem(identity):
             return _refuse(404, "Unknown charge point")
-        with rt.db.uow() as uow:
-            row = uow.session.execute(
-                select(ChargePoint.registered, ChargePoint.password_hash).where(ChargePoint.identity == identity)
-            ).first()
-        if row is None or not row.registered:
-            if not rt.settings.auto_register:
-                return _refuse(404, "Unknown charge point")
-        elif row.password_hash:
-            auth = request.authorization
-            if auth is None or auth.username != identity or not verify_password(row.password_hash, auth.password or ""):
-                return _refuse(401, "Authentication required", WWW_Authenticate='Basic realm="OCPP"')
+        ticket = rt.admission.enter() if rt.admission is not None else None
+        if rt.admission is not None and ticket is None:
+            return _refuse(503, "Too many connections being opened; try again shortly", Retry_After="5")
+        refusal = _check_credentials(rt, identity)
+        if refusal is not None:
+            if ticket is not None:
+                ticket.release()
+            return refusal
+        request.environ[_TICKET] = ticket  # released once the connection is served (or the upgrade fails)
         return None
+
+    @bp.teardown_request
+    def _release_ticket(_exc):
+        ticket = request.environ.pop(_TICKET, None)
+        if ticket is not None:
+            ticket.release()
 
     @sock.route("/ocpp/<path:charge_point_id>", bp=bp)
     def ocpp_endpoint(ws, charge_point_id: str):
         rt = current_app.extensions["cms"]
         detach = ws.mode == "gunicorn" and _gevent_patched()
         channel = take_over(ws, rt.settings.ws_ping_interval, MAX_MESSAGE_BYTES, detach=detach)
+        ticket = request.environ.pop(_TICKET, None)  # from now on the connection releases it
         if detach:
             # The request ends now; the connection lives on in a bare greenlet (see wsloop.take_over).
             import gevent
 
-            gevent.spawn_raw(_serve_detached, channel, charge_point_id, rt)
+            gevent.spawn_raw(_serve_detached, channel, charge_point_id, rt, ticket)
         else:
-            serve_connection(channel, charge_point_id, rt)
+            serve_connection(channel, charge_point_id, rt, ticket)
 
     return bp
+
+
+def _check_credentials(rt, identity: str) -> Response | None:
+    """Whether ``identity`` may connect with the request's credentials; a refusal, or None."""
+    cache = rt.handshake_cache
+    known = cache.get(identity) if cache is not None else None
+    if known is not None:
+        registered, password_hash = True, known.password_hash
+    else:
+        with rt.db.uow() as uow:
+            row = uow.session.execute(
+                select(ChargePoint.registered, ChargePoint.password_hash).where(ChargePoint.identity == identity)
+            ).first()
+        registered = row is not None and row.registered
+        password_hash = row.password_hash if row is not None else None
+        if registered and cache is not None:
+            cache.remember(identity, password_hash)
+    if not registered:
+        return None if rt.settings.auto_register else _refuse(404, "Unknown charge point")
+    if password_hash:
+        auth = request.authorization
+        password = (auth.password or "") if auth is not None else ""
+        if auth is None or auth.username != identity:
+            return _refuse(401, "Authentication required", WWW_Authenticate='Basic realm="OCPP"')
+        if cache is not None and cache.password_known(identity, password):
+            return None
+        if not verify_password(password_hash, password):
+            return _refuse(401, "Authentication required", WWW_Authenticate='Basic realm="OCPP"')
+        if cache is not None:
+            cache.password_accepted(identity, password_hash, password)
+    return None
 
 
 def _gevent_patched() -> bool:
@@ -87,15 +126,16 @@ def _gevent_patched() -> bool:
     return monkey.is_module_patched("socket")
 
 
-def _serve_detached(channel: WsChannel, identity: str, rt) -> None:
+def _serve_detached(channel: WsChannel, identity: str, rt, ticket=None) -> None:
     try:
-        serve_connection(channel, identity, rt)
+        serve_connection(channel, identity, rt, ticket)
     except Exception:  # a bare greenlet has nobody to report to
         log.exception("%s: connection failed", identity)
 
 
-def serve_connection(channel: WsChannel, identity: str, rt) -> None:
+def serve_connection(channel: WsChannel, identity: str, rt, ticket=None) -> None:
     """Run one charger's connection until it closes; a newer connection of the same charger replaces it.
+    ``ticket`` (cms.admission) is released once the connection is registered and announced.
 
     Whatever fails around it (the database marking it connected, Redis announcing it), the connection is read
     and served, and when it ends it leaves the registry: an outside failure is logged, never fatal here."""
@@ -109,6 +149,8 @@ def serve_connection(channel: WsChannel, identity: str, rt) -> None:
         _connection_hook(rt.charger_service.charger_connected, identity, conn.token)
         for fn in rt.on_connect:
             _connection_hook(fn, identity, conn.token)
+        if ticket is not None:
+            ticket.release()
         charger = Charger(identity=identity, transport="json", ocpp_version="1.6")
         # Messages are handled one after the other, in order, in this greenlet: a charger sends one CALL at
         # a time, and answers to our CALLs are delivered here to the greenlet waiting for them.
@@ -120,6 +162,8 @@ def serve_connection(channel: WsChannel, identity: str, rt) -> None:
     except ConnectionClosed:
         pass
     finally:
+        if ticket is not None:
+            ticket.release()
         conn.mark_closed()
         channel.abort()  # a loop that ended on a failure must not leave the socket open and unread
         if registry.remove(conn):
