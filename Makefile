@@ -2,7 +2,7 @@
 # make test  - set up and run the whole test suite (SQLite, then PostgreSQL when it answers)
 # make bench - benchmarks beside reference peers (see README)
 # make dist  - a wheel and an sdist in dist/ (front-end libraries inside; the wheel installs without npm)
-# make lint  - ruff, ruff format --check, mypy (make fmt fixes what ruff can; make typecheck: mypy alone)
+# make lint  - ruff, ruff format --check, mypy, import-linter (make fmt fixes what ruff can; make typecheck: mypy alone)
 # make lock  - refresh the hashed lock files requirements/*.txt from pyproject.toml (LOCK_ARGS=--upgrade: newest)
 
 PYTHON ?= python3
@@ -49,6 +49,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # mypy on what [tool.mypy] in pyproject.toml lists (files); part of make lint.
 typecheck: install
