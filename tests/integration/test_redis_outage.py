@@ -30,6 +30,13 @@ def app_config(app_config, own_redis):
     return {**app_config, "redis_url": own_redis.url, "node_id": "node-a", "presence_refresh_seconds": 1.0}
 
 
+@pytest.fixture(autouse=True)
+def _stop_router(rt):
+    """The router's threads would go on trying to reach this test's Redis after it is gone."""
+    yield
+    rt.extras["redis_router"].stop()
+
+
 def other_process(own_redis) -> RedisRouter:
     """A second process's route (node-b), as another worker would use it."""
 
