@@ -101,6 +101,11 @@ def create_app(test_config: dict | None = None) -> Flask:
             rt.db, settings.heartbeat_batch_seconds, settings.message_log_limit, metrics=rt.metrics
         )
         rt.charger_service.heartbeats.start()
+    if settings.connection_flags_batch_seconds > 0 and settings.heartbeat_batch_seconds > 0:
+        from cms.connection_flags import ConnectionFlags
+
+        rt.charger_service.connection_flags = ConnectionFlags(rt.db, settings.connection_flags_batch_seconds)
+        rt.charger_service.connection_flags.start()
     return app
 
 

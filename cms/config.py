@@ -80,6 +80,8 @@ class Settings:
     # charger's handshake facts are trusted without reading them again (0: always read).
     max_pending_handshakes: int = 256
     handshake_cache_seconds: float = 60.0
+    # Connected/disconnected flags written together this often (cms.connection_flags); 0 writes each at once.
+    connection_flags_batch_seconds: float = 0.5
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_user: str = ""

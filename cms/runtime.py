@@ -64,6 +64,8 @@ class Runtime:
             _attempt(service.group_commit.drain, deadline)
         if service.heartbeats is not None:
             _attempt(service.heartbeats.close)
+        if service.connection_flags is not None:
+            _attempt(service.connection_flags.close)
         router = self.extras.get("redis_router")
         if router is not None:
             _attempt(router.withdraw_all)

@@ -618,6 +618,8 @@ class ChargerService:
         self._accepted: dict[str, tuple[ChargerRow, float]] = {}  # identity -> (row, monotonic time read)
         # With a group committer, messages of many chargers share a unit of work (cms.group_commit).
         self.group_commit = None
+        # With a batcher, connected/disconnected flags are written together (cms.connection_flags).
+        self.connection_flags = None
 
     def handle(
         self, charger: Charger, action: str, payload: dict, *, unique_id: str | None = None, raw: str | None = None
@@ -930,6 +932,9 @@ class ChargerService:
     # ----- connection state, used by transports -----
 
     def charger_connected(self, identity: str, node: str) -> None:
+        if self.connection_flags is not None:  # written with the next batch (cms.connection_flags)
+            self.connection_flags.connected(identity, node, utcnow())
+            return
         with self.db.uow() as uow:
             uow.session.execute(
                 update(ChargePoint)
@@ -940,6 +945,9 @@ class ChargerService:
 
     def charger_disconnected(self, identity: str, node: str) -> None:
         """Mark offline, unless another node or connection has taken the charger over meanwhile."""
+        if self.connection_flags is not None:
+            self.connection_flags.disconnected(identity, node, utcnow())
+            return
         with self.db.uow() as uow:
             uow.session.execute(
                 update(ChargePoint)
