@@ -4,8 +4,9 @@ Each JSON charger that connects or disconnects changes its row (``connected``, `
 transaction each is three round trips and a pooled connection for a fact a dashboard shows; in a reconnect storm
 thousands arrive per second and would queue for the pool ahead of the chargers' own messages. They are collected
 instead and written every ``interval`` seconds in one transaction: on PostgreSQL two statements whatever their
-number (``unnest`` arrays), the rows locked first in the order of their ids, so that two workers' batches (and
-the heartbeat batches, which lock the same way) never deadlock.
+number (``unnest`` arrays), the rows locked first in the order of their ids (FOR NO KEY UPDATE, as an UPDATE
+locks: foreign key checks of other inserts do not wait), so that two workers' batches (and the heartbeat
+batches, which lock the same way) never deadlock.
 
 Per charger the latest connect and the latest disconnect are kept; connects are written first, and a disconnect
 only clears the flag when the row still names the connection that ended, so a charger that moved to another
@@ -26,7 +27,7 @@ from .models import ChargePoint
 
 log = logging.getLogger(__name__)
 
-_PG_LOCK = text("SELECT id FROM charge_points WHERE identity = ANY(CAST(:ids AS text[])) ORDER BY id FOR UPDATE")
+_PG_LOCK = text("SELECT id FROM charge_points WHERE identity = ANY(CAST(:ids AS text[])) ORDER BY id FOR NO KEY UPDATE")
 _PG_CONNECT = text(
     "UPDATE charge_points AS c SET connected = true, connected_node = v.node, connected_at = v.at, "
     "last_seen_at = v.at FROM unnest(CAST(:ids AS text[]), CAST(:nodes AS text[]), CAST(:ats AS timestamp[])) "

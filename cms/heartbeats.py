@@ -53,7 +53,9 @@ _PG_SET_HEARTBEAT = text(
     "UPDATE charge_points AS c SET last_heartbeat_at = v.at, last_seen_at = v.at "
     "FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamp[])) AS v(id, at) WHERE c.id = v.id"
 )
-_PG_LOCK_CHARGERS = text("SELECT id FROM charge_points WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE")
+_PG_LOCK_CHARGERS = text(
+    "SELECT id FROM charge_points WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE"
+)
 _LOG_COLUMNS = ["charge_point_id", "direction", "action", "unique_id", "payload", "created_at"]
 _LOG_SELECT, _LOG_RECORD = recordset(MessageLogEntry.__table__, _LOG_COLUMNS)
 # Rows of chargers removed meanwhile are left out by the join (their foreign key would fail the batch).
@@ -194,7 +196,8 @@ class HeartbeatBatcher:
     def _write_postgres(conn, latest: dict[int, datetime], rows: list[dict]) -> int:
         updated = 0
         if latest:
-            # Rows locked in the order of their ids, as every batch writer does: two batches never deadlock.
+            # Rows locked in the order of their ids, as every batch writer does: two batches never deadlock. NO KEY
+            # UPDATE, as the UPDATE itself takes: a foreign key check of another insert (KEY SHARE) does not wait.
             conn.execute(_PG_LOCK_CHARGERS, {"ids": sorted(latest)})
             updated = conn.execute(
                 _PG_SET_HEARTBEAT, {"ids": list(latest), "ats": [naive_utc(at) for at in latest.values()]}
