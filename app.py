@@ -117,7 +117,7 @@ def _connect_redis(rt) -> None:
     """Several processes or nodes: share who holds which charger, and route commands, over Redis."""
     import redis
 
-    from cms.routing import RedisRouter
+    from cms.node_routing import RedisRouter
 
     client = redis.Redis.from_url(rt.settings.redis_url, socket_timeout=None, health_check_interval=30)
     rt.extras["redis"] = client

@@ -30,7 +30,7 @@ class Dispatcher:
         self.validator = validator
         self.timeout = timeout
         self._gateways: list[ChargerGateway] = []
-        self.remote = None  # set when several processes share chargers (cms.routing.RedisRouter)
+        self.remote = None  # set when several processes share chargers (cms.node_routing.RedisRouter)
 
     def add_gateway(self, gateway: ChargerGateway) -> None:
         self._gateways.append(gateway)

@@ -161,7 +161,7 @@ def test_group_commit_drain_waits_for_what_was_submitted(rt, add_charger, monkey
 def test_withdraw_all_forgets_only_this_process(rt):
     import redis
 
-    from cms.routing import RedisRouter
+    from cms.node_routing import RedisRouter
 
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
     try:
