@@ -26,7 +26,7 @@ from .metering import ENERGY_REGISTER
 from .models import ChargePoint, MeterValue, SessionCharge, Station, TariffBand, Transaction, User, utcnow
 
 if TYPE_CHECKING:
-    from .services import StoppedTransaction
+    from .handlers import StoppedTransaction
 
 MINUTES_PER_DAY = 1440
 MAX_BANDS = 48

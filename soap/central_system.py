@@ -1,5 +1,5 @@
 """The CentralSystemService of OCPP 1.5-S and 1.6-S: decode, hand the 1.6 payload to the service layer,
-encode its answer. No rule lives here; ``cms.services.ChargerService`` decides everything."""
+encode its answer. No rule lives here; ``cms.pipeline.ChargerPipeline`` decides everything."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import logging
 from spyne.model.fault import Fault
 
 from cms.errors import InternalFailure, OcppError
+from cms.handlers import Charger
 from cms.limits import brief
 from cms.logs import bind_charger, unbind_charger
-from cms.services import Charger
 
 from . import mapping15
 from .convert import from_dict
@@ -54,7 +54,7 @@ class CentralSystemEndpoint:
             )
             rc.counted = True  # the service layer counts it, whatever happens there (cms.metrics)
             try:
-                result = self.rt.charger_service.handle(charger, op.name, payload, unique_id=rc.message_id, raw=rc.raw)
+                result = self.rt.pipeline.handle(charger, op.name, payload, unique_id=rc.message_id, raw=rc.raw)
             except InternalFailure:
                 raise
             except OcppError as e:  # the charger's mistake: one line, no stack trace

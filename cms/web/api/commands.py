@@ -49,7 +49,7 @@ def send_command(charge_point_id: str, action: str):
     if action not in commands.COMMANDS_16:
         raise ApiError(404, "unknown_command", f"{action} is not a CMS-initiated OCPP 1.6 command")
     if action == "GetDiagnostics" and "location" not in payload:
-        payload["location"] = rt.extras["files"].diagnostics_upload_url(charge_point_id)
+        payload["location"] = rt.files.diagnostics_upload_url(charge_point_id)
     return jsonify(commands.send_command(rt, g.user, charge_point_id, action, payload))
 
 
@@ -161,7 +161,7 @@ def upload_firmware():
     if not request.files:
         raise InvalidInput("Upload the firmware image as multipart/form-data (field 'file')")
     upload = request.files.get("file") or next(iter(request.files.values()))
-    name, url = _rt().extras["files"].save_firmware(upload.filename or "firmware.bin", upload.stream)
+    name, url = _rt().files.save_firmware(upload.filename or "firmware.bin", upload.stream)
     return jsonify({"name": name, "location": url}), 201
 
 

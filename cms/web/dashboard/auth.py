@@ -55,7 +55,7 @@ def signup():
         return render_template(
             "dashboard/auth/check_mail.html",
             email=form["email"].strip().lower(),
-            outbox=not rt().extras["mailer"].uses_smtp,
+            outbox=not rt().mailer.uses_smtp,
         )
     return render_template("dashboard/auth/signup.html", form=form)
 
@@ -189,4 +189,4 @@ def outbox():
     me = owner()
     with rt().db.uow() as uow:
         mails = mail.outbox(uow.session, recipient=None if me.role == "admin" else me.email, limit=100)
-    return render_template("dashboard/auth/outbox.html", mails=mails, smtp=rt().extras["mailer"].uses_smtp)
+    return render_template("dashboard/auth/outbox.html", mails=mails, smtp=rt().mailer.uses_smtp)
