@@ -15,7 +15,7 @@ import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from . import message_log
+from . import message_log, visibility
 from .errors import Conflict, InvalidInput, NotFound
 from .gateway import CallFailed
 from .models import (
@@ -271,9 +271,7 @@ def _load_charge_point(s: Session, identity: str) -> ChargePoint:
 
 def check_access(cp: ChargePoint, user: User) -> None:
     """Owners reach their own charge points only; administrators reach all. Others see 404, not 403."""
-    if user.role == "admin":
-        return
-    if cp.owner_id != user.id:
+    if not visibility.may_see(user, cp.owner_id):
         raise NotFound(f"Unknown charge point {cp.identity}")
 
 

@@ -6,12 +6,11 @@ import json
 from importlib import resources
 
 from flask import current_app, g, jsonify, request
-from sqlalchemy import select
 
-from cms import commands
-from cms.chargepoints import add_charge_point
-from cms.errors import InvalidInput, NotFound
-from cms.models import ChargePoint, ChargerConfigurationKey, Connector, utcnow
+from cms import commands, queries
+from cms.chargepoints import add_charge_point, owned_charge_point
+from cms.errors import InvalidInput
+from cms.models import ChargePoint, Connector, utcnow
 from cms.queries import is_online
 
 from . import bp, spec
@@ -31,14 +30,6 @@ def _json_object() -> dict:
     if not isinstance(body, dict):
         raise ApiError(422, "invalid_input", "The request body must be a JSON object")
     return body
-
-
-def _owned(session, identity: str) -> ChargePoint:
-    cp = session.scalar(select(ChargePoint).where(ChargePoint.identity == identity))
-    if cp is None or not cp.registered:
-        raise NotFound(f"Unknown charge point {identity}")
-    commands.check_access(cp, g.user)
-    return cp
 
 
 @bp.post("/charge-points/<path:charge_point_id>/commands/<action>")
@@ -66,12 +57,8 @@ def sync_local_list(charge_point_id: str):
 @require_user("owner")
 def configuration(charge_point_id: str):
     with _rt().db.uow() as uow:
-        cp = _owned(uow.session, charge_point_id)
-        rows = uow.session.scalars(
-            select(ChargerConfigurationKey)
-            .where(ChargerConfigurationKey.charge_point_id == cp.id)
-            .order_by(ChargerConfigurationKey.key)
-        ).all()
+        cp = owned_charge_point(uow.session, g.user, charge_point_id)
+        rows = queries.configuration(uow.session, cp.id)
         return jsonify(
             [
                 {
@@ -121,10 +108,7 @@ def charge_point_view(cp: ChargePoint, connectors: list[Connector]) -> dict:
 @require_user("owner")
 def list_charge_points():
     with _rt().db.uow() as uow:
-        q = select(ChargePoint).where(ChargePoint.registered.is_(True)).order_by(ChargePoint.identity)
-        if g.user.role != "admin":
-            q = q.where(ChargePoint.owner_id == g.user.id)
-        cps = uow.session.scalars(q).all()
+        cps = queries.visible_charge_points(uow.session, g.user)
         return jsonify([charge_point_view(cp, cp.connectors) for cp in cps])
 
 
@@ -132,7 +116,7 @@ def list_charge_points():
 @require_user("owner")
 def get_charge_point(charge_point_id: str):
     with _rt().db.uow() as uow:
-        cp = _owned(uow.session, charge_point_id)
+        cp = owned_charge_point(uow.session, g.user, charge_point_id)
         return jsonify(charge_point_view(cp, cp.connectors))
 
 
