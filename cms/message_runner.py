@@ -196,14 +196,16 @@ class MessageRunner:
         cp = None
         if self.accepted is not None and action != Action.boot_notification:
             cp = self.accepted.known(charger)
-        found = s.connection().execute(_CHARGER_ROW, {"identity_": charger.identity}).first() if cp is None else cp
-        if found is None:
-            cp = self._unknown_charger(s, charger, action)
-        elif cp is None:
-            cp = ChargerRow(*found)
+        cached, known = cp is not None, True
+        if cp is None:
+            found = s.connection().execute(_CHARGER_ROW, {"identity_": charger.identity}).first()
+            if found is None:
+                cp, known = self._unknown_charger(s, charger, action), False
+            else:
+                cp = ChargerRow(*found)
         # The registration gate: an unknown or rejected charger may only boot, and send transaction messages.
         if (
-            found is not None
+            known
             and action != Action.boot_notification
             and cp.registration_status != RegistrationStatus.accepted
             and not handler.transaction_message
@@ -228,7 +230,7 @@ class MessageRunner:
             message_log.record_exchange(
                 s, cp.id, action, unique_id, request_text, orjson.dumps(response).decode(), limit=limit
             )
-        return Applied(cp, found is cp, "last_seen_at" in changes, payload, request_text, response)
+        return Applied(cp, cached, "last_seen_at" in changes, payload, request_text, response)
 
     def committed(self, applied: Applied, charger: Charger, action: str, unique_id: str | None, now: datetime) -> None:
         """What follows a message's commit: caches, the batched log copies, the after-commit observers."""

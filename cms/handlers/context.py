@@ -75,7 +75,7 @@ class OperationContext:
     def charge_point(self) -> ChargePoint:
         """The full ORM charge point, loaded only by the operations that change its details."""
         if self._charge_point is None:
-            self._charge_point = self.session.get(ChargePoint, self.row.id)
+            self._charge_point = self.session.get_one(ChargePoint, self.row.id)
         return self._charge_point
 
     def update_charger(self, **values: Any) -> None:
