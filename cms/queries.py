@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from ocpp.v16.enums import ChargePointStatus
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
@@ -704,7 +705,7 @@ def overview(session: Session, owner: User, *, default_heartbeat: int, now: date
         "chargers": len(cps),
         "online": sum(1 for c in cps if c["online"]),
         "charging": sum(c["active_transactions"] for c in cps),
-        "faulted": sum(1 for c in cps for k in c["connectors"] if k["status"] == "Faulted"),
+        "faulted": sum(1 for c in cps for k in c["connectors"] if k["status"] == ChargePointStatus.faulted),
         "active_transactions": [_transaction_row(r) for r in active],
         "energy_month_kwh": round(month["total_kwh"], 1),
         "charge_points": cps,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from ocpp.v16.enums import ChargePointStatus
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -23,8 +24,16 @@ EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEGREE_LAT = 111.32
 MAX_RADIUS_KM = 200.0
 MAX_RESULTS = 200
-IN_USE = frozenset({"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing"})
-OUT_OF_ORDER = frozenset({"Unavailable", "Faulted"})
+IN_USE = frozenset(
+    {
+        ChargePointStatus.preparing,
+        ChargePointStatus.charging,
+        ChargePointStatus.suspended_ev,
+        ChargePointStatus.suspended_evse,
+        ChargePointStatus.finishing,
+    }
+)
+OUT_OF_ORDER = frozenset({ChargePointStatus.unavailable, ChargePointStatus.faulted})
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -11,6 +11,7 @@ from cms.errors import InternalFailure, OcppError
 from cms.handlers import Charger
 from cms.limits import brief
 from cms.logs import bind_charger, unbind_charger
+from cms.runtime import Runtime
 
 from . import mapping15
 from .convert import from_dict
@@ -28,7 +29,7 @@ def ocpp_fault(code: str, description: str) -> Fault:
 class CentralSystemEndpoint:
     """Handles every operation of one version's CentralSystemService for the runtime ``rt``."""
 
-    def __init__(self, rt, version: str):
+    def __init__(self, rt: Runtime, version: str):
         self.rt = rt
         self.version = version
         self.desc = load(version, "CentralSystemService")
