@@ -50,7 +50,7 @@ class CommittedMessage:
 
 
 # Called after a message's commit, in the thread that committed it; must not raise (a failure is logged).
-Observer = Callable[[CommittedMessage], None]
+MessageObserver = Callable[[CommittedMessage], None]
 
 
 @dataclass(slots=True)
@@ -143,7 +143,7 @@ class MessageRunner:
         accepted: AcceptedChargers | None = None,
         heartbeats: HeartbeatBatcher | None = None,
         on_transaction_stopped: Iterable[StopHook] = (),
-        observers: Iterable[Observer] = (),
+        observers: Iterable[MessageObserver] = (),
         handlers: Mapping[str, Handler] = HANDLERS,
     ):
         self.db = db

@@ -21,7 +21,7 @@ from .group_commit import GroupCommitter
 from .heartbeats import HeartbeatBatcher
 from .mail import Mailer
 from .maintenance import Maintenance
-from .message_runner import AcceptedChargers, MessageRunner, Observer
+from .message_runner import AcceptedChargers, MessageObserver, MessageRunner
 from .metrics import NO_METRICS, Metrics, MetricsAccess
 from .payments import PaymentProvider, load_provider
 from .pipeline import ChargerPipeline
@@ -118,7 +118,7 @@ def build_pipeline(
     *,
     metrics: Metrics = NO_METRICS,
     data_transfer: DataTransferRegistry | None = None,
-    observers: Iterable[Observer] = (),
+    observers: Iterable[MessageObserver] = (),
 ) -> tuple[ChargerPipeline, GroupCommitter | None, HeartbeatBatcher | None]:
     """The charger-message pipeline as ``settings`` ask for it (group commit, batched heartbeats, billing);
     also the group committer and heartbeat batcher, which the runtime stops."""
@@ -154,7 +154,7 @@ def build_runtime(
     settings: Settings,
     metrics_factory: Callable[[Database], Metrics] | None = None,
     *,
-    observers: Iterable[Observer] = (),
+    observers: Iterable[MessageObserver] = (),
     connections: LocalConnections | None = None,
 ) -> Runtime:
     """The runtime's objects, wired; nothing runs until :meth:`Runtime.start`. ``metrics_factory`` makes the
