@@ -64,7 +64,7 @@ class Runtime:
     on_disconnect: list[Callable[[str, str], None]] = field(default_factory=list)
     # Called with a deadline (time.monotonic()) when the process stops: each transport closes its connections
     # once their messages are answered (see :meth:`shutdown`).
-    on_shutdown: list[Callable[[float], None]] = field(default_factory=list)
+    on_shutdown: list[Callable[[float], object]] = field(default_factory=list)
     stopping: bool = False  # set by shutdown(): /readyz says 503 so load balancers send no new work
 
     def start(self) -> None:

@@ -144,10 +144,11 @@ def handle_frame(rt: Runtime, conn: OcppConnection, charger: Charger, text: str 
         # This process is stopping: not processed, not answered. The connection closes (1001) in a moment and
         # the charger sends the message again to the process it reconnects to.
         return None
-    action = frame.action
+    action, payload = frame.action, frame.payload
+    assert action is not None and payload is not None, "framing.parse gives a CALL its action and payload"
     result = None
     try:
-        result = rt.pipeline.handle(charger, action, frame.payload, unique_id=frame.unique_id, raw=text)
+        result = rt.pipeline.handle(charger, action, payload, unique_id=frame.unique_id, raw=text)
         return framing.call_result(frame.unique_id, result)
     except InternalFailure as e:
         return internal_error(rt, conn.identity, frame, e)

@@ -27,5 +27,7 @@ def mount_soap(app: Flask, rt: Runtime) -> None:
     from .wsgi import SoapMount
 
     endpoints = {path: CentralSystemEndpoint(rt, version) for version, path in PATHS.items()}
-    app.wsgi_app = SoapMount(app.wsgi_app, {path: ep.services for path, ep in endpoints.items()}, rt.metrics)
+    app.wsgi_app = SoapMount(  # type: ignore[method-assign]  # WSGI middleware, as Flask documents it
+        app.wsgi_app, {path: ep.services for path, ep in endpoints.items()}, rt.metrics
+    )
     rt.dispatcher.add_gateway(SoapGateway(rt.db))
