@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 
 from flask import Blueprint, Response, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
-from sqlalchemy import select
 
+from cms.admission import Ticket
+from cms.charger_auth import ChargerAdmission, authenticate_charger
+from cms.connection_state import charger_connected, charger_disconnected
 from cms.errors import InternalFailure, OcppError
-from cms.limits import brief, identity_problem
+from cms.handlers import Charger
+from cms.limits import brief
 from cms.logs import bind_charger, unbind_charger
-from cms.models import ChargePoint
-from cms.passwords import verify_password
-from cms.services import Charger
+from cms.runtime import Runtime
 
 from . import framing
 from .connection import ConnectionRegistry, OcppConnection
@@ -51,12 +54,23 @@ def create_blueprint(sock: Sock) -> Blueprint:
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         if SUBPROTOCOL not in offered:
             return _refuse(400, f"Subprotocol {SUBPROTOCOL} required")
-        if not identity or len(identity) > 48 or identity_problem(identity):
-            return _refuse(404, "Unknown charge point")
         ticket = rt.admission.enter() if rt.admission is not None else None
         if rt.admission is not None and ticket is None:
             return _refuse(503, "Too many connections being opened; try again shortly", Retry_After="5")
-        refusal = _check_credentials(rt, identity)
+        auth = request.authorization
+        verdict = authenticate_charger(
+            rt.db,
+            rt.settings,
+            identity,
+            auth.username if auth else None,
+            auth.password if auth else None,
+            cache=rt.handshake_cache,
+        )
+        refusal = None
+        if verdict is ChargerAdmission.UNKNOWN:
+            refusal = _refuse(404, "Unknown charge point")
+        elif verdict is ChargerAdmission.UNAUTHENTICATED:
+            refusal = _refuse(401, "Authentication required", WWW_Authenticate='Basic realm="OCPP"')
         if refusal is not None:
             if ticket is not None:
                 ticket.release()
@@ -87,37 +101,6 @@ def create_blueprint(sock: Sock) -> Blueprint:
     return bp
 
 
-def _check_credentials(rt, identity: str) -> Response | None:
-    """Whether ``identity`` may connect with the request's credentials; a refusal, or None."""
-    cache = rt.handshake_cache
-    known = cache.get(identity) if cache is not None else None
-    if known is not None:
-        registered, password_hash = True, known.password_hash
-    else:
-        with rt.db.uow() as uow:
-            row = uow.session.execute(
-                select(ChargePoint.registered, ChargePoint.password_hash).where(ChargePoint.identity == identity)
-            ).first()
-        registered = row is not None and row.registered
-        password_hash = row.password_hash if row is not None else None
-        if registered and cache is not None:
-            cache.remember(identity, password_hash)
-    if not registered:
-        return None if rt.settings.auto_register else _refuse(404, "Unknown charge point")
-    if password_hash:
-        auth = request.authorization
-        password = (auth.password or "") if auth is not None else ""
-        if auth is None or auth.username != identity:
-            return _refuse(401, "Authentication required", WWW_Authenticate='Basic realm="OCPP"')
-        if cache is not None and cache.password_known(identity, password):
-            return None
-        if not verify_password(password_hash, password):
-            return _refuse(401, "Authentication required", WWW_Authenticate='Basic realm="OCPP"')
-        if cache is not None:
-            cache.password_accepted(identity, password_hash, password)
-    return None
-
-
 def _gevent_patched() -> bool:
     try:
         from gevent import monkey
@@ -126,27 +109,28 @@ def _gevent_patched() -> bool:
     return monkey.is_module_patched("socket")
 
 
-def _serve_detached(channel: WsChannel, identity: str, rt, ticket=None) -> None:
+def _serve_detached(channel: WsChannel, identity: str, rt: Runtime, ticket: Ticket | None = None) -> None:
     try:
         serve_connection(channel, identity, rt, ticket)
     except Exception:  # a bare greenlet has nobody to report to
         log.exception("%s: connection failed", identity)
 
 
-def serve_connection(channel: WsChannel, identity: str, rt, ticket=None) -> None:
+def serve_connection(channel: WsChannel, identity: str, rt: Runtime, ticket: Ticket | None = None) -> None:
     """Run one charger's connection until it closes; a newer connection of the same charger replaces it.
     ``ticket`` (cms.admission) is released once the connection is registered and announced.
 
     Whatever fails around it (the database marking it connected, Redis announcing it), the connection is read
     and served, and when it ends it leaves the registry: an outside failure is logged, never fatal here."""
-    registry: ConnectionRegistry = rt.registry
+    registry = rt.connections
+    assert isinstance(registry, ConnectionRegistry)  # what create_app gives the runtime
     conn = OcppConnection(channel, identity, rt.node_id)
     old = registry.add(conn)
     logged_as = bind_charger(identity)  # every line logged for this connection names the charger
     try:
         if old is not None:
             old.close(1000, "Replaced by a new connection")
-        _connection_hook(rt.charger_service.charger_connected, identity, conn.token)
+        _connection_hook(partial(charger_connected, rt.db, flags=rt.connection_flags), identity, conn.token)
         for fn in rt.on_connect:
             _connection_hook(fn, identity, conn.token)
         if ticket is not None:
@@ -167,13 +151,13 @@ def serve_connection(channel: WsChannel, identity: str, rt, ticket=None) -> None
         conn.mark_closed()
         channel.abort()  # a loop that ended on a failure must not leave the socket open and unread
         if registry.remove(conn):
-            _connection_hook(rt.charger_service.charger_disconnected, identity, conn.token)
+            _connection_hook(partial(charger_disconnected, rt.db, flags=rt.connection_flags), identity, conn.token)
             for fn in rt.on_disconnect:
                 _connection_hook(fn, identity, conn.token)
         unbind_charger(logged_as)
 
 
-def _connection_hook(fn, identity: str, token: str) -> None:
+def _connection_hook(fn: Callable[[str, str], object], identity: str, token: str) -> None:
     """Run a connect/disconnect hook (connected flag, Redis presence); a failure is logged, the charger served."""
     try:
         fn(identity, token)
@@ -181,7 +165,7 @@ def _connection_hook(fn, identity: str, token: str) -> None:
         log.warning("%s: %s failed", identity, getattr(fn, "__qualname__", fn), exc_info=True)
 
 
-def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None:
+def handle_frame(rt: Runtime, conn: OcppConnection, charger: Charger, text: str | bytes) -> str | None:
     """Process one incoming frame; returns the frame to answer with, if any. Never raises."""
     if isinstance(text, bytes):  # a binary frame: OCPP-J is text, but what reads as UTF-8 is taken as text
         try:
@@ -209,10 +193,11 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
         # This process is stopping: not processed, not answered. The connection closes (1001) in a moment and
         # the charger sends the message again to the process it reconnects to.
         return None
-    action = frame.action
+    action, payload = frame.action, frame.payload
+    assert action is not None and payload is not None, "framing.parse gives a CALL its action and payload"
     result = None
     try:
-        result = rt.charger_service.handle(charger, action, frame.payload, unique_id=frame.unique_id, raw=text)
+        result = rt.pipeline.handle(charger, action, payload, unique_id=frame.unique_id, raw=text)
         return framing.call_result(frame.unique_id, result)
     except InternalFailure as e:
         return internal_error(rt, conn.identity, frame, e)
@@ -230,7 +215,7 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
         return internal_error(rt, conn.identity, frame, e, answered=result is not None)
 
 
-def internal_error(rt, identity: str, frame: framing.Frame, failure: Exception, answered: bool = False) -> str:
+def internal_error(rt: Runtime, identity: str, frame: framing.Frame, failure: Exception, answered: bool = False) -> str:
     """The one place an OCPP-J charger is answered InternalError: the server's own failure, never its input.
 
     A failure the core reported (:class:`InternalFailure`) was logged with its stack trace where it was

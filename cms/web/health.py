@@ -23,12 +23,12 @@ def readyz():
         checks["database"] = "ok"
     except Exception as e:  # report, do not raise: this is a probe
         checks["database"] = f"error: {e.__class__.__name__}"
-    if rt.settings.redis_url:
+    if rt.redis is not None:
         try:
-            rt.extras["redis"].ping()
-            router = rt.extras.get("redis_router")
+            rt.redis.ping()
             # Reachable is not enough: commands from other processes arrive through the subscription.
-            checks["redis"] = "ok" if router is None or router.subscribed else "error: not subscribed yet"
+            subscribed = rt.router is None or rt.router.subscribed
+            checks["redis"] = "ok" if subscribed else "error: not subscribed yet"
         except Exception as e:
             checks["redis"] = f"error: {e.__class__.__name__}"
     if rt.stopping:  # draining for a restart: a load balancer sends new clients elsewhere

@@ -9,7 +9,7 @@ import time
 import pytest
 from ocpp.v16 import call
 
-from cms.routing import RedisRouter
+from cms.node_routing import RedisRouter
 from tests.support.redis_server import OwnRedis
 
 pytestmark = pytest.mark.redis
@@ -34,7 +34,7 @@ def app_config(app_config, own_redis):
 def _stop_router(rt):
     """The router's threads would go on trying to reach this test's Redis after it is gone."""
     yield
-    rt.extras["redis_router"].stop()
+    rt.router.stop()
 
 
 def other_process(own_redis) -> RedisRouter:
@@ -76,7 +76,7 @@ def test_a_charger_connecting_while_redis_is_down_is_served_and_announced_later(
     charger = connect("DOWN1")
     assert charger.boot().status == "Accepted"  # served although it could not be announced
     assert charger.call(call.Heartbeat()).current_time
-    assert rt.registry.get("DOWN1") is not None
+    assert rt.connections.get("DOWN1") is not None
     own_redis.start()  # back, empty
     assert until(lambda: presence(own_redis).get("DOWN1", "").startswith("node-a|"), 10)
     assert until(lambda: ready(client) == 200, 10)
@@ -89,7 +89,7 @@ def test_redis_restarted_empty_relearns_every_held_charger(rt, client, add_charg
         add_charger(name)
         connect(name).boot()
     assert until(lambda: {"KEEP1", "KEEP2"} <= set(presence(own_redis)))
-    assert until(lambda: rt.extras["redis_router"].subscribed)
+    assert until(lambda: rt.router.subscribed)
     own_redis.stop(kill=True)
     own_redis.start()
     assert presence(own_redis) == {}
@@ -98,7 +98,7 @@ def test_redis_restarted_empty_relearns_every_held_charger(rt, client, add_charg
     relearned = time.monotonic() - started
     assert relearned < 5, relearned
     # and commands from another process reach them again (the subscription was restored too)
-    assert until(lambda: rt.extras["redis_router"].subscribed, 10)
+    assert until(lambda: rt.router.subscribed, 10)
     answer = other_process(own_redis).call("KEEP2", "Reset", {"type": "Soft"}, 5)
     assert answer == {"status": "Accepted"}
 
@@ -136,5 +136,5 @@ def test_the_app_starts_while_redis_is_down(app_config, own_redis, add_charger):
         own_redis.start()
         assert until(lambda: ready(c) == 200, 10)
     finally:
-        app.extensions["cms"].extras["redis_router"].stop()
+        app.extensions["cms"].router.stop()
         app.extensions["cms"].db.dispose()

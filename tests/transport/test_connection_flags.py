@@ -24,7 +24,7 @@ def flags(rt, identity):
 
 
 def test_connects_and_disconnects_are_written_together(rt, add_charger, connect):
-    batch = rt.charger_service.connection_flags
+    batch = rt.connection_flags
     for name in ("F1", "F2"):
         add_charger(name)
     one, two = connect("F1"), connect("F2")
@@ -36,25 +36,25 @@ def test_connects_and_disconnects_are_written_together(rt, add_charger, connect)
     node = flags(rt, "F1")[1]
     one.close()
     deadline = time.monotonic() + 5
-    while rt.registry.get("F1") is not None and time.monotonic() < deadline:
+    while rt.connections.get("F1") is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert batch.flush() == 1
     assert flags(rt, "F1") == (False, node) and flags(rt, "F2")[0]
 
 
 def test_a_reconnect_in_one_batch_stays_online(rt, add_charger, connect):
-    batch = rt.charger_service.connection_flags
+    batch = rt.connection_flags
     add_charger("F3")
     first = connect("F3")
     first.boot()
     batch.flush()
-    old_token = rt.registry.get("F3").token
+    old_token = rt.connections.get("F3").token
     second = connect("F3")  # replaces the first connection
     second.boot()
     batch.disconnected("F3", old_token, batch_now())  # the old connection's end, late, in the same batch
     assert batch.flush() == 2
     connected, node = flags(rt, "F3")
-    assert connected and node == rt.registry.get("F3").token
+    assert connected and node == rt.connections.get("F3").token
 
 
 def batch_now():

@@ -9,7 +9,7 @@ import json
 import pytest
 import websockets.sync.client as ws_client
 
-from cms.services import Charger
+from cms.handlers import Charger
 from json_ws.connection import OcppConnection
 from json_ws.endpoint import handle_frame
 
@@ -43,9 +43,7 @@ STILL_ANSWERED = [
 @pytest.fixture
 def booted(rt, add_charger):
     add_charger(IDENTITY)
-    rt.charger_service.handle(
-        Charger(IDENTITY), "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}
-    )
+    rt.pipeline.handle(Charger(IDENTITY), "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
     return rt
 
 

@@ -9,7 +9,7 @@ import websockets.sync.client as ws_client
 from sqlalchemy import event
 from websockets.exceptions import InvalidStatus
 
-import json_ws.endpoint as endpoint
+import cms.charger_auth as charger_auth
 
 
 @pytest.fixture
@@ -80,8 +80,8 @@ def test_a_known_password_is_not_hashed_again_and_a_changed_one_applies_at_once(
 ):
     add_charger("PW1", password="secret-one-1234567")
     calls = []
-    real = endpoint.verify_password
-    monkeypatch.setattr(endpoint, "verify_password", lambda h, p: calls.append(p) or real(h, p))
+    real = charger_auth.verify_password
+    monkeypatch.setattr(charger_auth, "verify_password", lambda h, p: calls.append(p) or real(h, p))
     assert knock(live_server, "PW1", "secret-one-1234567") == 101
     assert knock(live_server, "PW1", "secret-one-1234567") == 101
     assert calls == ["secret-one-1234567"]  # hashed once

@@ -12,9 +12,9 @@ import websockets.sync.client as ws_client
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cms.handlers import Charger
 from cms.migrate import upgrade
 from cms.models import ChargePoint, MeterValue, utcnow
-from cms.services import Charger
 from tests.conftest import BACKEND
 from tests.support import databases
 
@@ -76,7 +76,7 @@ def test_a_replayed_stop_stores_its_transaction_data_once(rt, session):
     charger, tx_id = session
     data = [{"timestamp": TS, "sampledValue": SAMPLES[:2]}]
     for _ in range(3):
-        rt.charger_service.handle(
+        rt.pipeline.handle(
             Charger("CP1"),
             "StopTransaction",
             {"transactionId": tx_id, "meterStop": 2000, "timestamp": TS, "transactionData": data},
@@ -87,7 +87,7 @@ def test_a_replayed_stop_stores_its_transaction_data_once(rt, session):
 def test_replays_inside_one_group_are_stored_once(rt, session):
     """Two copies in one commit group (two workers' writers could do the same): one row each."""
     _charger, tx_id = session
-    svc = rt.charger_service
+    svc = rt.pipeline.runner
     payload = {"connectorId": 1, "transactionId": tx_id, "meterValue": [{"timestamp": TS, "sampledValue": SAMPLES}]}
     with rt.db.uow() as uow:
         for uid in ("a", "b"):
