@@ -1,12 +1,1 @@
 """Flask blueprints: health checks, the JSON API, the owner dashboard."""
-
-from __future__ import annotations
-
-from flask import current_app
-
-from cms.runtime import Runtime
-
-
-def runtime() -> Runtime:
-    """The runtime of the app serving this request (made by ``create_app``)."""
-    return current_app.extensions["cms"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, send_from_directory, url_for
 
-from cms.web import runtime
+from cms.web.context import runtime
 
 from .security import DRIVER_APP_POLICY, blueprint_policy
 

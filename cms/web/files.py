@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, request, send_file
 
 from cms.errors import InvalidInput, NotFound
-from cms.web import runtime
+from cms.web.context import runtime
 
 bp = Blueprint("files", __name__, url_prefix="/files")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from cms.web import runtime
+from cms.web.context import runtime
 
 bp = Blueprint("health", __name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from cms.web import runtime
+from cms.web.context import runtime
 
 bp = Blueprint("metrics", __name__)
 

@@ -7,7 +7,7 @@ from functools import wraps
 from flask import g, request
 
 from cms.accounts import user_for_token
-from cms.web import runtime
+from cms.web.context import runtime
 
 from .errors import ApiError
 

@@ -13,7 +13,7 @@ from cms.errors import InvalidInput
 from cms.models import ChargePoint, Connector, utcnow
 from cms.queries import is_online
 from cms.runtime import Runtime
-from cms.web import runtime
+from cms.web.context import runtime
 
 from . import bp, spec
 from .auth import require_user

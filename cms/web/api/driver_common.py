@@ -15,7 +15,7 @@ from cms.driver_sessions import ChargerRefused
 from cms.drivers import NotVerified, WrongRole
 from cms.payments import WebhookRejected
 from cms.wallet import InsufficientBalance
-from cms.web import runtime as runtime  # re-exported: the views of this package import it from here
+from cms.web.context import runtime as runtime  # re-exported: the views of this package import it from here
 
 from . import bp
 from .errors import ApiError, error_response

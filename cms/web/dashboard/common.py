@@ -9,7 +9,7 @@ from flask_login import UserMixin, current_user
 
 from cms.models import User
 from cms.runtime import Runtime
-from cms.web import runtime
+from cms.web.context import runtime
 
 from . import bp
 
