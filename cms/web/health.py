@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from sqlalchemy import text
+
+from cms.web.context import runtime
 
 bp = Blueprint("health", __name__)
 
@@ -15,7 +17,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    rt = current_app.extensions["cms"]
+    rt = runtime()
     checks: dict[str, str] = {}
     try:
         with rt.db.engine.connect() as conn:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify, request
 
 from cms import commands, queries
 from cms.chargepoints import add_charge_point, owned_charge_point
 from cms.errors import InvalidInput
 from cms.models import ChargePoint, Connector, utcnow
 from cms.queries import is_online
+from cms.runtime import Runtime
+from cms.web.context import runtime
 
 from . import bp, spec
 from .auth import require_user
@@ -21,8 +23,8 @@ from .openapi import error_responses
 _CP_PARAM = {"name": "chargePointId", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 48}}
 
 
-def _rt():
-    return current_app.extensions["cms"]
+def _rt() -> Runtime:
+    return runtime()
 
 
 def _json_object() -> dict:
