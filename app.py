@@ -29,10 +29,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     # flask-sock does the handshake; the connection's own greenlet then reads (json_ws/wsloop.py), which also
     # pings chargers silent for CMS_WS_PING_INTERVAL seconds and limits message size.
     app.config["SOCK_SERVER_OPTIONS"] = {"subprotocols": ["ocpp1.6"], "thread_class": NoReaderThread}
+    from cms.loadmgmt.manager import LoadManager
     from cms.prometheus import build_metrics
 
-    rt = build_runtime(settings, partial(build_metrics, settings))
+    # Site load management hears every committed charger message (the one seam in the service layer) and
+    # re-allocates stations on its own threads once the dispatcher exists (below).
+    load_manager = LoadManager(debounce=settings.loadmgmt_debounce, meter_debounce=settings.loadmgmt_meter_debounce)
+    rt = build_runtime(settings, partial(build_metrics, settings), observers=[load_manager.observe])
     app.extensions["cms"] = rt
+    rt.extras["loadmgmt"] = load_manager
 
     from cms.web.health import bp as health_bp
     from json_ws.connection import ConnectionRegistry, WsGateway
@@ -76,6 +81,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from soap import mount_soap
 
     mount_soap(app, rt)
+    load_manager.start(rt)
+    rt.on_shutdown.append(lambda _deadline: load_manager.stop())
     from cms.web import security
 
     security.init_app(app)  # headers, cookie flags; last: its proxy fix wraps every WSGI layer (SOAP too)

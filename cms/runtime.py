@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,7 @@ from .datatransfer import DataTransferRegistry
 from .db import Database
 from .metrics import NO_METRICS, Metrics
 from .schemas import PayloadValidator
-from .services import ChargerService
+from .services import ChargerService, MessageObserver
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,13 @@ def _attempt(step: Callable, *args) -> None:
         log.exception("shutdown: %s failed", getattr(step, "__qualname__", step))
 
 
-def build_runtime(settings: Settings, metrics_factory: Callable[[Database], Metrics] | None = None) -> Runtime:
-    """The runtime's core objects; ``metrics_factory`` makes the metrics once the database exists."""
+def build_runtime(
+    settings: Settings,
+    metrics_factory: Callable[[Database], Metrics] | None = None,
+    observers: Sequence[MessageObserver] = (),
+) -> Runtime:
+    """The runtime's core objects; ``metrics_factory`` makes the metrics once the database exists; ``observers``
+    are told of every committed charger message (:class:`cms.services.CommittedMessage`)."""
     db = Database(settings.database_url, echo=settings.sql_echo)
     node_id = settings.node_id or f"{socket.gethostname()}:{os.getpid()}"
     validator = PayloadValidator()
@@ -88,7 +93,9 @@ def build_runtime(settings: Settings, metrics_factory: Callable[[Database], Metr
     return Runtime(
         settings=settings,
         db=db,
-        charger_service=ChargerService(db, settings, DataTransferRegistry(), validator, metrics=metrics),
+        charger_service=ChargerService(
+            db, settings, DataTransferRegistry(), validator, metrics=metrics, observers=observers
+        ),
         validator=validator,
         node_id=node_id,
         metrics=metrics,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from time import monotonic, perf_counter
@@ -126,6 +126,23 @@ class Applied:
     after_commit: list[Callable[[], None]]
     request_text: str
     response: dict
+    request: dict
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedMessage:
+    """A charger's message whose effects are committed, as observers of :class:`ChargerService` see it."""
+
+    identity: str
+    charge_point_id: int
+    action: str
+    request: dict
+    response: dict
+
+
+# Called after each charger message is committed (not for batched heartbeats); must return quickly (it runs on
+# the charger's read path) and never raise (a failure is logged and the message still counts as answered).
+MessageObserver = Callable[[CommittedMessage], None]
 
 
 # Built once: constructing statements is a large share of the per-message cost.
@@ -604,9 +621,11 @@ class ChargerService:
         validator: PayloadValidator | None = None,
         *,
         metrics: Metrics = NO_METRICS,
+        observers: Sequence[MessageObserver] = (),
     ):
         self.db = db
         self.metrics = metrics
+        self.observers = tuple(observers)  # told of every committed message (e.g. site load management)
         self.validator = validator or PayloadValidator()
         self.settings = settings
         self.data_transfer = data_transfer or DataTransferRegistry()
@@ -827,7 +846,7 @@ class ChargerService:
             message_log.record_exchange(
                 s, cp.id, action, unique_id, request_text, orjson.dumps(response).decode(), limit=limit
             )
-        return Applied(cp, found is cp, "last_seen_at" in changes, ctx.after_commit, request_text, response)
+        return Applied(cp, found is cp, "last_seen_at" in changes, ctx.after_commit, request_text, response, payload)
 
     def committed(self, applied: Applied, charger: Charger, action: str, unique_id: str | None, now: datetime) -> None:
         """What follows a message's commit: caches, the batched log copies, after-commit callbacks."""
@@ -844,6 +863,13 @@ class ChargerService:
             self._remember(cp, charger, action, applied.response, cached=applied.cached)
         for fn in applied.after_commit:
             fn()
+        if self.observers:
+            message = CommittedMessage(charger.identity, cp.id, action, applied.request, applied.response)
+            for observe in self.observers:
+                try:
+                    observe(message)
+                except Exception:  # an observer's failure is its own; the message is stored and answered
+                    log.exception("observer of %s from %s failed", action, charger.identity)
 
     def refused(self, charger: Charger, action: str, unique_id: str | None, raw: str | None, payload: dict) -> None:
         """A message that failed: read its charger afresh next time (it may have been removed), keep the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import threading
 from datetime import UTC, datetime
 
@@ -27,6 +28,15 @@ class TestChargePoint(OcppChargePoint):
         self.answers: dict = {}
         self.received: list[tuple[str, dict]] = []
         self.delay: dict[str, float] = {}
+        self.frames: list[list] = []  # every frame the CMS sent, as decoded JSON (calls and results)
+
+    async def route_message(self, raw_msg):
+        self.frames.append(json.loads(raw_msg))
+        return await super().route_message(raw_msg)
+
+    def calls(self, action: str) -> list[dict]:
+        """The exact payloads of the CMS's ``action`` calls, in order (camelCase, as on the wire)."""
+        return [f[3] for f in list(self.frames) if f[0] == 2 and f[2] == action]
 
     async def _answer(self, action: str, default: dict, kwargs: dict):
         self.received.append((action, kwargs))

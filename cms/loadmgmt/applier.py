@@ -1,0 +1,217 @@
+"""Carry a station's re-allocation out: read its snapshot, plan, store the allocations, send the profiles.
+
+Profiles go through :func:`cms.commands.execute` (the dispatcher: any transport, process or node; accepted
+profiles are stored as ``ChargingProfileRecord``). Limits that go down are sent, and answered, before limits that
+go up, so the site stays within its limit while they change. A charger that refuses a profile (Rejected,
+NotSupported, a CALLERROR) is marked (``profiles_refused_at``) and the station is planned again with it counted at
+its maximum. A charger that does not answer keeps what it had; the next re-allocation tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select, update
+
+from .. import commands
+from ..errors import Conflict, InvalidInput, NotFound
+from ..gateway import CallFailed, ChargerCallError
+from ..models import ChargePoint, ChargingProfileRecord, LoadAllocation, utcnow
+from .allocation import Tuning
+from .controller import Plan, plan
+from .state import OWN_PROFILE_IDS, TX_DEFAULT_PROFILE_ID, read_snapshot
+
+log = logging.getLogger(__name__)
+
+ACCEPTED = "Accepted"
+MAX_ROUNDS = 3  # a round more for each batch of chargers found refusing profiles
+
+
+@dataclass
+class Outcome:
+    """What one round of sending did."""
+
+    accepted: int = 0
+    refused: set[int] = field(default_factory=set)  # charge point ids
+    failed: int = 0  # not connected, no answer in time
+
+
+class Applier:
+    """Re-allocates one station at a time (the caller serialises per station)."""
+
+    def __init__(self, rt, *, timeout: float = 10.0, concurrency: int = 8, tuning: Tuning = Tuning()):
+        self.rt = rt
+        self.timeout = timeout
+        self.tuning = tuning
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cms-loadmgmt-send")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def reallocate(
+        self, station_id: int, *, booted: frozenset[int] = frozenset(), all_defaults: bool = False
+    ) -> Plan | None:
+        """Re-allocate the station and send what changed; returns the last plan (None: not managed).
+
+        ``booted`` charge points (ids) booted since the last run: they are trusted with profiles again and get
+        their fallback TxDefaultProfile; ``all_defaults``: every charge point gets it (the limit changed)."""
+        db = self.rt.db
+        if booted:
+            with db.uow() as uow:
+                uow.session.execute(
+                    update(ChargePoint).where(ChargePoint.id.in_(booted)).values(profiles_refused_at=None)
+                )
+                uow.commit()
+        force = set(booted)
+        result = None
+        for _ in range(MAX_ROUNDS):
+            with db.uow() as uow:
+                snapshot = read_snapshot(uow.session, station_id, utcnow())
+            if snapshot is None or not snapshot.managed:
+                return None
+            if all_defaults:
+                force |= set(snapshot.charge_points)
+            result = plan(snapshot, force_defaults=frozenset(force), tuning=self.tuning)
+            self._store(station_id, result)
+            outcome = self._send(result)
+            if not outcome.refused:
+                break
+            with db.uow() as uow:
+                uow.session.execute(
+                    update(ChargePoint).where(ChargePoint.id.in_(outcome.refused)).values(profiles_refused_at=utcnow())
+                )
+                uow.commit()
+            log.warning(
+                "station %s: charge point(s) %s refuse charging profiles: counted at their maximum",
+                station_id,
+                sorted(outcome.refused),
+            )
+            force, all_defaults = set(), False
+        return result
+
+    def _store(self, station_id: int, p: Plan) -> None:
+        """Keep each session's allocation (and under-use memory); forget sessions that ended."""
+        with self.rt.db.uow() as uow:
+            s = uow.session
+            rows = {
+                a.transaction_id: a
+                for a in s.scalars(select(LoadAllocation).where(LoadAllocation.station_id == station_id))
+            }
+            current = {sp.session.transaction_id for sp in p.sessions}
+            gone = [tx for tx in rows if tx not in current]
+            if gone:
+                s.execute(delete(LoadAllocation).where(LoadAllocation.transaction_id.in_(gone)))
+            for sp in p.sessions:
+                values = {
+                    "limit_a": sp.limit_a,
+                    "reason": str(sp.reason),
+                    "managed": sp.charge_point.managed,
+                    "low_since": sp.state.low_since,
+                    "cap_a": sp.state.cap_a,
+                }
+                row = rows.get(sp.session.transaction_id)
+                if row is None:
+                    s.add(
+                        LoadAllocation(
+                            transaction_id=sp.session.transaction_id,
+                            station_id=station_id,
+                            charge_point_id=sp.session.charge_point_id,
+                            connector_id=sp.session.connector_id,
+                            **values,
+                        )
+                    )
+                elif any(getattr(row, k) != v for k, v in values.items()):
+                    for k, v in values.items():
+                        setattr(row, k, v)
+            uow.commit()
+
+    def _send(self, p: Plan) -> Outcome:
+        outcome = Outcome()
+        # Fallbacks first (they bound sessions that have no TxProfile yet), then lowered limits, then raised ones.
+        batches = [
+            [(d.charge_point.id, d.charge_point.identity, d.payload, None) for d in p.defaults],
+            [
+                (sp.charge_point.id, sp.charge_point.identity, sp.payload, sp.session.transaction_id)
+                for sp in p.sessions
+                if sp.payload is not None and sp.lowers
+            ],
+            [
+                (sp.charge_point.id, sp.charge_point.identity, sp.payload, sp.session.transaction_id)
+                for sp in p.sessions
+                if sp.payload is not None and not sp.lowers
+            ],
+        ]
+        for batch in batches:
+            batch = [b for b in batch if b[0] not in outcome.refused]
+            results = list(self._pool.map(lambda item: (item, self._send_one(item[1], item[2])), batch))
+            accepted = []
+            for (cp_id, _identity, payload, tx_id), status in results:
+                if status == ACCEPTED:
+                    outcome.accepted += 1
+                    if tx_id is not None:
+                        accepted.append((tx_id, _limit(payload)))
+                elif status is None:
+                    outcome.failed += 1
+                else:
+                    outcome.refused.add(cp_id)
+            if accepted:
+                with self.rt.db.uow() as uow:
+                    for tx_id, limit in accepted:
+                        uow.session.execute(
+                            update(LoadAllocation)
+                            .where(LoadAllocation.transaction_id == tx_id)
+                            .values(sent_limit_a=limit)
+                        )
+                    uow.commit()
+        return outcome
+
+    def _send_one(self, identity: str, payload: dict) -> str | None:
+        """The charger's status for a SetChargingProfile; "Refused" for a CALLERROR; None: no answer."""
+        try:
+            response = commands.execute(self.rt, identity, "SetChargingProfile", payload, timeout=self.timeout)
+        except ChargerCallError as e:
+            log.info("%s answered SetChargingProfile with %s", identity, e.code)
+            return "Refused"
+        except CallFailed as e:
+            log.info("SetChargingProfile to %s failed: %s", identity, e)
+            return None
+        except (
+            NotFound,
+            InvalidInput,
+            Conflict,
+        ) as e:  # removed meanwhile, or it speaks a version without smart charging now
+            log.info("SetChargingProfile to %s not sent: %s", identity, e)
+            return "Refused"
+        except Exception:
+            log.exception("SetChargingProfile to %s failed", identity)
+            return None
+        return response.get("status") or "Rejected"
+
+    def release(self, station_id: int) -> None:
+        """Load management is off for the station: clear the profiles it gave, forget the allocations."""
+        with self.rt.db.uow() as uow:
+            s = uow.session
+            records = s.execute(
+                select(ChargePoint.identity, ChargingProfileRecord.profile_id)
+                .join(ChargePoint, ChargePoint.id == ChargingProfileRecord.charge_point_id)
+                .where(
+                    ChargePoint.station_id == station_id,
+                    ChargingProfileRecord.profile_id.between(OWN_PROFILE_IDS.start, OWN_PROFILE_IDS.stop - 1),
+                )
+            ).all()
+            s.execute(delete(LoadAllocation).where(LoadAllocation.station_id == station_id))
+            uow.commit()
+        for identity, profile_id in records:
+            try:
+                commands.execute(self.rt, identity, "ClearChargingProfile", {"id": profile_id}, timeout=self.timeout)
+            except Exception as e:  # a charger away keeps a fallback that is safe anyway
+                log.info("ClearChargingProfile %s to %s failed: %s", profile_id, identity, e)
+
+
+def _limit(payload: dict) -> float:
+    return payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"]
+
+
+__all__ = ["Applier", "TX_DEFAULT_PROFILE_ID"]
