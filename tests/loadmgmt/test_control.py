@@ -4,6 +4,7 @@ SetChargingProfile frames, limits that follow starts and stops, a charger that r
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from ocpp.exceptions import NotSupportedError
 
@@ -212,3 +213,61 @@ def test_off_clears_the_profiles_and_sends_nothing_more(
     assert len(cp1.cp.calls("SetChargingProfile")) == sent
     load = as_owner.get(f"/stations/{station}/load").get_json()
     assert load["enabled"] is False and load["maxCurrentA"] == 32.0 and load["allocations"] == []
+
+
+def currents(*amperes: float) -> list[dict]:
+    return [
+        {"value": f"{a:.1f}", "measurand": "Current.Import", "phase": f"L{n}", "unit": "A"}
+        for n, a in enumerate(amperes, 1)
+    ]
+
+
+def test_power_a_car_does_not_take_goes_to_the_others_and_comes_back(
+    connect, add_charger, add_tag, station, set_limit, manager, as_owner
+):
+    from cms.loadmgmt.allocation import Tuning
+
+    manager.applier.tuning = Tuning(release_after=timedelta(0))  # under-use counts at its first measurement
+    add_charger("CP1", station="Depot")
+    add_charger("CP2", station="Depot")
+    add_tag("T1")
+    add_tag("T2")
+    set_limit(32)
+    cp1, cp2 = online(connect, "CP1"), online(connect, "CP2")
+    t1 = cp1.start(1, "T1").transaction_id
+    t2 = cp2.start(1, "T2").transaction_id
+    settle(manager)
+    assert cp2.cp.calls("SetChargingProfile")[-1] == tx_profile(1, t2, 16.0)
+    cp1.meter(1, t1, currents(15.9, 15.9, 15.8))
+    cp2.meter(1, t2, currents(3.0, 3.0, 3.0))  # nearly full: it takes 3 A of its 16
+    settle(manager)
+    # Capped at what it draws plus 1 A (never below the minimum); CP1 takes the rest.
+    assert cp2.cp.calls("SetChargingProfile")[-1] == tx_profile(1, t2, 6.0)
+    assert cp1.cp.calls("SetChargingProfile")[-1] == tx_profile(1, t1, 26.0)
+    assert cp2.cp.last_call_time("SetChargingProfile") < cp1.cp.last_call_time("SetChargingProfile")
+    load = as_owner.get(f"/stations/{station}/load").get_json()
+    assert {a["transactionId"]: (a["limitA"], a["measuredA"], a["reason"]) for a in load["allocations"]} == {
+        t1: (26.0, 15.9, "share"),
+        t2: (6.0, 3.0, "not_taking"),
+    }
+    assert load["measuredA"] == 18.9
+    cp2.meter(1, t2, currents(5.8, 5.8, 5.8))  # it ramps up again: uses all it was given
+    settle(manager)
+    assert cp1.cp.calls("SetChargingProfile")[-1] == tx_profile(1, t1, 16.0)
+    assert cp2.cp.calls("SetChargingProfile")[-1] == tx_profile(1, t2, 16.0)
+    # The lowered limit was sent (and answered) before the raised one: the site never goes over meanwhile.
+    assert cp1.cp.last_call_time("SetChargingProfile") < cp2.cp.last_call_time("SetChargingProfile")
+
+
+def test_external_load_is_taken_off_the_limit(connect, add_charger, add_tag, station, set_limit, manager, as_owner):
+    add_charger("CP1", station="Depot")
+    add_tag("T1")
+    set_limit(32)
+    cp1 = online(connect, "CP1")
+    t1 = cp1.start(1, "T1").transaction_id
+    settle(manager)
+    r = as_owner.put(f"/stations/{station}/external-load", {"currentA": [10, 4.5, 12.05]})
+    assert r.status_code == 200 and r.get_json()["externalLoadA"] == [10, 4.5, 12.05]
+    settle(manager)
+    # The most loaded phase decides (12.05 A rounded up to 12.1): 19.9 A are left for the car.
+    assert cp1.cp.calls("SetChargingProfile")[-1] == tx_profile(1, t1, 19.9)

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import threading
+import time
 from datetime import UTC, datetime
 
 import websockets
@@ -29,10 +30,16 @@ class TestChargePoint(OcppChargePoint):
         self.received: list[tuple[str, dict]] = []
         self.delay: dict[str, float] = {}
         self.frames: list[list] = []  # every frame the CMS sent, as decoded JSON (calls and results)
+        self.frame_times: list[float] = []  # when each arrived (time.monotonic())
 
     async def route_message(self, raw_msg):
+        self.frame_times.append(time.monotonic())
         self.frames.append(json.loads(raw_msg))
         return await super().route_message(raw_msg)
+
+    def last_call_time(self, action: str) -> float:
+        """When the CMS's latest ``action`` call arrived."""
+        return max(t for t, f in zip(self.frame_times, self.frames, strict=False) if f[0] == 2 and f[2] == action)
 
     def calls(self, action: str) -> list[dict]:
         """The exact payloads of the CMS's ``action`` calls, in order (camelCase, as on the wire)."""
