@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.loadmgmt.test_control import online, settle, tx_default, tx_profile
-from tests.soap.charger import SoapCharger
 from tests.soap.chargepoint_server import SoapChargePointServer
+from tests.soap.charger import SoapCharger
 
 
 @pytest.fixture
