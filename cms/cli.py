@@ -311,7 +311,9 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
 @click.option("--count", default=1, show_default=True, type=click.IntRange(1, 20000))
 @click.option("--prefix", default="SIM-", show_default=True, help="identities are PREFIX1..PREFIXN")
 @click.option("--id", "identities", multiple=True, help="explicit identities (instead of --count/--prefix)")
-@click.option("--id-tag", default="DEMO", show_default=True)
+@click.option(
+    "--id-tag", default="DEMO", show_default=True, help="the card each charger charges; {identity} becomes its own id"
+)
 @click.option("--session-seconds", default=60.0, show_default=True, type=float)
 @click.option("--meter-interval", default=10.0, show_default=True, type=float)
 @click.option("--duration", default=None, type=float, help="stop after this many seconds")
@@ -344,7 +346,8 @@ def seed_demo(database: Database, chargers: int) -> list[str]:
     from .accounts import create_user
     from .chargepoints import add_charge_point, find_or_create_station
     from .idtags import add_id_tag
-    from .models import ChargePoint, IdTag, User
+    from .loadmgmt.site_limits import set_limit
+    from .models import ChargePoint, IdTag, StationLoadLimit, User
 
     ids = [f"DEMO-{i}" for i in range(1, chargers + 1)]
     with database.uow() as uow:
@@ -359,10 +362,24 @@ def seed_demo(database: Database, chargers: int) -> list[str]:
         for identity in ids:
             if s.scalar(select(ChargePoint.id).where(ChargePoint.identity == identity)) is None:
                 add_charge_point(s, identity, user, station_id=station.id)
-        if s.scalar(select(IdTag.id).where(IdTag.tag == "DEMO")) is None:
-            add_id_tag(s, "DEMO", owner=user, note="demo card")
+        # A card per charger (DEMO-1's is TAG-DEMO-1 ...), so that they all charge at once; and the one card of
+        # earlier demos.
+        for tag in ["DEMO", *(demo_id_tag(identity) for identity in ids)]:
+            if s.scalar(select(IdTag.id).where(IdTag.tag == tag)) is None:
+                add_id_tag(s, tag, owner=user, note="demo card")
+        # The station's grid connection is smaller than its chargers' total: load management shares it.
+        if ids and s.get(StationLoadLimit, station.id) is None:
+            set_limit(s, user, station.id, max_current_a=DEMO_LIMIT_A)
         uow.commit()
     return ids
+
+
+DEMO_ID_TAG = "TAG-{identity}"  # each simulated charger's own card
+DEMO_LIMIT_A = 32.0  # amperes per phase for the demo station: its 3 chargers could draw 3 x 32
+
+
+def demo_id_tag(identity: str) -> str:
+    return DEMO_ID_TAG.format(identity=identity)
 
 
 @main.command()
@@ -406,6 +423,8 @@ def demo(host: str, port: int, chargers: int) -> None:
                     "90",
                     "--meter-interval",
                     "10",
+                    "--id-tag",
+                    DEMO_ID_TAG,
                     *[a for i in ids for a in ("--id", i)],
                 ],
                 env=env,

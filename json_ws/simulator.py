@@ -781,8 +781,9 @@ async def run_async(
 ) -> None:
     """Run ``identities`` as simulated chargers against ``url`` for ``duration`` seconds (None: forever).
 
-    ``max_current_a`` is each connector's maximum per phase; ``ev_factory`` makes the EV of each session
-    (default: a random one of ``simulated_ev.FLEET``).
+    ``id_tag`` is the card every charger charges, or with ``{identity}`` in it each charger's own (so that they
+    all charge at once); ``max_current_a`` is each connector's maximum per phase; ``ev_factory`` makes the EV of
+    each session (default: a random one of ``simulated_ev.FLEET``).
     """
     tasks = []
     for n, identity in enumerate(identities):
@@ -792,7 +793,7 @@ async def run_async(
                     url,
                     identity,
                     password=password,
-                    id_tag=id_tag,
+                    id_tag=id_tag.format(identity=identity) if "{identity}" in id_tag else id_tag,
                     session_seconds=session_seconds,
                     meter_interval=meter_interval,
                     max_current_a=max_current_a,
