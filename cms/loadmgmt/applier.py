@@ -31,11 +31,17 @@ MAX_ROUNDS = 3  # a round more for each batch of chargers found refusing profile
 
 @dataclass
 class Outcome:
-    """What one round of sending did."""
+    """What sending did (one round, or a whole re-allocation)."""
 
     accepted: int = 0
     refused: set[int] = field(default_factory=set)  # charge point ids
     failed: int = 0  # not connected, no answer in time
+    sessions: int = 0
+
+    def add(self, other: Outcome) -> None:
+        self.accepted += other.accepted
+        self.refused |= other.refused
+        self.failed += other.failed
 
 
 class Applier:
@@ -65,7 +71,7 @@ class Applier:
                 )
                 uow.commit()
         force = set(booted)
-        result = None
+        total = Outcome()
         for _ in range(MAX_ROUNDS):
             with db.uow() as uow:
                 snapshot = read_snapshot(uow.session, station_id, utcnow())
@@ -76,6 +82,8 @@ class Applier:
             result = plan(snapshot, force_defaults=frozenset(force), tuning=self.tuning)
             self._store(station_id, result)
             outcome = self._send(result)
+            total.add(outcome)
+            total.sessions = len(result.sessions)
             if not outcome.refused:
                 break
             with db.uow() as uow:
@@ -89,7 +97,7 @@ class Applier:
                 sorted(outcome.refused),
             )
             force, all_defaults = set(), False
-        return result
+        return total
 
     def _store(self, station_id: int, p: Plan) -> None:
         """Keep each session's allocation (and under-use memory); forget sessions that ended."""

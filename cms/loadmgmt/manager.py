@@ -63,12 +63,19 @@ class _StationWorker:
         self._all_defaults = False
         self._release = False
         self._running = False
+        self._first_event: float | None = None  # when the oldest / newest event waiting for the next run came
+        self._last_event = 0.0
+        self._events = 0
         self.runs = 0
         threading.Thread(target=self._loop, name=f"cms-loadmgmt-{station_id}", daemon=True).start()
 
     def wake(self, delay: float, *, booted: int | None = None, all_defaults: bool = False, release: bool = False):
         with self._cond:
-            due = time.monotonic() + delay
+            now = time.monotonic()
+            if self._first_event is None:
+                self._first_event = now
+            self._last_event, self._events = now, self._events + 1
+            due = now + delay
             self._due = due if self._due is None else min(self._due, due)
             if booted is not None:
                 self._booted.add(booted)
@@ -88,12 +95,32 @@ class _StationWorker:
                     self._cond.wait(None if self._due is None else max(0.0, self._due - time.monotonic()))
                 booted, all_defaults, release = frozenset(self._booted), self._all_defaults, self._release
                 self._due, self._booted, self._all_defaults, self._release = None, set(), False, False
+                first, last, events = self._first_event, self._last_event, self._events
+                self._first_event, self._events = None, 0
                 self._running = True
+            started = time.monotonic()
             try:
                 with self.manager.station_lock(self.station_id):
                     if release:
                         self.manager.applier.release(self.station_id)
-                    self.manager.applier.reallocate(self.station_id, booted=booted, all_defaults=all_defaults)
+                    done = self.manager.applier.reallocate(self.station_id, booted=booted, all_defaults=all_defaults)
+                if done is not None:
+                    end = time.monotonic()
+                    # One line per run, with how long its events waited for their last profile to be accepted
+                    # (the benchmark reads these).
+                    log.info(
+                        "loadmgmt run station=%d events=%d waited_max=%.3f waited_min=%.3f seconds=%.3f "
+                        "sessions=%d accepted=%d refused=%d failed=%d",
+                        self.station_id,
+                        events,
+                        end - (first if first is not None else started),
+                        end - last if events else 0.0,
+                        end - started,
+                        done.sessions,
+                        done.accepted,
+                        len(done.refused),
+                        done.failed,
+                    )
             except Exception:  # the next event tries again
                 log.exception("re-allocation of station %s failed", self.station_id)
             self._running = False
