@@ -314,6 +314,28 @@ def execute(
     return response
 
 
+def record_calls(rt, s: Session, calls: list[tuple[str, str, dict, dict | CallFailed]]) -> None:
+    """Keep what :func:`execute` keeps of calls sent straight through the dispatcher (in bulk, by load
+    management): for each ``(identity, action, request, response or failure)`` the request and the answer in the
+    message log and the answer's effect (e.g. an accepted charging profile is stored). The caller commits."""
+    by_identity = {
+        cp.identity: cp for cp in s.scalars(select(ChargePoint).where(ChargePoint.identity.in_({c[0] for c in calls})))
+    }
+    for identity, action, payload, answer in calls:
+        cp = by_identity.get(identity)
+        if cp is None:
+            continue
+        _log(rt, s, cp.id, "out", action, payload)
+        if isinstance(answer, CallFailed):
+            _log(rt, s, cp.id, "error", action, {"error": answer.__class__.__name__, "message": str(answer)})
+            continue
+        effect = _EFFECTS.get(action)
+        if effect is not None:
+            effect(CommandContext(s, cp, payload, answer))
+            s.flush()
+        _log(rt, s, cp.id, "in", action, answer)
+
+
 def _record_failure(rt, identity: str, action: str, payload: dict, failure: CallFailed) -> None:
     """Keep the failure in the message log; a reservation that was never confirmed is not left pending."""
     with rt.db.uow() as uow:

@@ -1,8 +1,9 @@
 """Carry a station's re-allocation out: read its snapshot, plan, store the allocations, send the profiles.
 
-Profiles go through :func:`cms.commands.execute` (the dispatcher: any transport, process or node; accepted
-profiles are stored as ``ChargingProfileRecord``). Limits that go down are sent, and answered, before limits that
-go up, so the site stays within its limit while they change. A charger that refuses a profile (Rejected,
+Profiles go out through the dispatcher (any transport, process or node), several at once, and are kept as
+:func:`cms.commands.execute` keeps a command (message log; accepted profiles stored as ``ChargingProfileRecord``),
+in one transaction per batch (:func:`cms.commands.record_calls`).
+Limits that go down are sent, and answered, before limits that go up, so the site stays within its limit while they change. A charger that refuses a profile (Rejected,
 NotSupported, a CALLERROR) is marked (``profiles_refused_at``) and the station is planned again with it counted at
 its maximum. A charger that does not answer keeps what it had; the next re-allocation tries again.
 """
@@ -16,7 +17,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select, update
 
 from .. import commands
-from ..errors import Conflict, InvalidInput, NotFound
 from ..gateway import CallFailed, ChargerCallError
 from ..models import ChargePoint, ChargingProfileRecord, LoadAllocation, utcnow
 from .allocation import Tuning
@@ -153,9 +153,14 @@ class Applier:
         ]
         for batch in batches:
             batch = [b for b in batch if b[0] not in outcome.refused]
-            results = list(self._pool.map(lambda item: (item, self._send_one(item[1], item[2])), batch))
+            if not batch:
+                continue
+            # The calls go out together; what the CMS keeps of them (message log, stored profiles, what each
+            # session was last given) is written in one transaction once they are answered.
+            answers = list(self._pool.map(lambda item: self._call(item[1], item[2]), batch))
             accepted = []
-            for (cp_id, _identity, payload, tx_id), status in results:
+            for (cp_id, _identity, payload, tx_id), answer in zip(batch, answers, strict=True):
+                status = _status(answer)
                 if status == ACCEPTED:
                     outcome.accepted += 1
                     if tx_id is not None:
@@ -164,38 +169,34 @@ class Applier:
                     outcome.failed += 1
                 else:
                     outcome.refused.add(cp_id)
-            if accepted:
-                with self.rt.db.uow() as uow:
-                    for tx_id, limit in accepted:
-                        uow.session.execute(
-                            update(LoadAllocation)
-                            .where(LoadAllocation.transaction_id == tx_id)
-                            .values(sent_limit_a=limit)
-                        )
-                    uow.commit()
+            with self.rt.db.uow() as uow:
+                commands.record_calls(
+                    self.rt,
+                    uow.session,
+                    [
+                        (identity, "SetChargingProfile", payload, answer)
+                        for (_cp, identity, payload, _tx), answer in zip(batch, answers, strict=True)
+                        if answer is not None
+                    ],
+                )
+                for tx_id, limit in accepted:
+                    uow.session.execute(
+                        update(LoadAllocation).where(LoadAllocation.transaction_id == tx_id).values(sent_limit_a=limit)
+                    )
+                uow.commit()
         return outcome
 
-    def _send_one(self, identity: str, payload: dict) -> str | None:
-        """The charger's status for a SetChargingProfile; "Refused" for a CALLERROR; None: no answer."""
+    def _call(self, identity: str, payload: dict) -> dict | CallFailed | None:
+        """Send one SetChargingProfile (built here: valid by construction) through the dispatcher: the answer,
+        the failure, or None when it could not be sent at all."""
         try:
-            response = commands.execute(self.rt, identity, "SetChargingProfile", payload, timeout=self.timeout)
-        except ChargerCallError as e:
-            log.info("%s answered SetChargingProfile with %s", identity, e.code)
-            return "Refused"
+            return self.rt.dispatcher.route(identity, "SetChargingProfile", payload, timeout=self.timeout)
         except CallFailed as e:
             log.info("SetChargingProfile to %s failed: %s", identity, e)
-            return None
-        except (
-            NotFound,
-            InvalidInput,
-            Conflict,
-        ) as e:  # removed meanwhile, or it speaks a version without smart charging now
-            log.info("SetChargingProfile to %s not sent: %s", identity, e)
-            return "Refused"
+            return e
         except Exception:
             log.exception("SetChargingProfile to %s failed", identity)
             return None
-        return response.get("status") or "Rejected"
 
     def release(self, station_id: int) -> None:
         """Load management is off for the station: clear the profiles it gave, forget the allocations."""
@@ -223,3 +224,12 @@ def _limit(payload: dict) -> float:
 
 
 __all__ = ["Applier", "TX_DEFAULT_PROFILE_ID"]
+
+
+def _status(answer: dict | CallFailed | None) -> str | None:
+    """ "Accepted", a refusal (Rejected, NotSupported, "Refused" for a CALLERROR), or None: no answer."""
+    if isinstance(answer, ChargerCallError):
+        return "Refused"
+    if answer is None or isinstance(answer, CallFailed):
+        return None
+    return answer.get("status") or "Rejected"

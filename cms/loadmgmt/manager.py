@@ -33,16 +33,17 @@ STATION_CACHE_SECONDS = 5.0  # how long a charge point's station (and whether it
 
 
 def _event(message: CommittedMessage) -> str | None:
-    """What a committed message means to load management: "boot", "session", "meter" or nothing."""
+    """What a committed message means to load management: "boot", "transaction" (a start or stop), "status",
+    "meter" or nothing."""
     action, request = message.action, message.request
     if action == "BootNotification":
         return "boot" if message.response.get("status") == "Accepted" else None
     if action in ("StartTransaction", "StopTransaction"):
-        return "session"
+        return "transaction"
     if action == "StatusNotification":
-        return (
-            "session" if (request.get("connectorId") or 0) > 0 and request.get("status") in SESSION_STATUSES else None
-        )
+        if (request.get("connectorId") or 0) > 0 and request.get("status") in SESSION_STATUSES:
+            return "status"
+        return None
     if action == "MeterValues" and request.get("transactionId") is not None:
         for mv in request.get("meterValue") or []:
             for sample in mv.get("sampledValue") or []:
@@ -63,18 +64,29 @@ class _StationWorker:
         self._all_defaults = False
         self._release = False
         self._running = False
-        self._first_event: float | None = None  # when the oldest / newest event waiting for the next run came
+        # When the oldest / newest start or stop waiting for the next run came, and how many there are.
+        self._first_event: float | None = None
         self._last_event = 0.0
         self._events = 0
         self.runs = 0
         threading.Thread(target=self._loop, name=f"cms-loadmgmt-{station_id}", daemon=True).start()
 
-    def wake(self, delay: float, *, booted: int | None = None, all_defaults: bool = False, release: bool = False):
+    def wake(
+        self,
+        delay: float,
+        *,
+        booted: int | None = None,
+        all_defaults: bool = False,
+        release: bool = False,
+        transaction: bool = False,
+    ):
+        """Re-allocate within ``delay`` seconds; ``transaction``: for a start or stop (timed in the run's log line)."""
         with self._cond:
             now = time.monotonic()
-            if self._first_event is None:
-                self._first_event = now
-            self._last_event, self._events = now, self._events + 1
+            if transaction:
+                if self._first_event is None:
+                    self._first_event = now
+                self._last_event, self._events = now, self._events + 1
             due = now + delay
             self._due = due if self._due is None else min(self._due, due)
             if booted is not None:
@@ -106,14 +118,14 @@ class _StationWorker:
                     done = self.manager.applier.reallocate(self.station_id, booted=booted, all_defaults=all_defaults)
                 if done is not None:
                     end = time.monotonic()
-                    # One line per run, with how long its events waited for their last profile to be accepted
-                    # (the benchmark reads these).
+                    # One line per run, with how long the starts and stops it answers waited for its last
+                    # profile to be accepted (the benchmark reads these).
                     log.info(
-                        "loadmgmt run station=%d events=%d waited_max=%.3f waited_min=%.3f seconds=%.3f "
+                        "loadmgmt run station=%d transactions=%d waited_max=%.3f waited_min=%.3f seconds=%.3f "
                         "sessions=%d accepted=%d refused=%d failed=%d",
                         self.station_id,
                         events,
-                        end - (first if first is not None else started),
+                        end - first if first is not None else 0.0,
                         end - last if events else 0.0,
                         end - started,
                         done.sessions,
@@ -215,7 +227,9 @@ class LoadManager:
                     if station_id is None:
                         continue
                     delay = self.meter_debounce if kind == "meter" else self.debounce
-                    self._worker(station_id).wake(delay, booted=cp_id if kind == "boot" else None)
+                    self._worker(station_id).wake(
+                        delay, booted=cp_id if kind == "boot" else None, transaction=kind == "transaction"
+                    )
             except Exception:
                 log.exception("load management could not route %d event(s)", len(batch))
             finally:
