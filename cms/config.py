@@ -113,6 +113,7 @@ class Settings:
     # costs one run), or this long after meter values alone (they matter on a scale of minutes).
     loadmgmt_debounce: float = 0.2
     loadmgmt_meter_debounce: float = 5.0
+    loadmgmt_concurrency: int = 32  # SetChargingProfile calls in flight at once per station
     extra: dict = field(default_factory=dict)
 
 

@@ -1,11 +1,11 @@
 """Carry a station's re-allocation out: read its snapshot, plan, store the allocations, send the profiles.
 
-Profiles go out through the dispatcher (any transport, process or node), several at once, and are kept as
+Profiles go out through the dispatcher (any transport, process or node), many at once, and are kept as
 :func:`cms.commands.execute` keeps a command (message log; accepted profiles stored as ``ChargingProfileRecord``),
-in one transaction per batch (:func:`cms.commands.record_calls`).
-Limits that go down are sent, and answered, before limits that go up, so the site stays within its limit while they change. A charger that refuses a profile (Rejected,
-NotSupported, a CALLERROR) is marked (``profiles_refused_at``) and the station is planned again with it counted at
-its maximum. A charger that does not answer keeps what it had; the next re-allocation tries again.
+in one transaction per batch (:func:`cms.commands.record_calls`). Limits that go down are sent, and answered,
+before limits that go up, so the site stays within its limit while they change. A charger that refuses a profile
+(Rejected, NotSupported, a CALLERROR) is marked (``profiles_refused_at``) and the station is planned again with it
+counted at its maximum. A charger that does not answer keeps what it had; the next re-allocation tries again.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, update
 
 from .. import commands
 from ..gateway import CallFailed, ChargerCallError
-from ..models import ChargePoint, ChargingProfileRecord, LoadAllocation, utcnow
+from ..models import ChargePoint, ChargingProfileRecord, LoadAllocation, Transaction, utcnow
 from .allocation import Tuning
 from .controller import Plan, plan
 from .state import OWN_PROFILE_IDS, TX_DEFAULT_PROFILE_ID, read_snapshot
@@ -47,7 +47,7 @@ class Outcome:
 class Applier:
     """Re-allocates one station at a time (the caller serialises per station)."""
 
-    def __init__(self, rt, *, timeout: float = 10.0, concurrency: int = 8, tuning: Tuning = Tuning()):
+    def __init__(self, rt, *, timeout: float = 10.0, concurrency: int = 32, tuning: Tuning = Tuning()):
         self.rt = rt
         self.timeout = timeout
         self.tuning = tuning
@@ -159,13 +159,17 @@ class Applier:
             # session was last given) is written in one transaction once they are answered.
             answers = list(self._pool.map(lambda item: self._call(item[1], item[2]), batch))
             accepted = []
+            refused_tx = {tx for (_c, _i, _p, tx), a in zip(batch, answers, strict=True) if tx and _refusal(a)}
+            ended = self._ended(refused_tx)
             for (cp_id, _identity, payload, tx_id), answer in zip(batch, answers, strict=True):
                 status = _status(answer)
                 if status == ACCEPTED:
                     outcome.accepted += 1
                     if tx_id is not None:
                         accepted.append((tx_id, _limit(payload)))
-                elif status is None:
+                elif status is None or tx_id in ended:
+                    # No answer; or the session ended meanwhile (a charger rejects a TxProfile for a transaction
+                    # it no longer runs): that says nothing about whether it takes profiles.
                     outcome.failed += 1
                 else:
                     outcome.refused.add(cp_id)
@@ -185,6 +189,20 @@ class Applier:
                     )
                 uow.commit()
         return outcome
+
+    def _ended(self, transaction_ids: set[int]) -> set[int]:
+        """Those of ``transaction_ids`` that are no longer open."""
+        if not transaction_ids:
+            return set()
+        with self.rt.db.uow() as uow:
+            still_open = set(
+                uow.session.scalars(
+                    select(Transaction.id).where(
+                        Transaction.id.in_(transaction_ids), Transaction.stop_timestamp.is_(None)
+                    )
+                )
+            )
+        return transaction_ids - still_open
 
     def _call(self, identity: str, payload: dict) -> dict | CallFailed | None:
         """Send one SetChargingProfile (built here: valid by construction) through the dispatcher: the answer,
@@ -233,3 +251,8 @@ def _status(answer: dict | CallFailed | None) -> str | None:
     if answer is None or isinstance(answer, CallFailed):
         return None
     return answer.get("status") or "Rejected"
+
+
+def _refusal(answer: dict | CallFailed | None) -> bool:
+    status = _status(answer)
+    return status is not None and status != ACCEPTED

@@ -170,7 +170,9 @@ class LoadManager:
     def start(self, rt, applier: Applier | None = None) -> None:
         """Start routing events; ``rt`` is the runtime (database, dispatcher) the applier sends through."""
         self.rt = rt
-        self.applier = applier or Applier(rt, timeout=min(10.0, rt.settings.call_timeout))
+        self.applier = applier or Applier(
+            rt, timeout=min(10.0, rt.settings.call_timeout), concurrency=max(1, rt.settings.loadmgmt_concurrency)
+        )
         threading.Thread(target=self._route, name="cms-loadmgmt-router", daemon=True).start()
 
     def stop(self) -> None:
