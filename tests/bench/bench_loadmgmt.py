@@ -43,7 +43,9 @@ SESSION_SECONDS = float(os.environ.get("BENCH_LM_SESSION_SECONDS", "30"))
 PAUSE_SECONDS = float(os.environ.get("BENCH_LM_PAUSE_SECONDS", "8"))
 METER_INTERVAL = float(os.environ.get("BENCH_LM_METER_INTERVAL", "5"))
 WARM_UP = float(os.environ.get("BENCH_LM_WARM_UP", "20"))  # seconds of boots and first starts, not counted
-RUN_LINE = re.compile(r"^(\S+ \S+) INFO \S+: loadmgmt run station=\d+ transactions=(\d+) waited_max=([\d.]+)", re.M)
+RUN_LINE = re.compile(
+    r"^(\S+ \S+) INFO \S+: loadmgmt run station=\d+ transactions=(\d+) waited_max=([\d.]+) .*accepted=(\d+)", re.M
+)
 
 
 def equal_ev() -> SimulatedEV:
@@ -149,8 +151,10 @@ def main() -> int:
         uow.commit()
     server.start()
     started = datetime.now(UTC)
+    cpu_before = server.figures()["cpu_s"]
     try:
         fleet = asyncio.run(run_fleet(server.port, identities, SECONDS))
+        cms_cpu = server.figures()["cpu_s"] - cpu_before
     finally:
         server.stop()
     finished = datetime.now(UTC)
@@ -160,7 +164,7 @@ def main() -> int:
     db.dispose()
     meter_over = sum(1 for a in series["siteA"] if a > LIMIT_A + 1e-6) / max(1, len(series["siteA"]))
     waits: list[float] = []
-    runs = 0
+    runs = profiles = 0
     log_text = (logs / "cms-server.log").read_text(errors="replace")
     warm = (started + timedelta(seconds=WARM_UP)).strftime("%Y-%m-%d %H:%M:%S")
     for m in RUN_LINE.finditer(log_text):
@@ -168,6 +172,7 @@ def main() -> int:
             continue
         events, oldest = int(m.group(2)), float(m.group(3))
         runs += 1
+        profiles += int(m.group(4))
         waits.extend([oldest] * events)
     result = {
         "bench": "loadmgmt",
@@ -176,6 +181,9 @@ def main() -> int:
         "limit_a": LIMIT_A,
         "reallocations": runs,
         "events": len(waits),
+        "profiles_accepted": profiles,
+        "cms_cpu_s": round(cms_cpu, 1),
+        "load_average": round(os.getloadavg()[0], 1),
         "latency_p50_ms": round(statistics.median(waits) * 1000, 1) if waits else None,
         "latency_p95_ms": round(percentile(waits, 0.95) * 1000, 1) if waits else None,
         "latency_max_ms": round(max(waits) * 1000, 1) if waits else None,
