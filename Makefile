@@ -2,6 +2,7 @@
 # make test  - set up and run the whole test suite (SQLite, then PostgreSQL when it answers)
 # make bench - benchmarks beside reference peers (see README)
 # make dist  - a wheel and an sdist in dist/ (front-end libraries inside; the wheel installs without npm)
+# make lint  - ruff, ruff format --check, mypy, import-linter (make fmt fixes what ruff can; make typecheck: mypy alone)
 # make lock  - refresh the hashed lock files requirements/*.txt from pyproject.toml (LOCK_ARGS=--upgrade: newest)
 
 PYTHON ?= python3
@@ -17,7 +18,7 @@ LOCK_TEST := requirements/test.txt
 UV_VERSION ?= 0.13.9
 LOCK_ARGS ?=
 
-.PHONY: fmt install run test test-sqlite test-postgres lint bench clean static-vendor browser-deps dist lock
+.PHONY: fmt install run test test-sqlite test-postgres lint typecheck bench clean static-vendor browser-deps dist lock
 
 # Reproducible: exactly the locked versions, hash-checked, then the project itself without dependencies. A lock
 # that misses a dependency of pyproject.toml stops here with one line (run make lock).
@@ -47,6 +48,12 @@ run: install static-vendor
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# mypy on what [tool.mypy] in pyproject.toml lists (files); part of make lint.
+typecheck: install
+	$(BIN)/mypy
 
 fmt: install
 	$(BIN)/ruff check --fix .

@@ -153,7 +153,7 @@ def authorize_with_tag(
         if tag.owner_role == "owner" and charge_point.owner_id != tag.owner_id:
             info["status"] = "Invalid"
             return info, tag
-    if status == "Accepted" and check_concurrent:
+    if status == "Accepted" and check_concurrent and found is not None:
         if found[_FACTS_COLUMNS] >= max(1, tag.max_concurrent):
             info["status"] = "ConcurrentTx"
     if tag.expiry_date is not None:

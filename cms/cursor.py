@@ -53,7 +53,7 @@ def decode(cursor: str, *types: type) -> tuple:
         elif kind is int:
             if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**63 - 1:
                 raise bad
-        elif not isinstance(value, kind) or (kind is str and "\x00" in value):
+        elif not isinstance(value, kind) or (kind is str and isinstance(value, str) and "\x00" in value):
             raise bad
         out.append(value)
     return tuple(out)

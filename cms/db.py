@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any, cast
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import CursorResult, Result, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+
+def rows_matched(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run by ``Session.execute`` matched.
+
+    ``Session.execute`` is typed as returning a ``Result``; for DML it is a ``CursorResult``, which has the count.
+    """
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from .commands import execute
 from .config import Settings
+from .db import rows_matched
 from .drivers import driver_tag
 from .errors import Conflict, InvalidInput, NotFound
 from .models import ChargePoint, Connector, Reservation, SessionCharge, Station, Transaction, User, utcnow
@@ -71,7 +72,7 @@ def expire_reservations(session: Session, now: datetime | None = None, user: Use
     )
     if user is not None:
         q = q.where(Reservation.user_id == user.id)
-    return session.execute(q.values(status="Expired", updated_at=utcnow())).rowcount or 0
+    return rows_matched(session.execute(q.values(status="Expired", updated_at=utcnow())))
 
 
 def reservation_view(session: Session, r: Reservation) -> dict:

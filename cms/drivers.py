@@ -162,7 +162,7 @@ def revoke(session: Session, user: User, token: str) -> None:
 
 
 def profile(session: Session, user: User) -> dict:
-    user = session.get(User, user.id)
+    user = session.get_one(User, user.id)
     tag = driver_tag(session, user)
     return {
         "id": user.id,
@@ -177,7 +177,7 @@ def profile(session: Session, user: User) -> dict:
 
 def update_profile(session: Session, settings: Settings, user: User, changes: dict) -> dict:
     """Change name, phone and (with the current one) the password."""
-    row = session.get(User, user.id)
+    row = session.get_one(User, user.id)
     if "name" in changes:
         row.name = _clean_name(changes["name"])
     if "phone" in changes:

@@ -19,11 +19,15 @@ import threading
 import time
 from collections import deque
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from .errors import InternalFailure, OcppError
 from .logs import bind_charger, unbind_charger
 from .metrics import NO_METRICS, Metrics
 from .models import utcnow
+
+if TYPE_CHECKING:
+    from .services import Applied
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +41,7 @@ class _Message:
         self.done = threading.Event()
         self.response: dict | None = None
         self.error: OcppError | None = None
-        self.applied = None
+        self.applied: Applied | None = None  # set once run in the group's unit of work
 
 
 class GroupCommitter:
@@ -75,6 +79,7 @@ class GroupCommitter:
         message.done.wait()
         if message.error is not None:
             raise message.error
+        assert message.response is not None, "a message is done with either a response or an error"
         return message.response
 
     def drain(self, deadline: float) -> bool:
@@ -129,9 +134,11 @@ class GroupCommitter:
             if m.error is not None:
                 svc.refused(m.charger, m.action, m.unique_id, m.raw, m.payload)
             else:
+                applied = m.applied
+                assert applied is not None, "apply() ran for every message that it did not refuse"
                 try:
-                    svc.committed(m.applied, m.charger, m.action, m.unique_id, m.now)
-                    m.response = m.applied.response
+                    svc.committed(applied, m.charger, m.action, m.unique_id, m.now)
+                    m.response = applied.response
                 except Exception as exc:  # its data is committed; the charger hears the failure and retries
                     log.exception("%s from %s failed after commit", m.action, m.charger.identity)
                     m.error = InternalFailure(f"{m.action} could not be processed")

@@ -50,15 +50,17 @@ class GeventWorker(_GunicornGeventWorker):
 
     def run(self):
         super().run()
-        self._start_drain()  # stopped without SIGTERM (max_requests): drain all the same
-        self._drain.join(timeout=max(0.0, self._drain_deadline - time.monotonic()))
+        drain = self._start_drain()  # stopped without SIGTERM (max_requests): drain all the same
+        drain.join(timeout=max(0.0, self._drain_deadline - time.monotonic()))
 
-    def _start_drain(self) -> None:
+    def _start_drain(self) -> gevent.Greenlet:
+        """The greenlet that shuts the app down, started on the first call."""
         if self._drain is None:
             # A second less than gunicorn allows: the master kills what is left at the graceful timeout.
             timeout = max(1.0, self.cfg.graceful_timeout - 1.0)
             self._drain_deadline = time.monotonic() + timeout
             self._drain = gevent.spawn(self._shutdown)  # not in the signal handler: it blocks
+        return self._drain
 
     def _shutdown(self) -> None:
         app = getattr(self, "wsgi", None)  # not there when the signal came while the app was being built

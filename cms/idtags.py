@@ -83,7 +83,7 @@ def update_id_tag(
 
 def _check_not_own_ancestor(row: IdTag, parent_row: IdTag) -> None:
     """Walk up from ``parent_row``: a tag may not end up its own ancestor."""
-    node = parent_row
+    node: IdTag | None = parent_row
     while node is not None:
         if node.id == row.id:
             raise InvalidInput("A tag cannot be grouped under itself or its own member")

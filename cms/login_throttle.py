@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .config import Settings
+from .db import rows_matched
 from .errors import Conflict
 from .mail import Mailer
 from .models import LoginAlert, LoginAttempt, User, utcnow
@@ -175,7 +176,7 @@ class LoginThrottle:
             .values(sent_at=now)
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount:
+        if rows_matched(claimed):
             return True
         if session.scalar(select(LoginAlert.sent_at).where(LoginAlert.email == email)) is not None:
             return False

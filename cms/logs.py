@@ -73,6 +73,12 @@ def formatter(log_format: str) -> logging.Formatter:
     raise ValueError(f"CMS_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {log_format!r}")
 
 
+class _CmsStreamHandler(logging.StreamHandler):
+    """The one handler :func:`configure_logging` puts on the root logger; marked so a later call finds it."""
+
+    _cms_handler = True
+
+
 def configure_logging(log_format: str, stream=None) -> None:
     """Send the CMS's log lines to standard error (or ``stream``) in ``log_format``, at INFO.
 
@@ -87,8 +93,7 @@ def configure_logging(log_format: str, stream=None) -> None:
         return
     for h in ours:
         root.removeHandler(h)
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler._cms_handler = True
+    handler = _CmsStreamHandler(stream or sys.stderr)
     handler.setFormatter(fmt)
     root.addHandler(handler)
     root.setLevel(logging.INFO)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from .db import Database
+from .db import Database, rows_matched
 from .models import ChargePoint, utcnow
 
 log = logging.getLogger(__name__)
@@ -23,13 +23,17 @@ def mark_silent_chargers_offline(db: Database, heartbeat_interval: int) -> int:
     its server process died without saying so."""
     cutoff = utcnow() - timedelta(seconds=max(900, 3 * heartbeat_interval))
     with db.uow() as uow:
-        n = uow.session.execute(
-            update(ChargePoint)
-            .where(ChargePoint.connected.is_(True), ChargePoint.transport == "json", ChargePoint.last_seen_at < cutoff)
-            .values(connected=False, disconnected_at=utcnow())
-        ).rowcount
+        n = rows_matched(
+            uow.session.execute(
+                update(ChargePoint)
+                .where(
+                    ChargePoint.connected.is_(True), ChargePoint.transport == "json", ChargePoint.last_seen_at < cutoff
+                )
+                .values(connected=False, disconnected_at=utcnow())
+            )
+        )
         uow.commit()
-    return n or 0
+    return n
 
 
 def reset_connection_flags(db: Database) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import String, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from .models import MessageLogEntry, utcnow
@@ -13,7 +14,7 @@ from .models import MessageLogEntry, utcnow
 PRUNE_PROBABILITY = 0.02
 PAYLOAD_LIMIT = 65536  # characters of a message kept in the log
 # A SOAP MessageID may be any URI: the log keeps what its column holds.
-_UNIQUE_ID_LIMIT = MessageLogEntry.__table__.c.unique_id.type.length
+_UNIQUE_ID_LIMIT = cast(String, MessageLogEntry.__table__.c.unique_id.type).length
 _COLUMNS = ("charge_point_id", "direction", "action", "unique_id", "payload", "created_at")
 # A request and its answer as one two-row INSERT, built once (statement construction costs more than the SQL).
 _EXCHANGE = insert(MessageLogEntry.__table__).values([{c: bindparam(f"{c}_{i}") for c in _COLUMNS} for i in (0, 1)])

@@ -14,7 +14,7 @@ import hmac
 import importlib
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -113,7 +113,10 @@ class HostedCheckoutProvider:
         return _verified_event(self.settings.payment_webhook_secret, body, headers)
 
 
-_BUILT_IN = {"sandbox": SandboxProvider, "hosted": HostedCheckoutProvider}
+_BUILT_IN: dict[str, Callable[[Settings], PaymentProvider]] = {
+    "sandbox": SandboxProvider,
+    "hosted": HostedCheckoutProvider,
+}
 
 
 def load_provider(settings: Settings) -> PaymentProvider:

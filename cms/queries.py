@@ -423,7 +423,7 @@ def transaction(session: Session, owner: User, tx_id: int) -> dict:
     row = session.execute(_transaction_query(owner, TransactionFilter()).where(Transaction.id == tx_id)).first()
     if row is None:
         raise NotFound("No such transaction")
-    tx = session.get(Transaction, tx_id)
+    tx = session.get_one(Transaction, tx_id)
     out = _transaction_row(row) | {
         "meter_start": tx.meter_start,
         "meter_stop": tx.meter_stop,
@@ -451,7 +451,7 @@ def meter_series(session: Session, tx: Transaction) -> dict:
     power_total: dict[datetime, float] = {}
     power_phases: dict[datetime, float] = {}
     for ts, measurand, phase, value, location in samples:
-        if location not in ("Outlet", "Cable", "EV"):
+        if value is None or location not in ("Outlet", "Cable", "EV"):  # (no None: the query leaves them out)
             continue
         if measurand == ENERGY_REGISTER and phase in (None, "N"):
             energy[ts] = max(0.0, value - tx.meter_start)

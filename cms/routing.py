@@ -11,10 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from typing import TYPE_CHECKING
 
 import orjson
 
 from .gateway import ChargerCallError, ChargerNotConnected, ChargerTimeout
+
+if TYPE_CHECKING:
+    from redis.client import PubSub
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,7 @@ class RedisRouter:
         self.channel = f"{namespace}:node:{node_id}"
         self._namespace = namespace
         self._withdraw = self.redis.register_script(_WITHDRAW)
-        self._pubsub = None
+        self._pubsub: PubSub | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
 
@@ -99,8 +103,7 @@ class RedisRouter:
 
     # serving calls for other processes
     def start(self) -> None:
-        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        self._pubsub.subscribe(self.channel)
+        self._subscribe()
         self._thread = threading.Thread(target=self._listen, name="cms-redis-router", daemon=True)
         self._thread.start()
 
@@ -113,18 +116,25 @@ class RedisRouter:
             except Exception:  # closing anyway
                 pass
 
+    def _subscribe(self) -> PubSub:
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = pubsub  # kept even when subscribing fails: the next get_message fails and retries
+        pubsub.subscribe(self.channel)
+        return pubsub
+
     def _listen(self) -> None:
         while not self._stopping.is_set():
+            pubsub = self._pubsub
+            assert pubsub is not None, "start() subscribes before the listening thread runs"
             try:
-                message = self._pubsub.get_message(timeout=1.0)
+                message = pubsub.get_message(timeout=1.0)
             except Exception:
                 if self._stopping.is_set():
                     return
                 log.exception("Redis router: lost the subscription; retrying")
                 self._stopping.wait(1.0)
                 try:
-                    self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-                    self._pubsub.subscribe(self.channel)
+                    self._subscribe()
                 except Exception:
                     pass
                 continue

@@ -7,7 +7,9 @@ Nearby search narrows stations with a latitude/longitude bounding box in SQL (se
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -120,7 +122,7 @@ def _connectors_by_station(session: Session, station_ids: list[int], now: dateti
     return out
 
 
-def _summaries(session: Session, stations: list, currency: str, now: datetime) -> list[dict]:
+def _summaries(session: Session, stations: Sequence[Any], currency: str, now: datetime) -> list[dict]:
     ids = [s.id for s in stations]
     connectors = _connectors_by_station(session, ids, now)
     bands = bands_by_station(session, ids)

@@ -187,7 +187,7 @@ class OperationContext:
     def charge_point(self) -> ChargePoint:
         """The full ORM charge point, loaded only by the operations that change its details."""
         if self._charge_point is None:
-            self._charge_point = self.session.get(ChargePoint, self.row.id)
+            self._charge_point = self.session.get_one(ChargePoint, self.row.id)
         return self._charge_point
 
     def update_charger(self, **values) -> None:
@@ -759,8 +759,9 @@ class ChargerService:
     ) -> dict | None:
         """Answer a Heartbeat of a charger known to be accepted (read within ACCEPTED_TTL) and queue its
         writes; None when the charger must go through the full path."""
+        batcher = self.heartbeats
         row = self._known_row(charger)
-        if row is None:
+        if batcher is None or row is None:
             return None
         self.validator.validate("Heartbeat", payload)
         now = utcnow()
@@ -775,7 +776,7 @@ class ChargerService:
                 orjson.dumps(response).decode(),
                 now,
             )
-        self.heartbeats.record(row.id, now, log_rows)
+        batcher.record(row.id, now, log_rows)
         return response
 
     def _run(self, charger: Charger, action: str, payload: dict, unique_id: str | None, raw: str | None) -> dict:
@@ -815,12 +816,16 @@ class ChargerService:
         before anything was written, so a caller may go on with other messages in the same session."""
         # An accepted charger's row, as its last message left it, saves a query on every message.
         cp = self._known_row(charger) if action != "BootNotification" else None
-        found = s.connection().execute(_CHARGER_ROW, {"identity_": charger.identity}).first() if cp is None else cp
-        if found is None:
-            cp = ChargerRow(*self._unknown_charger(s, charger, action))
-        elif cp is None:
-            cp = ChargerRow(*found)
-        if found is not None:
+        cached = cp is not None
+        registered = True
+        if cp is None:
+            found = s.connection().execute(_CHARGER_ROW, {"identity_": charger.identity}).first()
+            if found is None:
+                cp = ChargerRow(*self._unknown_charger(s, charger, action))
+                registered = False
+            else:
+                cp = ChargerRow(*found)
+        if registered:
             if (
                 action != "BootNotification"
                 and cp.registration_status != "Accepted"
@@ -846,7 +851,7 @@ class ChargerService:
             message_log.record_exchange(
                 s, cp.id, action, unique_id, request_text, orjson.dumps(response).decode(), limit=limit
             )
-        return Applied(cp, found is cp, "last_seen_at" in changes, ctx.after_commit, request_text, response, payload)
+        return Applied(cp, cached, "last_seen_at" in changes, ctx.after_commit, request_text, response, payload)
 
     def committed(self, applied: Applied, charger: Charger, action: str, unique_id: str | None, now: datetime) -> None:
         """What follows a message's commit: caches, the batched log copies, after-commit callbacks."""

@@ -404,7 +404,8 @@ def transaction_curve(session: Session, tx: TransactionFacts) -> list[tuple[date
     points = [(start, float(tx.meter_start))]
     limit = end[0] if end else None
     for ts, value in rows:
-        if ts < start or (limit is not None and ts > limit) or value < tx.meter_start:
+        # (value is never None: the query leaves those out)
+        if value is None or ts < start or (limit is not None and ts > limit) or value < tx.meter_start:
             continue
         points.append((ts, float(value)))
     if end is not None and end[1] >= tx.meter_start:
@@ -418,12 +419,12 @@ def price_transaction(session: Session, tx: TransactionFacts) -> Pricing:
     return _price(session, tx, rows)
 
 
-def price_unbilled(session: Session, tx: TransactionFacts) -> tuple[int | None, Pricing | None]:
-    """``(charge id, None)`` when ``tx`` was billed already, else ``(None, its pricing)``."""
+def price_unbilled(session: Session, tx: TransactionFacts) -> int | Pricing:
+    """The id of its charge when ``tx`` was billed already, else its pricing."""
     rows = session.connection().execute(_ZONE_BANDS_AND_CHARGE, {"cp_id_": tx.charge_point_id, "tx_id_": tx.id}).all()
     if rows and rows[0][5] is not None:
-        return rows[0][5], None
-    return None, _price(session, tx, rows)
+        return int(rows[0][5])
+    return _price(session, tx, rows)
 
 
 def _price(session: Session, tx: TransactionFacts, rows) -> Pricing:

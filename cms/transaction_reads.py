@@ -107,7 +107,7 @@ def list_transactions(
 def one_transaction(session: Session, user: User, transaction_id: int, currency: str) -> dict:
     """Transaction ``transaction_id`` if ``user`` may see it (NotFound otherwise)."""
     tx = visibility.transaction(session, user, transaction_id)
-    identity = session.scalar(select(ChargePoint.identity).where(ChargePoint.id == tx.charge_point_id))
+    identity = session.execute(select(ChargePoint.identity).where(ChargePoint.id == tx.charge_point_id)).scalar_one()
     return transaction_view(tx, identity, currency)
 
 

@@ -42,7 +42,7 @@ def wallet_for(session: Session, user: User, currency: str) -> Wallet:
                 session.add(wallet)
                 session.flush()
         except IntegrityError:  # created meanwhile by a concurrent request
-            wallet = session.scalar(select(Wallet).where(Wallet.user_id == user.id))
+            wallet = session.execute(select(Wallet).where(Wallet.user_id == user.id)).scalar_one()
     return wallet
 
 
@@ -218,7 +218,7 @@ def complete_payment(session: Session, payment: Payment, status: str, reason: st
     payment.completed_at = utcnow()
     if status == "succeeded":
         payment.status = "succeeded"
-        owner = session.get(User, payment.user_id)
+        owner = session.get_one(User, payment.user_id)
         wallet = wallet_for(session, owner, payment.currency)
         post_entry(
             session,
@@ -273,9 +273,9 @@ def bill_transaction(session: Session, tx: TransactionFacts, settings: Settings)
     Reads come first and write nothing. ``tx.cost`` is set for the caller to store with the stop. A wallet debit
     runs in a savepoint, so its failure leaves the session closed but unbilled (and logged by the caller).
     """
-    existing, pricing = price_unbilled(session, tx)
-    if existing is not None:
-        return existing
+    pricing = price_unbilled(session, tx)
+    if isinstance(pricing, int):  # billed already: the id of its charge
+        return pricing
     # Free sessions (no bands) debit nothing: the driver is read only when there is something to pay.
     driver = session.get(User, tx.user_id) if tx.user_id is not None and pricing.total_minor > 0 else None
     breakdown = [{**row, "from": iso(row["from"]), "to": iso(row["to"])} for row in pricing.breakdown]

@@ -31,6 +31,7 @@ import websockets
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as OcppChargePoint
 from ocpp.v16 import call, call_result
+from websockets.typing import Subprotocol
 
 from .charger_profiles import (
     Offer,
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 
 NUMBER_OF_CONNECTORS = 2
 MAX_STACK_LEVEL = 8
-SUBPROTOCOL = "ocpp1.6"
+SUBPROTOCOL = Subprotocol("ocpp1.6")
 # (key, readonly, initial value) of the configuration a GetConfiguration returns.
 _CONFIGURATION = (
     ("HeartbeatInterval", False, "300"),
@@ -206,7 +207,8 @@ class SimulatedChargePoint(OcppChargePoint):
         self.pause_seconds = pause_seconds
         self.max_current_a = max_current_a  # per connector, per phase (its cable and contactor)
         self.ev_factory = ev_factory or random_ev
-        self.configuration = {k: [ro, v] for k, ro, v in _CONFIGURATION}
+        # key: [readonly, value], as GetConfiguration reports them
+        self.configuration: dict[str, list[bool | str]] = {k: [ro, v] for k, ro, v in _CONFIGURATION}
         self.configuration["MeterValueSampleInterval"][1] = str(int(max(1, meter_interval)))
         self.meter_interval = meter_interval
         self.heartbeat_interval = 300.0

@@ -381,7 +381,8 @@ def allocate(
     for i, s in enumerate(sessions):
         reason = reasons[i]
         if reason is None:
-            capped = states[i].cap_a is not None and bound[i] == _tenths_down(states[i].cap_a)
+            cap_a = states[i].cap_a
+            capped = cap_a is not None and bound[i] == _tenths_down(cap_a)
             reason = Reason.SHARE if alloc[i] < bound[i] else Reason.NOT_TAKING if capped else Reason.OWN_MAX
         state = states[i]
         results.append(

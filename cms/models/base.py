@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Table, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 # BIGINT on PostgreSQL, but INTEGER on SQLite so that it stays an alias of ROWID (autoincrement).
@@ -45,3 +46,8 @@ class Base(DeclarativeBase):
         }
     )
     type_annotation_map = {datetime: UTCDateTime()}
+
+    if TYPE_CHECKING:
+        # Every model here is mapped to one Table (none to a join or a select), so Core statements built on
+        # `Model.__table__` (bulk inserts, RETURNING, `.c`) get the Table type SQLAlchemy types as FromClause.
+        __table__: ClassVar[Table]

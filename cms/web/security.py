@@ -174,4 +174,7 @@ def trust_proxies(app: Flask, count: int) -> None:
     if count < 0:
         raise ValueError(f"CMS_TRUSTED_PROXIES is a number of proxies (0 or more), not {count}")
     if count:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0)
+        # Flask's documented way to wrap its WSGI callable in middleware (mypy sees a method being replaced).
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Literal, overload
 
 import fastjsonschema
 from flask import current_app, request
@@ -58,7 +59,7 @@ class BodySchema:
             raise ApiError(422, "invalid_input", "The body must be a JSON object")
         try:
             self._validate(data)
-        except fastjsonschema.JsonSchemaException as e:
+        except fastjsonschema.JsonSchemaValueException as e:
             raise ApiError(422, "invalid_input", e.message.replace("data.", "").replace("data ", "body ")) from None
         _reject_nul(data)
         return data
@@ -76,7 +77,11 @@ def _reject_nul(value) -> None:
             _reject_nul(v)
 
 
-def query_int(name: str, default: int, lo: int, hi: int) -> int:
+@overload
+def query_int(name: str, default: int, lo: int, hi: int) -> int: ...
+@overload
+def query_int(name: str, default: None, lo: int, hi: int) -> int | None: ...
+def query_int(name: str, default: int | None, lo: int, hi: int) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -104,6 +109,10 @@ def query_float(name: str, lo: float, hi: float, default: float | None = None) -
     return value
 
 
+@overload
+def query_str(name: str, max_len: int, *, required: Literal[True], choices: tuple | None = None) -> str: ...
+@overload
+def query_str(name: str, max_len: int, *, required: bool = False, choices: tuple | None = None) -> str | None: ...
 def query_str(name: str, max_len: int, *, required: bool = False, choices: tuple | None = None) -> str | None:
     raw = request.args.get(name)
     if raw is None:

@@ -22,7 +22,7 @@ class ApiError(Exception):
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None):
-    body = {"error": code, "message": message}
+    body: dict[str, object] = {"error": code, "message": message}
     if details:
         body["details"] = details
     return jsonify(body), status
