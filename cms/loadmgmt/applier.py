@@ -58,8 +58,8 @@ class Applier:
 
     def reallocate(
         self, station_id: int, *, booted: frozenset[int] = frozenset(), all_defaults: bool = False
-    ) -> Plan | None:
-        """Re-allocate the station and send what changed; returns the last plan (None: not managed).
+    ) -> Outcome | None:
+        """Re-allocate the station and send what changed; returns what was sent (None: not managed).
 
         ``booted`` charge points (ids) booted since the last run: they are trusted with profiles again and get
         their fallback TxDefaultProfile; ``all_defaults``: every charge point gets it (the limit changed)."""
@@ -138,7 +138,7 @@ class Applier:
     def _send(self, p: Plan) -> Outcome:
         outcome = Outcome()
         # Fallbacks first (they bound sessions that have no TxProfile yet), then lowered limits, then raised ones.
-        batches = [
+        batches: list[list[tuple[int, str, dict, int | None]]] = [
             [(d.charge_point.id, d.charge_point.identity, d.payload, None) for d in p.defaults],
             [
                 (sp.charge_point.id, sp.charge_point.identity, sp.payload, sp.session.transaction_id)

@@ -11,6 +11,7 @@ that does not take profiles (OCPP 1.5, or it refused one) is counted at its maxi
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 from .allocation import (
@@ -90,9 +91,9 @@ def plan(snapshot: StationSnapshot, *, force_defaults: frozenset[int] = frozense
     phases = _phases(snapshot)
     cps = snapshot.charge_points
     external = limit.external_load_a[: limit.phases] or None
-    own_limits = {cp.id: cp.max_current_a for cp in cps.values() if cp.max_current_a is not None}
+    own_limits: dict[Hashable, float] = {cp.id: cp.max_current_a for cp in cps.values() if cp.max_current_a is not None}
     sessions = [s for s in snapshot.sessions if s.charge_point_id in cps]
-    previous = {}
+    previous: dict[Hashable, SessionState] = {}
     for s in sessions:
         row = snapshot.previous.get(s.transaction_id)
         if row is not None:

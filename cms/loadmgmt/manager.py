@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -112,10 +113,12 @@ class _StationWorker:
                 self._running = True
             started = time.monotonic()
             try:
+                applier = self.manager.applier
+                assert applier is not None  # workers exist once the manager started
                 with self.manager.station_lock(self.station_id):
                     if release:
-                        self.manager.applier.release(self.station_id)
-                    done = self.manager.applier.reallocate(self.station_id, booted=booted, all_defaults=all_defaults)
+                        applier.release(self.station_id)
+                    done = applier.reallocate(self.station_id, booted=booted, all_defaults=all_defaults)
                 if done is not None:
                     end = time.monotonic()
                     # One line per run, with how long the starts and stops it answers waited for its last
@@ -146,7 +149,7 @@ class LoadManager:
     def __init__(self, *, debounce: float = 0.2, meter_debounce: float = 5.0):
         self.debounce = debounce
         self.meter_debounce = meter_debounce
-        self.rt = None
+        self.rt: Any = None  # the runtime, once started
         self.applier: Applier | None = None
         self.stopped = threading.Event()
         self._events: queue.SimpleQueue = queue.SimpleQueue()

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..errors import NotFound
 from ..models import (
     ChargePoint,
     ChargingProfileRecord,
@@ -117,6 +118,14 @@ def limit_settings(row: StationLoadLimit) -> LimitSettings:
     )
 
 
+def station_snapshot(s: Session, station_id: int, now: datetime) -> StationSnapshot:
+    """The snapshot of a station that exists (the caller checked who may see it); NotFound otherwise."""
+    snapshot = read_snapshot(s, station_id, now)
+    if snapshot is None:
+        raise NotFound("No such station")
+    return snapshot
+
+
 def read_snapshot(s: Session, station_id: int, now: datetime) -> StationSnapshot | None:
     """The station's snapshot; None when the station does not exist."""
     station = s.get(Station, station_id)
@@ -160,7 +169,9 @@ def read_snapshot(s: Session, station_id: int, now: datetime) -> StationSnapshot
             ).where(ChargingProfileRecord.charge_point_id.in_(cp_ids))
         ):
             if profile_id == TX_DEFAULT_PROFILE_ID and purpose == "TxDefaultProfile":
-                defaults[cp_id] = _first_limit(profile)
+                limit = _first_limit(profile)
+                if limit is not None:
+                    defaults[cp_id] = limit
             elif purpose == "TxProfile" and profile_id not in OWN_PROFILE_IDS:
                 stack[cp_id] = max(stack.get(cp_id, -1), level)
     charge_points = {
@@ -231,20 +242,21 @@ def _latest_currents(
     ).all()
     newest: dict[int, tuple[datetime, dict]] = {}
     for tx_id, ts, phase, value in rows:
-        at, values = newest.get(tx_id, (None, {}))
-        if at != ts:  # a newer sample replaces the older one
-            values = {}
-            newest[tx_id] = (ts, values)
-        values[phase] = max(0.0, value)
+        if tx_id is None or value is None:
+            continue
+        known = newest.get(tx_id)
+        if known is None or known[0] != ts:  # a newer sample replaces the older one
+            known = newest[tx_id] = (ts, {})
+        known[1][phase] = max(0.0, value)
     out = {}
     for tx_id, (ts, values) in newest.items():
         per_phase = [0.0, 0.0, 0.0]
-        known = False
+        phased = False
         for phase, value in values.items():
             if phase in PHASE_INDEX:
                 per_phase[PHASE_INDEX[phase]] = value
-                known = True
-        out[tx_id] = (tuple(per_phase) if known else (max(values.values()),), ts)
+                phased = True
+        out[tx_id] = (tuple(per_phase) if phased else (max(values.values()),), ts)
     return out
 
 

@@ -7,7 +7,7 @@ from flask import g, jsonify
 
 from cms import visibility
 from cms.loadmgmt import site_limits
-from cms.loadmgmt.state import read_snapshot
+from cms.loadmgmt.state import station_snapshot
 from cms.loadmgmt.view import load_view
 from cms.models import utcnow
 
@@ -209,7 +209,7 @@ def get_load(station_id: str):
     sid = path_id(station_id, "station")
     with runtime().db.uow() as uow:
         visibility.station(uow.session, g.user, sid)
-        snapshot = read_snapshot(uow.session, sid, utcnow())
+        snapshot = station_snapshot(uow.session, sid, utcnow())
     return jsonify(load_view(snapshot))
 
 

@@ -10,7 +10,7 @@ from flask_login import login_required
 from cms import visibility
 from cms.errors import InvalidInput
 from cms.loadmgmt import site_limits
-from cms.loadmgmt.state import read_snapshot
+from cms.loadmgmt.state import station_snapshot
 from cms.loadmgmt.view import load_view, site_current
 from cms.models import utcnow
 
@@ -34,7 +34,7 @@ def _number(name: str, default: float | None = None) -> float:
 def _live(station_id: int) -> dict:
     with rt().db.uow() as uow:
         visibility.station(uow.session, owner(), station_id)
-        return load_view(read_snapshot(uow.session, station_id, utcnow()))
+        return load_view(station_snapshot(uow.session, station_id, utcnow()))
 
 
 @bp.get("/stations/<int:station_id>/load")
