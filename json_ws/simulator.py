@@ -683,7 +683,17 @@ class SimulatedChargePoint(OcppChargePoint):
 
     @after("SetChargingProfile")
     def after_set_charging_profile(self, **_):
-        self.apply_limits()  # the new limit holds from now on, not from the next meter sample
+        self._limits_changed()
+
+    def _limits_changed(self) -> None:
+        """The new limit holds from now on, not from the next meter sample; a session whose draw changed by 1 A
+        or more reports it at once (as chargers send meter values on a change of charging state), so the CMS's
+        view of the site follows its profiles."""
+        before = {c: s.draw_a for c, s in self.sessions.items()}
+        self.apply_limits()
+        for c, sess in self.sessions.items():
+            if sess.transaction_id is not None and abs(sess.draw_a - before.get(c, 0.0)) >= 1.0:
+                self.spawn(self.send_meter_values(c, "Other"))
 
     @on("ClearChargingProfile")
     def on_clear_charging_profile(
@@ -699,7 +709,7 @@ class SimulatedChargePoint(OcppChargePoint):
 
     @after("ClearChargingProfile")
     def after_clear_charging_profile(self, **_):
-        self.apply_limits()
+        self._limits_changed()
 
     @on("GetCompositeSchedule")
     def on_get_composite_schedule(self, connector_id: int, duration: int, charging_rate_unit: str | None = None, **_):
