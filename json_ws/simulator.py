@@ -182,6 +182,7 @@ class Session:
     draw_a: float = 0.0  # per phase, what the EV takes
     phases: int = 3  # phases it draws on (its own, or fewer when a profile's numberPhases says so)
     updated_at: float = 0.0  # event-loop time up to which energy was counted
+    ended: bool = False  # the EV stopped drawing; its StopTransaction is on its way
 
 
 class SimulatedChargePoint(OcppChargePoint):
@@ -292,7 +293,7 @@ class SimulatedChargePoint(OcppChargePoint):
         self._count_energy()
         now = datetime.now(UTC)
         txs = self.transactions()
-        running = [s for c, s in sorted(self.sessions.items()) if c in txs and not s.stop.is_set()]
+        running = [s for c, s in sorted(self.sessions.items()) if c in txs and not s.stop.is_set() and not s.ended]
         offers = [
             connector_offer(
                 self.profiles,
@@ -408,6 +409,7 @@ class SimulatedChargePoint(OcppChargePoint):
                     await self.send_meter_values(connector_id)
             self._count_energy()
             sess.draw_a = sess.offered_a = 0.0
+            sess.ended = True  # a profile or meter sample while the stop is sent must not revive it
             if sess.stop_reason == "Local":
                 sess.stop_reason = "EVDisconnected" if not sess.stop.is_set() else "Local"
             await self.call(
@@ -692,7 +694,7 @@ class SimulatedChargePoint(OcppChargePoint):
         before = {c: s.draw_a for c, s in self.sessions.items()}
         self.apply_limits()
         for c, sess in self.sessions.items():
-            if sess.transaction_id is not None and abs(sess.draw_a - before.get(c, 0.0)) >= 1.0:
+            if sess.transaction_id is not None and not sess.ended and abs(sess.draw_a - before.get(c, 0.0)) >= 1.0:
                 self.spawn(self.send_meter_values(c, "Other"))
 
     @on("ClearChargingProfile")

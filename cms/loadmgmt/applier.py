@@ -108,6 +108,7 @@ class Applier:
                 for a in s.scalars(select(LoadAllocation).where(LoadAllocation.station_id == station_id))
             }
             current = {sp.session.transaction_id for sp in p.sessions}
+            changed: list[dict] = []
             gone = [tx for tx in rows if tx not in current]
             if gone:
                 s.execute(delete(LoadAllocation).where(LoadAllocation.transaction_id.in_(gone)))
@@ -131,8 +132,9 @@ class Applier:
                         )
                     )
                 elif any(getattr(row, k) != v for k, v in values.items()):
-                    for k, v in values.items():
-                        setattr(row, k, v)
+                    changed.append({"transaction_id": row.transaction_id, **values, "updated_at": utcnow()})
+            if changed:  # one executemany rather than an ORM flush per row
+                s.execute(update(LoadAllocation), changed)
             uow.commit()
 
     def _send(self, p: Plan) -> Outcome:
@@ -183,9 +185,10 @@ class Applier:
                         if answer is not None
                     ],
                 )
-                for tx_id, limit in accepted:
+                if accepted:  # one executemany (an UPDATE per row by primary key)
                     uow.session.execute(
-                        update(LoadAllocation).where(LoadAllocation.transaction_id == tx_id).values(sent_limit_a=limit)
+                        update(LoadAllocation),
+                        [{"transaction_id": tx_id, "sent_limit_a": limit} for tx_id, limit in accepted],
                     )
                 uow.commit()
         return outcome
