@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
@@ -230,15 +230,23 @@ def _latest_currents(
     within MEASUREMENT_MAX_AGE."""
     if not transaction_ids:
         return {}
+    recent = (
+        MeterValue.transaction_id.in_(transaction_ids),
+        MeterValue.measurand == CURRENT_IMPORT,
+        MeterValue.received_at >= now - MEASUREMENT_MAX_AGE,
+        MeterValue.value.is_not(None),
+    )
+    # Only each transaction's newest sample (a few rows each), not every sample of the window.
+    newest_at = (
+        select(MeterValue.transaction_id.label("tx"), func.max(MeterValue.timestamp).label("at"))
+        .where(*recent)
+        .group_by(MeterValue.transaction_id)
+        .subquery()
+    )
     rows = s.execute(
         select(MeterValue.transaction_id, MeterValue.timestamp, MeterValue.phase, MeterValue.value)
-        .where(
-            MeterValue.transaction_id.in_(transaction_ids),
-            MeterValue.measurand == CURRENT_IMPORT,
-            MeterValue.received_at >= now - MEASUREMENT_MAX_AGE,
-            MeterValue.value.is_not(None),
-        )
-        .order_by(MeterValue.transaction_id, MeterValue.timestamp)
+        .join(newest_at, (newest_at.c.tx == MeterValue.transaction_id) & (newest_at.c.at == MeterValue.timestamp))
+        .where(*recent)
     ).all()
     newest: dict[int, tuple[datetime, dict]] = {}
     for tx_id, ts, phase, value in rows:
