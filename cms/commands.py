@@ -321,11 +321,12 @@ def record_calls(rt, s: Session, calls: list[tuple[str, str, dict, dict | CallFa
 
     Written in a few statements whatever the number of calls: the log rows in one INSERT, accepted
     SetChargingProfile calls as one DELETE of the profiles they replace and one INSERT; other effects one by one."""
-    ids = dict(
-        s.execute(select(ChargePoint.identity, ChargePoint.id).where(ChargePoint.identity.in_({c[0] for c in calls})))
-        .tuples()
-        .all()
-    )
+    ids: dict[str, int] = {
+        identity: cp_id
+        for identity, cp_id in s.execute(
+            select(ChargePoint.identity, ChargePoint.id).where(ChargePoint.identity.in_({c[0] for c in calls}))
+        )
+    }
     now = utcnow()
     log_rows: list[dict] = []
     profiles: list[tuple[int, dict]] = []
