@@ -3,6 +3,7 @@
 # make bench - benchmarks beside reference peers (see README)
 # make dist  - a wheel and an sdist in dist/ (front-end libraries inside; the wheel installs without npm)
 # make lint  - ruff, ruff format --check, mypy, import-linter (make fmt fixes what ruff can; make typecheck: mypy alone)
+# make test-unit - the rule tests alone (no app, no database), in seconds
 # make lock  - refresh the hashed lock files requirements/*.txt from pyproject.toml (LOCK_ARGS=--upgrade: newest)
 
 PYTHON ?= python3
@@ -18,7 +19,7 @@ LOCK_TEST := requirements/test.txt
 UV_VERSION ?= 0.13.9
 LOCK_ARGS ?=
 
-.PHONY: fmt install run test test-sqlite test-postgres lint typecheck bench clean static-vendor browser-deps dist lock
+.PHONY: fmt install run test test-sqlite test-postgres lint typecheck test-unit bench clean static-vendor browser-deps dist lock
 
 # Reproducible: exactly the locked versions, hash-checked, then the project itself without dependencies. A lock
 # that misses a dependency of pyproject.toml stops here with one line (run make lock).
@@ -60,6 +61,11 @@ fmt: install
 	$(BIN)/ruff format .
 
 test: install static-vendor browser-deps lint test-sqlite test-postgres
+
+# The rules alone (tests/unit): no app, no database, no server; its conftest fails a test that reaches for one.
+# Property tests search briefly here (tests/support/properties.py); make test runs them in full.
+test-unit: install
+	CMS_TEST_QUICK_PROPERTIES=1 $(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
 test-sqlite: install
 	CMS_TEST_DATABASE=sqlite $(BIN)/pytest -q $(PYTEST_ARGS)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from time import monotonic, perf_counter
+from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import bindparam, case, insert, or_, select, update
@@ -43,6 +44,9 @@ from .models import (
 )
 from .schemas import PayloadValidator
 from .timeutil import iso, parse_timestamp
+
+if TYPE_CHECKING:
+    from .group_commit import GroupCommitter
 
 log = logging.getLogger(__name__)
 
@@ -635,7 +639,7 @@ class ChargerService:
         self.heartbeats: HeartbeatBatcher | None = None
         self._accepted: dict[str, tuple[ChargerRow, float]] = {}  # identity -> (row, monotonic time read)
         # With a group committer, messages of many chargers share a unit of work (cms.group_commit).
-        self.group_commit = None
+        self.group_commit: GroupCommitter | None = None
 
     def handle(
         self, charger: Charger, action: str, payload: dict, *, unique_id: str | None = None, raw: str | None = None

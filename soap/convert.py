@@ -27,12 +27,17 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,20}", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 
 
+def _derives(cls, base) -> bool:
+    """``cls`` is a class derived from ``base`` (a spyne type info may hold other things, too)."""
+    return isinstance(cls, type) and issubclass(cls, base)
+
+
 def _is_list(cls) -> bool:
     return cls.Attributes.max_occurs > 1
 
 
 def _unwrap(cls):
-    return cls.type if isinstance(cls, type) and issubclass(cls, XmlModifier) else cls
+    return cls.type if _derives(cls, XmlModifier) else cls
 
 
 def to_dict(cls, obj) -> dict:
@@ -140,9 +145,9 @@ def _layout(cls) -> _Layout:
         return _Layout("text")
     layout = _Layout("complex")
     for name, member in cls.get_flat_type_info(cls).items():
-        if isinstance(member, type) and issubclass(member, XmlData):
+        if _derives(member, XmlData):
             layout.text = (name, _layout(member.type).kind)
-        elif isinstance(member, type) and issubclass(member, XmlAttribute):
+        elif _derives(member, XmlAttribute):
             layout.attributes[name] = _layout(member.type).kind
         else:
             layout.children[name] = (_layout(member), _is_list(_unwrap(member)))

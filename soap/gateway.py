@@ -18,7 +18,6 @@ from sqlalchemy import select
 from zeep.exceptions import Fault, TransportError, XMLSyntaxError
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
-from zeep.wsa import WsAddressingPlugin
 
 from cms.db import Database
 from cms.errors import InvalidInput
@@ -68,10 +67,11 @@ class _VersionClient:
 
     def service(self, address: str, session: requests.Session, timeout: float):
         transport = Transport(session=session, timeout=timeout, operation_timeout=timeout)
+        # WS-Addressing (Action, MessageID, To) comes from zeep itself, as the WSDLs declare each operation's
+        # wsaw:Action; a WsAddressingPlugin on top would send every one of those headers twice.
         client = zeep.Client(
             self.document,
             transport=transport,
-            plugins=[WsAddressingPlugin()],
             settings=zeep.Settings(strict=False, xml_huge_tree=False),
         )
         return client.create_service(self.binding_name, address)

@@ -57,7 +57,7 @@ def _transaction_data_to_16(data):
     """1.5 wraps the readings in TransactionData elements, each holding ``values``; 1.6 lists them."""
     if not isinstance(data, list):
         return data
-    readings = []
+    readings: list = []
     for td in data:
         values = td.get("values") or [] if isinstance(td, dict) else [td]
         readings += _meter_values_to_16(values) if isinstance(values, list) else [values]
@@ -88,7 +88,7 @@ def response_to_15(action: str, r: dict) -> dict:
     r = dict(r)
     if action == "BootNotification":
         r["heartbeatInterval"] = r.pop("interval", None)
-        r["status"] = _REGISTRATION_TO_15.get(r.get("status"), r.get("status"))
+        r["status"] = _renamed(r.get("status"), _REGISTRATION_TO_15)
     return r
 
 
@@ -104,8 +104,8 @@ def command_result_to_16(action: str, r: dict) -> dict:
     """A 1.5 charger's answer to a CMS-initiated call as the 1.6 response payload."""
     r = dict(r)
     if action == "UnlockConnector":
-        r["status"] = _UNLOCK_TO_16.get(r.get("status"), r.get("status"))
+        r["status"] = _renamed(r.get("status"), _UNLOCK_TO_16)
     elif action == "SendLocalList":
         r.pop("hash", None)
-        r["status"] = _UPDATE_STATUS_TO_16.get(r.get("status"), r.get("status"))
+        r["status"] = _renamed(r.get("status"), _UPDATE_STATUS_TO_16)
     return r

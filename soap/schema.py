@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any, TypeAlias
 
 from lxml import etree
 from spyne.model.complex import ComplexModel, XmlAttribute, XmlData
@@ -20,6 +21,10 @@ XS = "http://www.w3.org/2001/XMLSchema"
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 WSDL_SOAP12 = "http://schemas.xmlsoap.org/wsdl/soap12/"
 WSAW = "http://www.w3.org/2006/05/addressing/wsdl"
+
+# A spyne model class. spyne ships no type information, so its classes are type[Any] here: `_type_info`,
+# `customize()` and the rest are spyne's own.
+SpyneModel: TypeAlias = type[Any]
 
 WSDL_DIR = Path(__file__).resolve().parent / "wsdl"
 # The official files, by (version, service). Kept unmodified (see soap/wsdl/README.md).
@@ -47,8 +52,8 @@ class Operation:
     name: str
     request_element: str
     response_element: str
-    request_type: type
-    response_type: type
+    request_type: SpyneModel
+    response_type: SpyneModel
     input_action: str
     output_action: str
 
@@ -71,7 +76,7 @@ class ServiceDescription:
     header_element: str  # chargeBoxIdentity
     path: Path
     operations: dict[str, Operation] = field(default_factory=dict)
-    types: dict[str, type] = field(default_factory=dict)
+    types: dict[str, SpyneModel] = field(default_factory=dict)
 
     def operation_for_element(self, element: str) -> Operation | None:
         for op in self.operations.values():
@@ -91,9 +96,9 @@ class _SchemaReader:
         self.ns = namespace
         self.simple = {e.get("name"): e for e in schema.findall(f"{{{XS}}}simpleType")}
         self.complex = {e.get("name"): e for e in schema.findall(f"{{{XS}}}complexType")}
-        self.built: dict[str, type] = {}
+        self.built: dict[str, SpyneModel] = {}
 
-    def type_for(self, qname: str, context: etree._Element) -> type:
+    def type_for(self, qname: str, context: etree._Element) -> SpyneModel:
         prefix, name = _local(qname)
         if context.nsmap.get(prefix or None) == XS:
             return _PRIMITIVES[name]
@@ -106,7 +111,7 @@ class _SchemaReader:
                 raise ValueError(f"type {qname} is not defined in the WSDL")
         return self.built[name]
 
-    def _simple(self, name: str, node: etree._Element) -> type:
+    def _simple(self, name: str, node: etree._Element) -> SpyneModel:
         restriction = node.find(f"{{{XS}}}restriction")
         base = self.type_for(restriction.get("base"), restriction)
         values = [e.get("value") for e in restriction.findall(f"{{{XS}}}enumeration")]
@@ -122,8 +127,8 @@ class _SchemaReader:
         # A named subclass, so the generated WSDL keeps the type's name and namespace.
         return type(name, (base.customize(**kw),), {"__type_name__": name, "__namespace__": self.ns})
 
-    def _complex(self, name: str, node: etree._Element) -> type:
-        members: list[tuple[str, type]] = []
+    def _complex(self, name: str, node: etree._Element) -> SpyneModel:
+        members: list[tuple[str, SpyneModel]] = []
         simple_content = node.find(f"{{{XS}}}simpleContent")
         if simple_content is not None:
             extension = simple_content.find(f"{{{XS}}}extension")

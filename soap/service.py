@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 from spyne import BODY_STYLE_BARE, Application, ServiceBase, rpc
@@ -46,7 +47,13 @@ class RequestContext:
 Handler = Callable[[RequestContext, Operation, dict], object]
 
 
-class _OcppSoapMixin:
+if TYPE_CHECKING:  # spyne is untyped (Any): the mixin may call and override its protocol's methods
+    from spyne.protocol.soap import Soap11 as _SpyneSoap
+else:
+    _SpyneSoap = object
+
+
+class _OcppSoapMixin(_SpyneSoap):
     """spyne's SOAP protocol, but reading the envelope the mount parsed and checked already (no second parse),
     and leaving the request body to :func:`soap.convert.from_element`."""
 
@@ -121,25 +128,27 @@ def request_context(ctx, desc: ServiceDescription) -> RequestContext:
 def _make_method(desc: ServiceDescription, op: Operation, handler: Handler, header_type):
     """The spyne method for ``op``: bare body elements exactly as in the WSDL (spyne needs a wrapped
     input for an empty request type, which yields the same empty element)."""
-    common = dict(
+    common: dict[str, Any] = dict(
         _operation_name=op.name,
         _in_message_name=f"{{{desc.namespace}}}{op.request_element}",
         _out_message_name=f"{{{desc.namespace}}}{op.response_element}",
         _in_header=(header_type,),
     )
+    method: Callable[..., object]
+    args: tuple
     if op.request_is_empty:
 
-        def method(ctx):
+        def without_body(ctx):
             return _call(ctx, desc, op, handler, None)
 
-        args: tuple = ()
+        method, args = without_body, ()
         common["_body_style"] = "out_bare"
     else:
 
-        def method(ctx, request):
+        def with_body(ctx, request):
             return _call(ctx, desc, op, handler, request)
 
-        args = (op.request_type,)
+        method, args = with_body, (op.request_type,)
         common["_body_style"] = "bare"
     if not op.response_is_empty:
         common["_returns"] = op.response_type

@@ -5,32 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cms.accounts import create_user, issue_token
-from cms.search import availability, haversine_km
 
 BERLIN = (52.5200, 13.4050)
-
-
-def test_haversine_known_distance():
-    # Berlin - Paris is about 878 km.
-    assert haversine_km(*BERLIN, 48.8566, 2.3522) == pytest.approx(878, abs=3)
-
-
-@pytest.mark.parametrize(
-    "status, connected, reserved, expected",
-    [
-        ("Available", True, False, "operative"),
-        ("Charging", True, False, "in_use"),
-        ("Preparing", True, False, "in_use"),
-        ("SuspendedEV", True, False, "in_use"),
-        ("Reserved", True, False, "reserved"),
-        ("Available", True, True, "reserved"),
-        ("Faulted", True, False, "inoperative"),
-        ("Unavailable", True, False, "inoperative"),
-        ("Available", False, False, "inoperative"),
-    ],
-)
-def test_availability(status, connected, reserved, expected):
-    assert availability(status, connected, reserved) == expected
 
 
 def test_nearby_sorted_by_distance_within_radius(client, station):

@@ -3,6 +3,7 @@ port, answering every CMS-initiated operation and recording what it received."""
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 
@@ -46,9 +47,23 @@ DEFAULT_ANSWERS_15 = {
 }
 
 
+class _RecordingMiddleware:
+    """Keeps each request body exactly as it came over HTTP, then hands it on unchanged."""
+
+    def __init__(self, app, bodies: list[bytes]):
+        self.app, self.bodies = app, bodies
+
+    def __call__(self, environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        self.bodies.append(body)
+        environ["wsgi.input"] = io.BytesIO(body)
+        return self.app(environ, start_response)
+
+
 class SoapChargePointServer:
     """``answers[action]`` overrides a response (a dict, or a spyne Fault to raise); ``delay[action]``
-    sleeps first; ``received`` lists ``(action, payload, request context)``."""
+    sleeps first; ``received`` lists ``(action, payload, request context)``; ``envelopes`` every request's
+    SOAP envelope, as bytes off the wire."""
 
     def __init__(self, version: str):
         self.version = version
@@ -56,8 +71,11 @@ class SoapChargePointServer:
         self.answers: dict = {}
         self.delay: dict[str, float] = {}
         self.received: list = []
+        self.envelopes: list[bytes] = []
         self.services = SoapServices(self.desc, self._handle)
-        self._server = make_server("127.0.0.1", 0, WsgiApplication(self.services.soap12), threaded=True)
+        self._server = make_server(
+            "127.0.0.1", 0, _RecordingMiddleware(WsgiApplication(self.services.soap12), self.envelopes), threaded=True
+        )
         self.url = f"http://127.0.0.1:{self._server.server_port}/ChargePointService"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -22,12 +22,14 @@ def now_iso() -> str:
 
 class TestChargePoint(OcppChargePoint):
     """Answers every CMS-initiated 1.6 command. ``answers[action]`` overrides the response payload (a dict,
-    or a callable taking the request kwargs); ``received`` records what the CMS sent."""
+    or a callable taking the request kwargs); ``received`` records what the CMS sent, ``frames`` every text frame
+    as it came off the WebSocket (CMS calls and answers to the charger's own calls)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.answers: dict = {}
         self.received: list[tuple[str, dict]] = []
+        self.frames: list[str] = []
         self.delay: dict[str, float] = {}
         self.frames: list[list] = []  # every frame the CMS sent, as decoded JSON (calls and results)
         self.frame_times: list[float] = []  # when each arrived (time.monotonic())
@@ -44,6 +46,10 @@ class TestChargePoint(OcppChargePoint):
     def calls(self, action: str) -> list[dict]:
         """The exact payloads of the CMS's ``action`` calls, in order (camelCase, as on the wire)."""
         return [f[3] for f in list(self.frames) if f[0] == 2 and f[2] == action]
+
+    async def route_message(self, raw_msg):
+        self.frames.append(raw_msg)
+        return await super().route_message(raw_msg)
 
     async def _answer(self, action: str, default: dict, kwargs: dict):
         self.received.append((action, kwargs))

@@ -19,6 +19,7 @@ from cms.loadmgmt.allocation import (
     allocate,
     fallback_limits,
 )
+from tests.support.properties import property_examples
 
 T0 = datetime(2030, 1, 1, 8, 0, tzinfo=UTC)
 
@@ -426,7 +427,7 @@ def phases_of(site, s):
     return [0] if site.phases == 1 else sorted(p - 1 for p in s.phases)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=property_examples(400), deadline=None)
 @given(scenarios())
 def test_properties_of_every_allocation(scenario):
     site, sessions, previous, cp_limits, external = scenario
@@ -469,7 +470,7 @@ def test_properties_of_every_allocation(scenario):
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=property_examples(300), deadline=None)
 @given(scenarios())
 def test_nobody_is_left_short_while_their_rooms_have_space(scenario):
     """Work-conserving: a charging managed session under its own maximum (no under-use memory) draws from a
@@ -494,7 +495,7 @@ def test_nobody_is_left_short_while_their_rooms_have_space(scenario):
         assert full_phase or full_cp, (s, out, available, phase_use)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=property_examples(300), deadline=None)
 @given(scenarios())
 def test_an_older_session_is_never_paused_for_a_newer_one_in_the_same_place(scenario):
     site, sessions, _, cp_limits, external = scenario

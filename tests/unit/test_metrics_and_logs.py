@@ -10,7 +10,6 @@ import os
 
 import orjson
 import pytest
-import sqlalchemy as sa
 
 from cms.config import load_settings
 from cms.dispatcher import Dispatcher
@@ -67,19 +66,6 @@ def test_each_app_has_its_own_registry():
     first.group_committed(3)
     assert samples(first)[key("cms_group_commit_messages_count")] == 1
     assert samples(second)[key("cms_group_commit_messages_count")] == 0
-
-
-def test_pool_gauges_follow_connections_in_and_out(tmp_path):
-    engine = sa.create_engine(f"sqlite:///{tmp_path}/pool.db")
-    m = PrometheusMetrics()
-    m.watch_pool(engine)
-    assert samples(m)[key("cms_db_pool_size_connections")] == engine.pool.size()
-    with engine.connect():
-        with engine.connect():
-            assert samples(m)[key("cms_db_pool_checked_out_connections")] == 2
-        assert samples(m)[key("cms_db_pool_checked_out_connections")] == 1
-    assert samples(m)[key("cms_db_pool_checked_out_connections")] == 0
-    engine.dispose()
 
 
 def test_online_chargers_are_read_at_each_scrape_and_a_failed_read_spoils_nothing(caplog):
