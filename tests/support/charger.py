@@ -30,26 +30,25 @@ class TestChargePoint(OcppChargePoint):
         self.answers: dict = {}
         self.received: list[tuple[str, dict]] = []
         self.frames: list[str] = []
+        self.frame_times: list[float] = []  # when each frame arrived (time.monotonic())
         self.delay: dict[str, float] = {}
-        self.frames: list[list] = []  # every frame the CMS sent, as decoded JSON (calls and results)
-        self.frame_times: list[float] = []  # when each arrived (time.monotonic())
 
     async def route_message(self, raw_msg):
         self.frame_times.append(time.monotonic())
-        self.frames.append(json.loads(raw_msg))
+        self.frames.append(raw_msg)
         return await super().route_message(raw_msg)
 
-    def last_call_time(self, action: str) -> float:
-        """When the CMS's latest ``action`` call arrived."""
-        return max(t for t, f in zip(self.frame_times, self.frames, strict=False) if f[0] == 2 and f[2] == action)
+    def _calls(self, action: str) -> list[tuple[float, dict]]:
+        decoded = [(t, json.loads(f)) for t, f in zip(list(self.frame_times), list(self.frames), strict=False)]
+        return [(t, f[3]) for t, f in decoded if f[0] == 2 and f[2] == action]
 
     def calls(self, action: str) -> list[dict]:
         """The exact payloads of the CMS's ``action`` calls, in order (camelCase, as on the wire)."""
-        return [f[3] for f in list(self.frames) if f[0] == 2 and f[2] == action]
+        return [payload for _, payload in self._calls(action)]
 
-    async def route_message(self, raw_msg):
-        self.frames.append(raw_msg)
-        return await super().route_message(raw_msg)
+    def last_call_time(self, action: str) -> float:
+        """When the CMS's latest ``action`` call arrived."""
+        return self._calls(action)[-1][0]
 
     async def _answer(self, action: str, default: dict, kwargs: dict):
         self.received.append((action, kwargs))
