@@ -157,6 +157,8 @@ class LoadManager:
         self._stations: dict[int, tuple[int | None, float]] = {}  # charge point id -> (managed station, read at)
         self._idle = threading.Condition()
         self._routing = False  # a batch taken from the queue is being routed
+        self._router: threading.Thread | None = None
+        self._router_lock = threading.Lock()
 
     # ----- the seam in the charger message path
 
@@ -166,17 +168,25 @@ class LoadManager:
             return
         kind = _event(message)
         if kind is not None:
+            self._start_router()
             self._events.put((message.charge_point_id, kind))
+
+    def _start_router(self) -> None:
+        """The router thread starts with the first event (a process that never hears one runs none)."""
+        if self._router is None:
+            with self._router_lock:
+                if self._router is None and not self.stopped.is_set():
+                    self._router = threading.Thread(target=self._route, name="cms-loadmgmt-router", daemon=True)
+                    self._router.start()
 
     # ----- life cycle
 
     def start(self, rt, applier: Applier | None = None) -> None:
-        """Start routing events; ``rt`` is the runtime (database, dispatcher) the applier sends through."""
+        """Get ready to route events; ``rt`` is the runtime (database, dispatcher) the applier sends through."""
         self.rt = rt
         self.applier = applier or Applier(
             rt, timeout=min(10.0, rt.settings.call_timeout), concurrency=max(1, rt.settings.loadmgmt_concurrency)
         )
-        threading.Thread(target=self._route, name="cms-loadmgmt-router", daemon=True).start()
 
     def stop(self) -> None:
         self.stopped.set()
