@@ -103,17 +103,24 @@ class Applier:
         """Keep each session's allocation (and under-use memory); forget sessions that ended."""
         with self.rt.db.uow() as uow:
             s = uow.session
+            current = {sp.session.transaction_id for sp in p.sessions}
+            # This station's rows, and those of its sessions kept under another station (a charge point moved
+            # here mid-session): they move with it.
             rows = {
                 a.transaction_id: a
-                for a in s.scalars(select(LoadAllocation).where(LoadAllocation.station_id == station_id))
+                for a in s.scalars(
+                    select(LoadAllocation).where(
+                        (LoadAllocation.station_id == station_id) | LoadAllocation.transaction_id.in_(current)
+                    )
+                )
             }
-            current = {sp.session.transaction_id for sp in p.sessions}
             changed: list[dict] = []
-            gone = [tx for tx in rows if tx not in current]
+            gone = [tx for tx, a in rows.items() if tx not in current and a.station_id == station_id]
             if gone:
                 s.execute(delete(LoadAllocation).where(LoadAllocation.transaction_id.in_(gone)))
             for sp in p.sessions:
                 values = {
+                    "station_id": station_id,
                     "limit_a": sp.limit_a,
                     "reason": str(sp.reason),
                     "managed": sp.charge_point.managed,
@@ -125,7 +132,6 @@ class Applier:
                     s.add(
                         LoadAllocation(
                             transaction_id=sp.session.transaction_id,
-                            station_id=station_id,
                             charge_point_id=sp.session.charge_point_id,
                             connector_id=sp.session.connector_id,
                             **values,

@@ -271,3 +271,29 @@ def test_external_load_is_taken_off_the_limit(connect, add_charger, add_tag, sta
     settle(manager)
     # The most loaded phase decides (12.05 A rounded up to 12.1): 19.9 A are left for the car.
     assert cp1.cp.calls("SetChargingProfile")[-1] == tx_profile(1, t1, 19.9)
+
+
+def test_a_charge_point_moved_mid_session_is_shared_by_its_new_station(
+    connect, add_charger, add_tag, station, set_limit, manager, as_owner
+):
+    other = as_owner.post("/stations", {"name": "Yard"}).get_json()["id"]
+    assert as_owner.put(f"/stations/{other}/load-limit", {"maxCurrentA": 20}).status_code == 200
+    add_charger("CP1", station="Depot")
+    add_charger("CP2", station="Yard")
+    add_tag("T1")
+    add_tag("T2")
+    set_limit(32)
+    cp1, cp2 = online(connect, "CP1"), online(connect, "CP2")
+    t1 = cp1.start(1, "T1").transaction_id
+    t2 = cp2.start(1, "T2").transaction_id
+    settle(manager)
+    assert cp1.cp.calls("SetChargingProfile")[-1] == tx_profile(1, t1, 32.0)
+    assert as_owner.patch("/charge-points/CP1", {"stationId": other}).status_code == 200
+    time.sleep(5.1)  # the charge point's station is trusted for a few seconds
+    cp1.status(1, "Charging")
+    cp2.status(1, "Charging")
+    settle(manager)
+    assert cp1.cp.calls("SetChargingProfile")[-1] == tx_profile(1, t1, 10.0)
+    assert cp2.cp.calls("SetChargingProfile")[-1] == tx_profile(1, t2, 10.0)
+    assert [a["transactionId"] for a in as_owner.get(f"/stations/{other}/load").get_json()["allocations"]] == [t1, t2]
+    assert as_owner.get(f"/stations/{station}/load").get_json()["allocations"] == []
