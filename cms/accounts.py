@@ -103,6 +103,15 @@ def user_for_token(session: Session, token: str, *, kind: str = "access", now: d
     return user if user is not None and user.is_active else None
 
 
+def revoke_token_of(session: Session, user: User, token_id: int) -> None:
+    """Revoke ``user``'s API token ``token_id`` (again: nothing changes); NotFound for anybody else's."""
+    row = session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id))
+    if row is None:
+        raise NotFound("No such token")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+
+
 def revoke_token(session: Session, token: str) -> bool:
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
     if row is None or row.revoked_at is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ocpp.v16.enums import AuthorizationStatus
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -20,16 +21,16 @@ def _level_status(blocked: bool | None, expiry_date: datetime | None, now: datet
     """Blocked / Expired for one tag or group level, None when that level lets it through. A blocked or
     expired group blocks or expires every tag in it, so callers check each level up the chain."""
     if blocked:
-        return "Blocked"
+        return AuthorizationStatus.blocked
     if expiry_date is not None and expiry_date <= now:
-        return "Expired"
+        return AuthorizationStatus.expired
     return None
 
 
 def tag_status(tag: IdTag | None, now: datetime) -> str:
     """Accepted / Blocked / Expired / Invalid for the tag itself and its group."""
     if tag is None:
-        return "Invalid"
+        return AuthorizationStatus.invalid
     seen = set()
     node: IdTag | None = tag
     while node is not None and node.id not in seen:
@@ -38,7 +39,7 @@ def tag_status(tag: IdTag | None, now: datetime) -> str:
         if refused:
             return refused
         node = node.parent
-    return "Accepted"
+    return AuthorizationStatus.accepted
 
 
 @dataclass(slots=True)
@@ -99,10 +100,10 @@ _GROUP = select(IdTag.blocked, IdTag.expiry_date, IdTag.parent_id).where(IdTag.i
 def _facts_status(session: Session, facts: TagFacts | None, now: datetime) -> str:
     """:func:`tag_status` for :class:`TagFacts`: groups of groups are read one level at a time (rare)."""
     if facts is None:
-        return "Invalid"
+        return AuthorizationStatus.invalid
     refused = _level_status(facts.blocked, facts.expiry_date, now)
     if refused or facts.parent_id is None:
-        return refused or "Accepted"
+        return refused or AuthorizationStatus.accepted
     refused = _level_status(facts.parent_blocked, facts.parent_expiry_date, now)
     seen = {facts.id, facts.parent_id}
     node_id = facts.grandparent_id
@@ -113,7 +114,7 @@ def _facts_status(session: Session, facts: TagFacts | None, now: datetime) -> st
             break
         refused = _level_status(row.blocked, row.expiry_date, now)
         node_id = row.parent_id
-    return refused or "Accepted"
+    return refused or AuthorizationStatus.accepted
 
 
 def authorize_with_tag(
@@ -149,13 +150,13 @@ def authorize_with_tag(
     info: dict = {"status": status}
     if tag is None:
         return info, None
-    if status == "Accepted" and charge_point is not None and tag.owner_id is not None:
+    if status == AuthorizationStatus.accepted and charge_point is not None and tag.owner_id is not None:
         if tag.owner_role == "owner" and charge_point.owner_id != tag.owner_id:
-            info["status"] = "Invalid"
+            info["status"] = AuthorizationStatus.invalid
             return info, tag
-    if status == "Accepted" and check_concurrent and found is not None:
+    if status == AuthorizationStatus.accepted and check_concurrent and found is not None:
         if found[_FACTS_COLUMNS] >= max(1, tag.max_concurrent):
-            info["status"] = "ConcurrentTx"
+            info["status"] = AuthorizationStatus.concurrent_tx
     if tag.expiry_date is not None:
         info["expiryDate"] = iso(tag.expiry_date)
     if tag.parent_tag is not None:

@@ -132,7 +132,7 @@ def read_csv(path: str) -> list[dict]:
 def owned_charge_point(session: Session, owner: User, identity: str) -> ChargePoint:
     """The owner's registered charge point ``identity``; NotFound for a missing one and for anybody else's."""
     cp = session.scalar(select(ChargePoint).where(ChargePoint.identity == identity))
-    if cp is None or not cp.registered or (cp.owner_id != owner.id and owner.role != "admin"):
+    if cp is None or not cp.registered or not visibility.may_see(owner, cp.owner_id):
         raise NotFound(f"Unknown charge point {identity}")
     return cp
 

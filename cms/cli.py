@@ -1,4 +1,5 @@
-"""The ``cms`` command line: database, owners, tokens, charge points, id tags, serving and simulation.
+"""The ``cms`` command line: database, owners, tokens, charge points, id tags, serving; ``cms simulate`` is a
+plugin of the simulator (see PLUGIN_GROUP).
 
 Every command exits non-zero with a one-line reason on bad input.
 """
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from importlib.metadata import EntryPoint, entry_points
 
 import click
 
@@ -36,9 +38,29 @@ def _ready(settings, *, schema: bool = True, redis: bool = True) -> None:
         click.echo(f"Warning: {warning}", err=True)
 
 
+# Commands that live outside the server's packages (``cms simulate``: the simulator, a charger-side tool) are
+# plugins found through this entry point group (pyproject.toml), as Flask finds ``flask.commands``: the core
+# never imports them, and they are loaded only when run.
+PLUGIN_GROUP = "cms.commands"
+
+
+def _plugins() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP)}
+
+
 class _Commands(click.Group):
     """The command group: a :class:`StartupError` (bad CMS_* value, database or Redis not ready) anywhere in a
-    command is one line on stderr and exit status 1, never a traceback."""
+    command is one line on stderr and exit status 1, never a traceback. Plugin commands are listed with the
+    others."""
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *_plugins()})
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is None and name in (plugins := _plugins()):
+            command = plugins[name].load()
+        return command
 
     def invoke(self, ctx):
         try:
@@ -306,34 +328,6 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
     os.execv(command[0], command)
 
 
-@main.command()
-@click.option("--url", default="ws://127.0.0.1:8000", show_default=True, help="the CMS's WebSocket base URL")
-@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 20000))
-@click.option("--prefix", default="SIM-", show_default=True, help="identities are PREFIX1..PREFIXN")
-@click.option("--id", "identities", multiple=True, help="explicit identities (instead of --count/--prefix)")
-@click.option(
-    "--id-tag", default="DEMO", show_default=True, help="the card each charger charges; {identity} becomes its own id"
-)
-@click.option("--session-seconds", default=60.0, show_default=True, type=float)
-@click.option("--meter-interval", default=10.0, show_default=True, type=float)
-@click.option("--duration", default=None, type=float, help="stop after this many seconds")
-@click.option("--password", default=None)
-def simulate(url, count, prefix, identities, id_tag, session_seconds, meter_interval, duration, password) -> None:
-    """Simulated OCPP 1.6-J chargers running realistic sessions against a CMS."""
-    from json_ws.simulator import run
-
-    ids = list(identities) or [f"{prefix}{i}" for i in range(1, count + 1)]
-    run(
-        url,
-        ids,
-        id_tag=id_tag,
-        session_seconds=session_seconds,
-        meter_interval=meter_interval,
-        duration=duration,
-        password=password,
-    )
-
-
 # ----------------------------------------------------------------------------------------------- demo
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
@@ -415,8 +409,7 @@ def demo(host: str, port: int, chargers: int) -> None:
                 [
                     sys.executable,
                     "-m",
-                    "cms.cli",
-                    "simulate",
+                    "simulator",
                     "--url",
                     f"ws://{host}:{port}",
                     "--session-seconds",

@@ -10,12 +10,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
+from ocpp.v16.enums import (
+    CancelReservationStatus,
+    ChargingProfileStatus,
+    ClearChargingProfileStatus,
+    ConfigurationStatus,
+    UpdateStatus,
+)
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
 
-from . import message_log
+from . import message_log, visibility
 from .errors import Conflict, InvalidInput, NotFound
 from .gateway import CallFailed
 from .models import (
@@ -53,6 +61,9 @@ COMMANDS_15 = frozenset(
 )
 COMMANDS_16 = COMMANDS_15 | {"ClearChargingProfile", "SetChargingProfile", "GetCompositeSchedule", "TriggerMessage"}
 COMMANDS_BY_VERSION = {"1.5": COMMANDS_15, "1.6": COMMANDS_16}
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 
 def commands_for(version: str) -> frozenset[str]:
@@ -108,7 +119,11 @@ _PREPARE: dict[str, Callable[[Session, ChargePoint, dict], None]] = {"ReserveNow
 
 def _on_cancel_reservation(c: CommandContext) -> None:
     r = c.session.get(Reservation, c.request["reservationId"])
-    if r is not None and r.charge_point_id == c.charge_point.id and c.response.get("status") == "Accepted":
+    if (
+        r is not None
+        and r.charge_point_id == c.charge_point.id
+        and c.response.get("status") == CancelReservationStatus.accepted
+    ):
         r.status = "Cancelled"
 
 
@@ -135,10 +150,10 @@ def _on_change_configuration(c: CommandContext) -> None:
     row = _config_row(c, c.request["key"])
     row.last_change_status = status
     row.updated_at = utcnow()
-    if status in ("Accepted", "RebootRequired"):
+    if status in (ConfigurationStatus.accepted, ConfigurationStatus.reboot_required):
         row.value = c.request["value"]
         row.unknown = False
-    elif status == "NotSupported":
+    elif status == ConfigurationStatus.not_supported:
         row.unknown = True
 
 
@@ -156,7 +171,7 @@ def _on_get_configuration(c: CommandContext) -> None:
 
 
 def _on_set_charging_profile(c: CommandContext) -> None:
-    if c.response.get("status") != "Accepted":
+    if c.response.get("status") != ChargingProfileStatus.accepted:
         return
     profile = c.request["csChargingProfiles"]
     connector_id = c.request["connectorId"]
@@ -185,7 +200,7 @@ def _on_set_charging_profile(c: CommandContext) -> None:
 
 
 def _on_clear_charging_profile(c: CommandContext) -> None:
-    if c.response.get("status") != "Accepted":
+    if c.response.get("status") != ClearChargingProfileStatus.accepted:
         return
     q = delete(ChargingProfileRecord).where(ChargingProfileRecord.charge_point_id == c.charge_point.id)
     r = c.request
@@ -221,7 +236,7 @@ def _on_get_local_list_version(c: CommandContext) -> None:
 
 
 def _on_send_local_list(c: CommandContext) -> None:
-    if c.response.get("status") != "Accepted":
+    if c.response.get("status") != UpdateStatus.accepted:
         return
     cp, s = c.charge_point, c.session
     version = c.request["listVersion"]
@@ -271,14 +286,12 @@ def _load_charge_point(s: Session, identity: str) -> ChargePoint:
 
 def check_access(cp: ChargePoint, user: User) -> None:
     """Owners reach their own charge points only; administrators reach all. Others see 404, not 403."""
-    if user.role == "admin":
-        return
-    if cp.owner_id != user.id:
+    if not visibility.may_see(user, cp.owner_id):
         raise NotFound(f"Unknown charge point {cp.identity}")
 
 
 def execute(
-    rt, identity: str, action: str, payload: dict, *, timeout: float | None = None, user: User | None = None
+    rt: Runtime, identity: str, action: str, payload: dict, *, timeout: float | None = None, user: User | None = None
 ) -> dict:
     """Send ``action`` to the charger and apply what its answer tells; returns the response payload.
 
@@ -314,7 +327,7 @@ def execute(
     return response
 
 
-def record_calls(rt, s: Session, calls: list[tuple[str, str, dict, dict | CallFailed]]) -> None:
+def record_calls(rt: Runtime, s: Session, calls: list[tuple[str, str, dict, dict | CallFailed]]) -> None:
     """Keep what :func:`execute` keeps of calls sent straight through the dispatcher (in bulk, by load
     management): for each ``(identity, action, request, response or failure)`` the request and the answer in the
     message log and the answer's effect (e.g. an accepted charging profile is stored). The caller commits.
@@ -389,7 +402,7 @@ def _store_profiles(s: Session, accepted: list[tuple[int, dict]]) -> None:
     )
 
 
-def _record_failure(rt, identity: str, action: str, payload: dict, failure: CallFailed) -> None:
+def _record_failure(rt: Runtime, identity: str, action: str, payload: dict, failure: CallFailed) -> None:
     """Keep the failure in the message log; a reservation that was never confirmed is not left pending."""
     with rt.db.uow() as uow:
         cp = _load_charge_point(uow.session, identity)
@@ -434,7 +447,7 @@ def build_local_list(s: Session, cp: ChargePoint, update_type: str) -> dict:
 
 
 def sync_local_list(
-    rt, user: User, identity: str, update_type: str = "Differential", timeout: float | None = None
+    rt: Runtime, user: User, identity: str, update_type: str = "Differential", timeout: float | None = None
 ) -> dict:
     """Build the charger's local list from its owner's id tags and send it; returns payload and answer."""
     with rt.db.uow() as uow:
@@ -445,12 +458,14 @@ def sync_local_list(
     return {"request": payload, "response": response}
 
 
-def send_command(rt, user: User, identity: str, action: str, payload: dict, *, timeout: float | None = None) -> dict:
+def send_command(
+    rt: Runtime, user: User, identity: str, action: str, payload: dict, *, timeout: float | None = None
+) -> dict:
     """:func:`execute` on behalf of ``user``, who must own the charge point (or be an administrator)."""
     return execute(rt, identity, action, payload, timeout=timeout, user=user)
 
 
-def _log(rt, s: Session, cp_id: int, direction: str, action: str, payload: dict) -> None:
+def _log(rt: Runtime, s: Session, cp_id: int, direction: str, action: str, payload: dict) -> None:
     limit = rt.settings.message_log_limit
     if limit > 0:
         message_log.record(s, cp_id, direction, action, None, orjson.dumps(payload).decode(), limit=limit)

@@ -82,6 +82,13 @@ class Credentials:
             f"{link_for(self._token('verify', user))}\n\nThe link is valid for {hours} hours.\n",
         )
 
+    def resend_verification(self, session: Session, email: str, link_for: LinkFor) -> None:
+        """Send the verification mail again to ``email`` if such an account waits for it (silently nothing
+        otherwise: the caller says the same either way, so nobody learns which accounts exist)."""
+        user = session.scalar(select(User).where(User.email == email))
+        if user is not None and user.email_verified_at is None:
+            self.send_verification(session, user, link_for)
+
     def verify_email(self, session: Session, token: str) -> User:
         """Mark the account of a valid verification token verified (idempotent)."""
         user = self._user_for(session, "verify", token)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from time import perf_counter
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -13,6 +14,9 @@ from .gateway import CallFailed, ChargerCallError, ChargerGateway, ChargerNotCon
 from .metrics import CHARGER_CALL_ERROR, FAILED, NO_METRICS, NOT_CONNECTED, RESULT, TIMEOUT, Metrics
 from .models import ChargePoint
 from .schemas import PayloadValidator
+
+if TYPE_CHECKING:
+    from .ports import Router
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +34,9 @@ class Dispatcher:
         self.validator = validator
         self.timeout = timeout
         self._gateways: list[ChargerGateway] = []
-        self.remote = None  # set when several processes share chargers (cms.routing.RedisRouter)
+        # Set when several processes share chargers (cms.node_routing.RedisRouter, which delivers the calls
+        # addressed to this process through call_local).
+        self.remote: Router | None = None
 
     def add_gateway(self, gateway: ChargerGateway) -> None:
         self._gateways.append(gateway)

@@ -8,7 +8,9 @@ held while a charger is asked.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from ocpp.v16.enums import CancelReservationStatus, RemoteStartStopStatus, ReservationStatus
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,9 @@ from .timeutil import iso
 from .wallet import require_balance_to_charge
 
 ACTIVE_RESERVATION = ("Requested", "Accepted")
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 
 class ChargerRefused(Conflict):
@@ -89,7 +94,7 @@ def reservation_view(session: Session, r: Reservation) -> dict:
     }
 
 
-def reserve(rt, user: User, identity, connector_id, minutes) -> dict:
+def reserve(rt: Runtime, user: User, identity, connector_id, minutes) -> dict:
     """Hold a connector for ``minutes`` from now: ReserveNow to the charger; refused unless it accepts."""
     settings: Settings = rt.settings
     longest = settings.reservation_max_minutes
@@ -125,8 +130,8 @@ def reserve(rt, user: User, identity, connector_id, minutes) -> dict:
         {"connectorId": connector_id, "expiryDate": iso(expiry), "idTag": tag, "reservationId": rid},
     )
     with rt.db.uow() as uow:
-        view = reservation_view(uow.session, uow.session.get(Reservation, rid))
-    if answer.get("status") != "Accepted":
+        view = reservation_view(uow.session, uow.session.get_one(Reservation, rid))
+    if answer.get("status") != ReservationStatus.accepted:
         raise ChargerRefused(
             f"The charger did not accept the reservation ({answer.get('status')})", str(answer.get("status"))
         )
@@ -153,7 +158,7 @@ def reservation(session: Session, user: User, reservation_id: int) -> dict:
     return reservation_view(session, _own_reservation(session, user, reservation_id))
 
 
-def cancel_reservation(rt, user: User, reservation_id: int) -> dict:
+def cancel_reservation(rt: Runtime, user: User, reservation_id: int) -> dict:
     """CancelReservation to the charger; the reservation is Cancelled when the charger accepts."""
     with rt.db.uow() as uow:
         s = uow.session
@@ -163,10 +168,12 @@ def cancel_reservation(rt, user: User, reservation_id: int) -> dict:
             raise Conflict(f"Reservation {r.id} is {r.status}, not active")
         identity = s.scalar(select(ChargePoint.identity).where(ChargePoint.id == r.charge_point_id))
         uow.commit()
+    if identity is None:  # its charge point was removed meanwhile
+        raise NotFound(f"Unknown charge point of reservation {reservation_id}")
     answer = execute(rt, identity, "CancelReservation", {"reservationId": reservation_id})
     with rt.db.uow() as uow:
-        view = reservation_view(uow.session, uow.session.get(Reservation, reservation_id))
-    if answer.get("status") != "Accepted":
+        view = reservation_view(uow.session, uow.session.get_one(Reservation, reservation_id))
+    if answer.get("status") != CancelReservationStatus.accepted:
         raise ChargerRefused("The charger refused to cancel the reservation", str(answer.get("status")))
     return view
 
@@ -176,7 +183,7 @@ def cancel_reservation(rt, user: User, reservation_id: int) -> dict:
 # ------------------------------------------------------------------------------------------------
 
 
-def start_charging(rt, user: User, identity, connector_id) -> dict:
+def start_charging(rt: Runtime, user: User, identity, connector_id) -> dict:
     """RemoteStartTransaction with the driver's id tag, after the wallet and availability checks."""
     now = utcnow()
     with rt.db.uow() as uow:
@@ -206,9 +213,14 @@ def start_charging(rt, user: User, identity, connector_id) -> dict:
         uow.commit()
         identity = cp.identity
     answer = execute(rt, identity, "RemoteStartTransaction", {"connectorId": connector_id, "idTag": tag})
-    if answer.get("status") != "Accepted":
+    if answer.get("status") != RemoteStartStopStatus.accepted:
         raise ChargerRefused("The charger refused to start charging", str(answer.get("status")))
-    return {"status": "Accepted", "chargePointId": identity, "connectorId": connector_id, "idTag": tag}
+    return {
+        "status": RemoteStartStopStatus.accepted,
+        "chargePointId": identity,
+        "connectorId": connector_id,
+        "idTag": tag,
+    }
 
 
 def _own_session(session: Session, user: User, session_id: int) -> Transaction:
@@ -218,17 +230,19 @@ def _own_session(session: Session, user: User, session_id: int) -> Transaction:
     return tx
 
 
-def stop_charging(rt, user: User, session_id: int) -> dict:
+def stop_charging(rt: Runtime, user: User, session_id: int) -> dict:
     """RemoteStopTransaction for one of the driver's running sessions."""
     with rt.db.uow() as uow:
         tx = _own_session(uow.session, user, session_id)
         if not tx.is_active:
             raise Conflict(f"Session {session_id} has ended already")
         identity = uow.session.scalar(select(ChargePoint.identity).where(ChargePoint.id == tx.charge_point_id))
+    if identity is None:  # its charge point was removed meanwhile
+        raise NotFound(f"Unknown charge point of session {session_id}")
     answer = execute(rt, identity, "RemoteStopTransaction", {"transactionId": session_id})
-    if answer.get("status") != "Accepted":
+    if answer.get("status") != RemoteStartStopStatus.accepted:
         raise ChargerRefused("The charger refused to stop the session", str(answer.get("status")))
-    return {"status": "Accepted", "sessionId": session_id}
+    return {"status": RemoteStartStopStatus.accepted, "sessionId": session_id}
 
 
 def session_view(session: Session, tx: Transaction, settings: Settings, now: datetime | None = None) -> dict:

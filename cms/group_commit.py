@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import InternalFailure, OcppError
 from .logs import bind_charger, unbind_charger
@@ -27,7 +27,8 @@ from .metrics import NO_METRICS, Metrics
 from .models import utcnow
 
 if TYPE_CHECKING:
-    from .services import Applied
+    from .handlers import Charger
+    from .message_runner import Applied, MessageRunner
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,15 @@ log = logging.getLogger(__name__)
 class _Message:
     __slots__ = ("charger", "action", "payload", "unique_id", "raw", "now", "done", "response", "error", "applied")
 
-    def __init__(self, charger, action: str, payload: dict, unique_id: str | None, raw: str | None, now: datetime):
+    def __init__(
+        self,
+        charger: Charger,
+        action: str,
+        payload: dict[str, Any],
+        unique_id: str | None,
+        raw: str | None,
+        now: datetime,
+    ):
         self.charger, self.action, self.payload, self.unique_id, self.raw = charger, action, payload, unique_id, raw
         self.now = now  # received: the time the message is recorded with, whatever it waits
         self.done = threading.Event()
@@ -45,16 +54,23 @@ class _Message:
 
 
 class GroupCommitter:
-    """Runs :class:`cms.services.ChargerService` messages in groups of up to ``max_group`` per transaction.
+    """Runs charger messages in groups of up to ``max_group`` per transaction, each through ``runner``
+    (:class:`cms.message_runner.MessageRunner`, which knows nothing of groups).
 
     Up to ``writers`` writer threads (greenlets under gevent) start as messages wait and each ends after
     ``idle_exit`` seconds without one, so an app that is dropped (tests) leaves nothing running.
     """
 
     def __init__(
-        self, service, max_group: int = 64, writers: int = 2, idle_exit: float = 5.0, *, metrics: Metrics = NO_METRICS
+        self,
+        runner: MessageRunner,
+        max_group: int = 64,
+        writers: int = 2,
+        idle_exit: float = 5.0,
+        *,
+        metrics: Metrics = NO_METRICS,
     ):
-        self.service = service
+        self.runner = runner
         self.metrics = metrics
         self.max_group = max(1, max_group)
         self.max_writers = max(1, writers)
@@ -66,7 +82,9 @@ class GroupCommitter:
         self.groups = 0  # committed groups and messages, for tests and figures
         self.messages = 0
 
-    def submit(self, charger, action: str, payload: dict, unique_id: str | None, raw: str | None) -> dict:
+    def submit(
+        self, charger: Charger, action: str, payload: dict[str, Any], unique_id: str | None, raw: str | None
+    ) -> dict:
         """Run one message with the next group; its response, or raises its :class:`OcppError`."""
         message = _Message(charger, action, payload, unique_id, raw, utcnow())
         with self._cond:
@@ -114,7 +132,7 @@ class GroupCommitter:
                         m.done.set()
 
     def _write(self, group: list[_Message]) -> None:
-        svc = self.service
+        svc = self.runner
         try:
             with svc.db.uow() as uow:
                 for m in group:
@@ -150,7 +168,7 @@ class GroupCommitter:
             m.error = None
             logged_as = bind_charger(m.charger.identity)  # a failure is logged here, in the writer's thread
             try:
-                m.response = self.service.run_alone(m.charger, m.action, m.payload, m.unique_id, m.raw, m.now)
+                m.response = self.runner.run_alone(m.charger, m.action, m.payload, m.unique_id, m.raw, m.now)
             except OcppError as e:
                 m.error = e
             finally:

@@ -52,7 +52,7 @@ def add_id_tag(
 def owned_id_tag(session: Session, owner: User, tag_id: int) -> IdTag:
     """The owner's id tag ``tag_id``; NotFound for a missing one and for anybody else's."""
     row = session.get(IdTag, tag_id)
-    if row is None or (row.owner_id != owner.id and owner.role != "admin"):
+    if row is None or not visibility.may_see(owner, row.owner_id):
         raise NotFound("No such id tag")
     return row
 

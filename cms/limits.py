@@ -9,7 +9,7 @@ a date-time what Python's ``datetime`` holds (less a day either side, so a time-
 fits). ``PAYLOAD_COLUMNS`` only says which column each field is stored in (or looked up against).
 
 Two uses: :func:`problems` for messages that are refused when anything is wrong, and :func:`fitted` for
-transaction messages, which keep what can be used (see ``ChargerService.handle``).
+transaction messages, which keep what can be used (see ``cms.pipeline.ChargerPipeline``).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
+from . import energy_rollup
 from .db import Database, rows_matched
 from .models import ChargePoint, utcnow
 
@@ -78,15 +79,29 @@ class Maintenance:
     def run_once(self) -> dict:
         from .driver_sessions import expire_reservations
 
+        # Due or not is decided as the round starts, and the interval counts from the end of the last collection.
+        collect = self.gc_full_interval > 0 and time.monotonic() - self._last_full_collection >= self.gc_full_interval
         with self.db.uow() as uow:
             expired = expire_reservations(uow.session)
             uow.commit()
         offline = mark_silent_chargers_offline(self.db, self.heartbeat_interval)
-        done = {"reservations_expired": expired, "chargers_offline": offline}
-        if self.gc_full_interval > 0 and time.monotonic() - self._last_full_collection >= self.gc_full_interval:
+        done = {"reservations_expired": expired, "chargers_offline": offline, "energy_days": self.roll_up_energy()}
+        if collect:
             done["garbage_collected"] = gc.collect()
             self._last_full_collection = time.monotonic()
         return done
+
+    def roll_up_energy(self) -> int:
+        """Fold new meter readings into the daily rollup the consumption page reads; a failure (e.g. a lock
+        timeout) leaves it for the next round."""
+        try:
+            with self.db.uow() as uow:
+                days = energy_rollup.refresh(uow.session)
+                uow.commit()
+            return days
+        except Exception:
+            log.exception("energy rollup refresh failed")
+            return 0
 
     def start(self) -> None:
         threading.Thread(target=self._loop, name="cms-maintenance", daemon=True).start()

@@ -9,36 +9,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, func, or_, select, text, update
+from ocpp.v16.enums import ChargePointStatus
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from . import visibility
+from .chargepoints import owned_charge_point
 from .errors import InvalidInput, NotFound
 from .metering import ENERGY_REGISTER, POWER_IMPORT
 from .models import (
     ApiToken,
     ChargePoint,
+    ChargerConfigurationKey,
     Connector,
     IdTag,
     MessageLogEntry,
     MeterValue,
     Reservation,
-    RollupWatermark,
     Station,
     Transaction,
     User,
     utcnow,
 )
-from .models.base import UTCDateTime
+from .visibility import visible
 
 # A SOAP charger has no connection to watch: it is online while its heartbeats keep coming.
 SOAP_GRACE = timedelta(seconds=60)
 PERIODS = ("day", "week", "month")
 GROUPS = ("station", "charger")
-
-
-def _mine(owner: User, column):
-    """A WHERE clause limiting ``column`` (an owner_id) to ``owner`` unless they administer."""
-    return column == column if owner.role == "admin" else column == owner.id
 
 
 def soap_online_window(heartbeat_interval: int) -> timedelta:
@@ -93,7 +91,7 @@ def stations(session: Session, owner: User) -> list[dict]:
     rows = session.execute(
         select(Station, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.station_id == Station.id)
-        .where(_mine(owner, Station.owner_id))
+        .where(visible(owner, Station.owner_id))
         .order_by(Station.name)
     ).all()
     return [_station(s) | {"charger_count": n} for s, n in rows]
@@ -111,10 +109,7 @@ def _station(s: Station) -> dict:
 
 
 def station(session: Session, owner: User, station_id: int) -> dict:
-    s = session.get(Station, station_id)
-    if s is None or (owner.role != "admin" and s.owner_id != owner.id):
-        raise NotFound("No such station")
-    return _station(s)
+    return _station(visibility.station(session, owner, station_id))
 
 
 def charge_points(
@@ -125,7 +120,7 @@ def charge_points(
     q = (
         select(ChargePoint, Station.name)
         .outerjoin(Station, Station.id == ChargePoint.station_id)
-        .where(_mine(owner, ChargePoint.owner_id), ChargePoint.registered.is_(True))
+        .where(visible(owner, ChargePoint.owner_id), ChargePoint.registered.is_(True))
         .order_by(Station.name, ChargePoint.identity)
     )
     if station_id is not None:
@@ -170,11 +165,26 @@ def charge_points(
     ]
 
 
-def _owned_cp(session: Session, owner: User, identity: str) -> ChargePoint:
-    cp = session.scalar(select(ChargePoint).where(ChargePoint.identity == identity))
-    if cp is None or not cp.registered or (owner.role != "admin" and cp.owner_id != owner.id):
-        raise NotFound(f"Unknown charge point {identity}")
-    return cp
+def visible_charge_points(session: Session, user: User) -> list[ChargePoint]:
+    """The registered charge points ``user`` may see, by identity."""
+    return list(
+        session.scalars(
+            select(ChargePoint)
+            .where(ChargePoint.registered.is_(True), visible(user, ChargePoint.owner_id))
+            .order_by(ChargePoint.identity)
+        )
+    )
+
+
+def configuration(session: Session, charge_point_id: int) -> list[ChargerConfigurationKey]:
+    """The configuration keys a charge point reported (GetConfiguration), by key."""
+    return list(
+        session.scalars(
+            select(ChargerConfigurationKey)
+            .where(ChargerConfigurationKey.charge_point_id == charge_point_id)
+            .order_by(ChargerConfigurationKey.key)
+        )
+    )
 
 
 def charge_point(
@@ -182,7 +192,7 @@ def charge_point(
 ) -> dict:
     """Everything the charger page shows about one charge point (status, boot details, connectors)."""
     now = now or utcnow()
-    cp = _owned_cp(session, owner, identity)
+    cp = owned_charge_point(session, owner, identity)
     station_name = session.scalar(select(Station.name).where(Station.id == cp.station_id)) if cp.station_id else None
     return {
         "identity": cp.identity,
@@ -222,7 +232,7 @@ def charge_point(
 
 def connectors(session: Session, owner: User, identity: str, *, _cp: ChargePoint | None = None) -> list[dict]:
     """Each connector's status, with the transaction running on it (energy so far, power)."""
-    cp = _cp or _owned_cp(session, owner, identity)
+    cp = _cp or owned_charge_point(session, owner, identity)
     running = {
         t.connector_id: t
         for t in session.scalars(
@@ -260,7 +270,7 @@ def message_log(
     session: Session, owner: User, identity: str, *, limit: int = 200, before_id: int | None = None
 ) -> list[dict]:
     """The newest raw OCPP messages of a charger, newest first."""
-    cp = _owned_cp(session, owner, identity)
+    cp = owned_charge_point(session, owner, identity)
     q = (
         select(MessageLogEntry)
         .where(MessageLogEntry.charge_point_id == cp.id)
@@ -366,7 +376,7 @@ def _transaction_query(owner: User, f: TransactionFilter):
         )
         .join(ChargePoint, ChargePoint.id == Transaction.charge_point_id)
         .outerjoin(Station, Station.id == ChargePoint.station_id)
-        .where(_mine(owner, ChargePoint.owner_id))
+        .where(visible(owner, ChargePoint.owner_id))
     )
     if f.station_id is not None:
         q = q.where(ChargePoint.station_id == f.station_id)
@@ -478,100 +488,7 @@ def _js_time(t: datetime) -> int:
 # Consumption: a daily rollup of the energy register, refreshed incrementally, aggregated in SQL
 # ----------------------------------------------------------------------------------------------------------
 
-_ROLLUP = "energy_daily"
-_ROLLUP_TX = "energy_daily_tx"
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-# Rows of meter_values committed out of id order (concurrent writers) are caught by re-reading this many ids
-# before the watermark; min/max merging makes reading a row twice harmless.
-_ROLLUP_OVERLAP = 20000
-_ROLLUP_TX_OVERLAP = 1000
 _NO_STATION, _OTHERS = 0, -1  # group keys of chargers without a station, and of the summed rest
-# Stops are found by receive time; this margin covers clocks of several processes and slow commits.
-_ROLLUP_TIME_OVERLAP = timedelta(minutes=10)
-
-
-def refresh_energy_rollup(session: Session) -> int:
-    """Fold what arrived since the last refresh into ``energy_daily``; returns the number of day rows touched.
-
-    Readings come from meter values (energy register samples) and from transactions (meterStart when a session
-    starts, meterStop when it stops). Cheap when called often: it reads only new rows. The caller commits.
-    """
-    dialect = session.get_bind().dialect.name
-    now = utcnow()
-    for name in (_ROLLUP, _ROLLUP_TX):
-        session.execute(
-            text(
-                "INSERT INTO rollup_watermarks (name, last_id, updated_at) VALUES (:n, 0, :t) "
-                "ON CONFLICT (name) DO NOTHING"
-            ).bindparams(bindparam("t", type_=UTCDateTime())),
-            {"n": name, "t": _EPOCH},
-        )
-    # One refresher at a time (FOR UPDATE on PostgreSQL; SQLite locks the whole file anyway).
-    marks = {
-        w.name: (w.last_id, w.updated_at)
-        for w in session.scalars(
-            select(RollupWatermark).where(RollupWatermark.name.in_((_ROLLUP, _ROLLUP_TX))).with_for_update()
-        )
-    }
-    high = session.scalar(select(func.max(MeterValue.id))) or 0
-    high_tx = session.scalar(select(func.max(Transaction.id))) or 0
-    last_tx, tx_since = marks[_ROLLUP_TX]
-    sources = []
-    params: dict = {"m": ENERGY_REGISTER}
-    if high > marks[_ROLLUP][0]:
-        sources.append("""SELECT charge_point_id, connector_id, timestamp AS ts, value FROM meter_values
-            WHERE id > :low AND id <= :high AND measurand = :m AND unit = 'Wh' AND value IS NOT NULL
-              AND (phase IS NULL OR phase = 'N') AND location IN ('Outlet', 'Cable', 'EV')""")
-        params.update(low=max(0, marks[_ROLLUP][0] - _ROLLUP_OVERLAP), high=high)
-    sources.append("""SELECT charge_point_id, connector_id, start_timestamp AS ts, meter_start AS value
-            FROM transactions WHERE id > :low_tx AND id <= :high_tx""")
-    sources.append("""SELECT charge_point_id, connector_id, stop_timestamp AS ts, meter_stop AS value
-            FROM transactions
-            WHERE stop_received_at >= :tx_since AND meter_stop IS NOT NULL AND stop_timestamp IS NOT NULL""")
-    params.update(
-        low_tx=max(0, last_tx - _ROLLUP_TX_OVERLAP),
-        high_tx=high_tx,
-        tx_since=(tx_since or _EPOCH) - _ROLLUP_TIME_OVERLAP,
-    )
-    if dialect == "postgresql":
-        day, least, greatest = "CAST(ts AS DATE)", "LEAST", "GREATEST"
-    else:
-        day, least, greatest = "date(ts)", "min", "max"
-    statement = text(f"""
-        INSERT INTO energy_daily (charge_point_id, connector_id, day, min_wh, max_wh, wh)
-        SELECT charge_point_id, connector_id, {day}, min(value), max(value), 0
-        FROM ({" UNION ALL ".join(sources)}) readings
-        WHERE value IS NOT NULL AND connector_id > 0
-        GROUP BY charge_point_id, connector_id, {day}
-        ON CONFLICT (charge_point_id, connector_id, day) DO UPDATE SET
-          min_wh = {least}(energy_daily.min_wh, excluded.min_wh),
-          max_wh = {greatest}(energy_daily.max_wh, excluded.max_wh)
-        WHERE excluded.min_wh < energy_daily.min_wh OR excluded.max_wh > energy_daily.max_wh
-        RETURNING charge_point_id, connector_id, day
-    """).bindparams(bindparam("tx_since", type_=UTCDateTime()))
-    touched = session.execute(statement, params).all()
-    # The energy of a touched day changes, and so does the next day's (it starts from this day's max).
-    first_day: dict[tuple[int, int], object] = {}
-    for cp_id, connector_id, d in touched:
-        key = (cp_id, connector_id)
-        if key not in first_day or d < first_day[key]:
-            first_day[key] = d
-    if first_day:
-        session.execute(
-            text(f"""
-            UPDATE energy_daily SET wh = {greatest}(max_wh - COALESCE(
-                (SELECT p.max_wh FROM energy_daily p
-                 WHERE p.charge_point_id = energy_daily.charge_point_id AND p.connector_id = energy_daily.connector_id
-                   AND p.day < energy_daily.day ORDER BY p.day DESC LIMIT 1), min_wh), 0)
-            WHERE charge_point_id = :cp AND connector_id = :c AND day >= :d
-        """),
-            [{"cp": cp, "c": c, "d": d} for (cp, c), d in first_day.items()],
-        )
-    for name, value in ((_ROLLUP, max(high, marks[_ROLLUP][0])), (_ROLLUP_TX, max(high_tx, last_tx))):
-        session.execute(
-            update(RollupWatermark).where(RollupWatermark.name == name).values(last_id=value, updated_at=now)
-        )
-    return len(touched)
 
 
 def consumption(
@@ -612,7 +529,7 @@ def consumption(
     key = f"COALESCE(cp.station_id, {_NO_STATION})" if group == "station" else "cp.id"
     where = ["cp.registered = :true"]
     params: dict = {"true": True, "start": start, "end": end}
-    if owner.role != "admin":
+    if not visibility.sees_everything(owner):
         where.append("cp.owner_id = :owner")
         params["owner"] = owner.id
     if f.station_id is not None:
@@ -672,9 +589,9 @@ def consumption(
 
 def _group_names(session: Session, owner: User, group: str) -> dict:
     if group == "station":
-        return dict(session.execute(select(Station.id, Station.name).where(_mine(owner, Station.owner_id))).all())
+        return dict(session.execute(select(Station.id, Station.name).where(visible(owner, Station.owner_id))).all())
     return dict(
-        session.execute(select(ChargePoint.id, ChargePoint.identity).where(_mine(owner, ChargePoint.owner_id))).all()
+        session.execute(select(ChargePoint.id, ChargePoint.identity).where(visible(owner, ChargePoint.owner_id))).all()
     )
 
 
@@ -708,7 +625,7 @@ def id_tags(session: Session, owner: User, now: datetime | None = None) -> list[
     rows = session.execute(
         select(IdTag, parent.c.tag)
         .outerjoin(parent, parent.c.id == IdTag.parent_id)
-        .where(_mine(owner, IdTag.owner_id))
+        .where(visible(owner, IdTag.owner_id))
         .order_by(IdTag.tag)
     ).all()
     out = []
@@ -740,7 +657,7 @@ def reservations(session: Session, owner: User, *, limit: int = 200) -> list[dic
     rows = session.execute(
         select(Reservation, ChargePoint.identity)
         .join(ChargePoint, ChargePoint.id == Reservation.charge_point_id)
-        .where(_mine(owner, ChargePoint.owner_id))
+        .where(visible(owner, ChargePoint.owner_id))
         .order_by(Reservation.created_at.desc())
         .limit(limit)
     ).all()
@@ -784,11 +701,11 @@ def overview(session: Session, owner: User, *, default_heartbeat: int, now: date
         session, owner, TransactionFilter(date_from=month_start, date_to=now.date()), period="month", today=now.date()
     )
     return {
-        "stations": session.scalar(select(func.count()).select_from(Station).where(_mine(owner, Station.owner_id))),
+        "stations": session.scalar(select(func.count()).select_from(Station).where(visible(owner, Station.owner_id))),
         "chargers": len(cps),
         "online": sum(1 for c in cps if c["online"]),
         "charging": sum(c["active_transactions"] for c in cps),
-        "faulted": sum(1 for c in cps for k in c["connectors"] if k["status"] == "Faulted"),
+        "faulted": sum(1 for c in cps for k in c["connectors"] if k["status"] == ChargePointStatus.faulted),
         "active_transactions": [_transaction_row(r) for r in active],
         "energy_month_kwh": round(month["total_kwh"], 1),
         "charge_points": cps,
@@ -799,12 +716,12 @@ def owner_scope(session: Session, owner: User) -> dict:
     """The choices of the filter forms: the owner's stations and charger identities."""
     return {
         "stations": session.execute(
-            select(Station.id, Station.name).where(_mine(owner, Station.owner_id)).order_by(Station.name)
+            select(Station.id, Station.name).where(visible(owner, Station.owner_id)).order_by(Station.name)
         ).all(),
         "chargers": list(
             session.scalars(
                 select(ChargePoint.identity)
-                .where(and_(_mine(owner, ChargePoint.owner_id), ChargePoint.registered.is_(True)))
+                .where(and_(visible(owner, ChargePoint.owner_id), ChargePoint.registered.is_(True)))
                 .order_by(ChargePoint.identity)
             )
         ),

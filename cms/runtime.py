@@ -1,4 +1,5 @@
-"""The per-process objects the app is made of, kept on ``app.extensions["cms"]``."""
+"""The per-process objects the app is made of, built once by :func:`build_runtime` and kept on
+``app.extensions["cms"]``: every collaborator is made here and passed in at construction."""
 
 from __future__ import annotations
 
@@ -6,40 +7,76 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .config import Settings
+from .credentials import Credentials
 from .datatransfer import DataTransferRegistry
 from .db import Database
-from .metrics import NO_METRICS, Metrics
+from .dispatcher import Dispatcher
+from .files import FileStore
+from .group_commit import GroupCommitter
+from .heartbeats import HeartbeatBatcher
+from .mail import Mailer
+from .maintenance import Maintenance
+from .message_runner import AcceptedChargers, MessageObserver, MessageRunner
+from .metrics import NO_METRICS, Metrics, MetricsAccess
+from .payments import PaymentProvider, load_provider
+from .pipeline import ChargerPipeline
+from .ports import LocalConnections, Router
 from .schemas import PayloadValidator
-from .services import ChargerService, MessageObserver
+from .wallet import billing_hook
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from .loadmgmt.manager import LoadManager
+    from .node_routing import RedisRouter
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Runtime:
-    """Everything a request, a WebSocket or a SOAP call needs, built once by ``create_app``."""
+    """Everything a request, a WebSocket or a SOAP call needs, built once by :func:`build_runtime`."""
 
     settings: Settings
     db: Database
-    charger_service: ChargerService
     validator: PayloadValidator
     node_id: str
-    metrics: Metrics = NO_METRICS  # what the collaborators record (cms.metrics); /metrics shows it
-    registry: Any = None  # json_ws ConnectionRegistry of this process
-    dispatcher: Any = None  # cms.dispatcher.Dispatcher
+    metrics: Metrics
+    pipeline: ChargerPipeline  # every charger-initiated message of every transport
+    dispatcher: Dispatcher  # every CMS-initiated command
+    files: FileStore
+    payments: PaymentProvider
+    mailer: Mailer
+    credentials: Credentials
+    metrics_access: MetricsAccess
+    group_commit: GroupCommitter | None = None
+    heartbeats: HeartbeatBatcher | None = None
+    maintenance: Maintenance | None = None
+    redis: Redis | None = None
+    router: Router | None = None  # to chargers of other processes (CMS_REDIS_URL)
+    connections: LocalConnections | None = None  # the JSON chargers of this process (json_ws registers it)
+    load_manager: LoadManager | None = None  # site load management (cms.loadmgmt), set by create_app
     # Called with (charge point identity, connection token) when a JSON charger connects / disconnects here.
     on_connect: list[Callable[[str, str], None]] = field(default_factory=list)
     on_disconnect: list[Callable[[str, str], None]] = field(default_factory=list)
-    extras: dict = field(default_factory=dict)
     # Called with a deadline (time.monotonic()) when the process stops: each transport closes its connections
     # once their messages are answered (see :meth:`shutdown`).
-    on_shutdown: list[Callable[[float], None]] = field(default_factory=list)
+    on_shutdown: list[Callable[[float], object]] = field(default_factory=list)
     stopping: bool = False  # set by shutdown(): /readyz says 503 so load balancers send no new work
+
+    def start(self) -> None:
+        """Start the background loops: heartbeat batches, upkeep rounds, calls routed here over Redis."""
+        if self.heartbeats is not None:
+            self.heartbeats.start()
+        if self.maintenance is not None:
+            self.maintenance.start()
+        if self.router is not None:
+            self.router.start()
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop this process's work within ``timeout`` seconds, losing nothing a charger was told is stored.
@@ -57,18 +94,15 @@ class Runtime:
         transports_deadline = deadline - min(1.0, timeout / 4)
         for close in list(self.on_shutdown):
             _attempt(close, transports_deadline)
-        service = self.charger_service
-        if service.group_commit is not None:
-            _attempt(service.group_commit.drain, deadline)
-        if service.heartbeats is not None:
-            _attempt(service.heartbeats.close)
-        router = self.extras.get("redis_router")
-        if router is not None:
-            _attempt(router.withdraw_all)
-            _attempt(router.stop)
-        maintenance = self.extras.get("maintenance")
-        if maintenance is not None:
-            _attempt(maintenance.stop)
+        if self.group_commit is not None:
+            _attempt(self.group_commit.drain, deadline)
+        if self.heartbeats is not None:
+            _attempt(self.heartbeats.close)
+        if self.router is not None:
+            _attempt(self.router.withdraw_all)
+            _attempt(self.router.stop)
+        if self.maintenance is not None:
+            _attempt(self.maintenance.stop)
 
 
 def _attempt(step: Callable, *args) -> None:
@@ -79,24 +113,103 @@ def _attempt(step: Callable, *args) -> None:
         log.exception("shutdown: %s failed", getattr(step, "__qualname__", step))
 
 
+def build_pipeline(
+    db: Database,
+    settings: Settings,
+    validator: PayloadValidator,
+    *,
+    metrics: Metrics = NO_METRICS,
+    data_transfer: DataTransferRegistry | None = None,
+    observers: Iterable[MessageObserver] = (),
+) -> tuple[ChargerPipeline, GroupCommitter | None, HeartbeatBatcher | None]:
+    """The charger-message pipeline as ``settings`` ask for it (group commit, batched heartbeats, billing);
+    also the group committer and heartbeat batcher, which the runtime stops."""
+    heartbeats = None
+    if settings.heartbeat_batch_seconds > 0:
+        heartbeats = HeartbeatBatcher(db, settings.heartbeat_batch_seconds, settings.message_log_limit, metrics=metrics)
+    accepted = AcceptedChargers() if heartbeats is not None else None
+    runner = MessageRunner(
+        db,
+        settings,
+        data_transfer=data_transfer,
+        accepted=accepted,
+        heartbeats=heartbeats,
+        on_transaction_stopped=[billing_hook(settings)],
+        observers=observers,
+    )
+    group_commit = None
+    if settings.group_commit_max > 0:
+        group_commit = GroupCommitter(runner, settings.group_commit_max, settings.group_commit_writers, metrics=metrics)
+    pipeline = ChargerPipeline(
+        runner,
+        validator,
+        settings,
+        group_commit=group_commit,
+        heartbeats=heartbeats,
+        accepted=accepted,
+        metrics=metrics,
+    )
+    return pipeline, group_commit, heartbeats
+
+
 def build_runtime(
     settings: Settings,
     metrics_factory: Callable[[Database], Metrics] | None = None,
-    observers: Sequence[MessageObserver] = (),
+    *,
+    observers: Iterable[MessageObserver] = (),
+    connections: LocalConnections | None = None,
 ) -> Runtime:
-    """The runtime's core objects; ``metrics_factory`` makes the metrics once the database exists; ``observers``
-    are told of every committed charger message (:class:`cms.services.CommittedMessage`)."""
+    """The runtime's objects, wired; nothing runs until :meth:`Runtime.start`. ``metrics_factory`` makes the
+    metrics once the database exists; ``observers`` see every committed charger message; ``connections`` are
+    the transport's charger connections of this process."""
     db = Database(settings.database_url, echo=settings.sql_echo)
     node_id = settings.node_id or f"{socket.gethostname()}:{os.getpid()}"
     validator = PayloadValidator()
     metrics = metrics_factory(db) if metrics_factory is not None else NO_METRICS
+    pipeline, group_commit, heartbeats = build_pipeline(
+        db, settings, validator, metrics=metrics, data_transfer=DataTransferRegistry(), observers=observers
+    )
+    mailer = Mailer(settings)
+    dispatcher = Dispatcher(db, validator, timeout=settings.call_timeout, metrics=metrics)
+    maintenance = None
+    if settings.maintenance_interval > 0:
+        maintenance = Maintenance(
+            db, settings.heartbeat_interval, settings.maintenance_interval, settings.gc_full_interval
+        )
+    client, router = _redis(settings, node_id, dispatcher) if settings.redis_url else (None, None)
     return Runtime(
         settings=settings,
         db=db,
-        charger_service=ChargerService(
-            db, settings, DataTransferRegistry(), validator, metrics=metrics, observers=observers
-        ),
         validator=validator,
         node_id=node_id,
         metrics=metrics,
+        pipeline=pipeline,
+        dispatcher=dispatcher,
+        files=FileStore(settings),
+        payments=load_provider(settings),
+        mailer=mailer,
+        credentials=Credentials(settings, mailer),
+        metrics_access=MetricsAccess.from_settings(settings),
+        group_commit=group_commit,
+        heartbeats=heartbeats,
+        maintenance=maintenance,
+        redis=client,
+        router=router,
+        connections=connections,
+        on_connect=[router.announce] if router is not None else [],
+        on_disconnect=[router.withdraw] if router is not None else [],
     )
+
+
+def _redis(settings: Settings, node_id: str, dispatcher: Dispatcher) -> tuple[Redis, RedisRouter]:
+    """Several processes or nodes: share who holds which charger, and route commands, over Redis."""
+    import redis
+
+    from .node_routing import RedisRouter
+
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=None, health_check_interval=30)
+    router = RedisRouter(client, node_id, dispatcher.call_local)
+    # The dispatcher routes to other processes through the router, which delivers calls addressed here
+    # through the dispatcher's local gateways: the one link made after construction.
+    dispatcher.remote = router
+    return client, router

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from ocpp.v16.enums import ChargePointStatus
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from . import visibility
 from .errors import InvalidInput, NotFound
 from .models import ChargePoint, Connector, HelpEntry, Reservation, Station, User, utcnow
 from .tariff import bands_by_station, price_now, zone
@@ -22,8 +24,16 @@ EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEGREE_LAT = 111.32
 MAX_RADIUS_KM = 200.0
 MAX_RESULTS = 200
-IN_USE = frozenset({"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing"})
-OUT_OF_ORDER = frozenset({"Unavailable", "Faulted"})
+IN_USE = frozenset(
+    {
+        ChargePointStatus.preparing,
+        ChargePointStatus.charging,
+        ChargePointStatus.suspended_ev,
+        ChargePointStatus.suspended_evse,
+        ChargePointStatus.finishing,
+    }
+)
+OUT_OF_ORDER = frozenset({ChargePointStatus.unavailable, ChargePointStatus.faulted})
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -254,7 +264,7 @@ def add_help_entry(
     session: Session, author: User, question: str, answer: str, *, category: str = "general", position: int = 0
 ) -> HelpEntry:
     """Publish a help entry (administrators only)."""
-    if author.role != "admin":
+    if not visibility.sees_everything(author):
         raise NotFound("No such operation")
     question, answer, category = (question or "").strip(), (answer or "").strip(), (category or "general").strip()
     if not 1 <= len(question) <= 255:

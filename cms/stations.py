@@ -8,16 +8,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from . import cursor, visibility
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, InvalidInput
 from .models import ChargePoint, Station, User
 
 
 def owned_station(session: Session, owner: User, station_id: int) -> Station:
     """The owner's station ``station_id``; NotFound for a missing one and for anybody else's."""
-    station = session.get(Station, station_id)
-    if station is None or (station.owner_id != owner.id and owner.role != "admin"):
-        raise NotFound("No such station")
-    return station
+    return visibility.station(session, owner, station_id)
 
 
 def _clean(name: str, address: str, latitude, longitude, timezone: str) -> dict:

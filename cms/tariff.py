@@ -21,12 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from .errors import InvalidInput, NotFound
+from . import visibility
+from .errors import InvalidInput
 from .metering import ENERGY_REGISTER
 from .models import ChargePoint, MeterValue, SessionCharge, Station, TariffBand, Transaction, User, utcnow
 
 if TYPE_CHECKING:
-    from .services import StoppedTransaction
+    from .handlers import StoppedTransaction
 
 MINUTES_PER_DAY = 1440
 MAX_BANDS = 48
@@ -172,9 +173,7 @@ def _check_cover(bands: list[Band]) -> None:
 
 def set_tariff_bands(session: Session, owner: User, station_id: int, bands: list) -> list[Band]:
     """Replace the tariff of ``station_id`` (the owner's own station; an admin may set any)."""
-    station = session.get(Station, station_id)
-    if station is None or (owner.role != "admin" and station.owner_id != owner.id):
-        raise NotFound("No such station")
+    visibility.station(session, owner, station_id)  # NotFound for anybody else's
     checked = validate_bands(bands)
     session.execute(delete(TariffBand).where(TariffBand.station_id == station_id))
     session.add_all(

@@ -2,8 +2,8 @@
 points; an administrator sees everything. Anything else is reported as :class:`NotFound`, exactly like a missing
 thing, so that nobody learns what other owners have.
 
-The one place for this rule (used by the operator API; older callers still carry their own copy until they are
-moved here).
+The one place for this rule: every module that looks things up for a user (queries, chargepoints, stations,
+idtags, tariff, commands, the API and dashboard views through them) asks here.
 """
 
 from __future__ import annotations

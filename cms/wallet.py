@@ -8,6 +8,7 @@ once: the ledger has unique keys on both.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 
 from sqlalchemy import insert, select, update
@@ -309,11 +310,11 @@ def bill_transaction(session: Session, tx: TransactionFacts, settings: Settings)
     return charge_id
 
 
-def install_billing(rt) -> None:
-    """Bill every session when its StopTransaction is processed (inside that unit of work)."""
-    settings = rt.settings
+def billing_hook(settings: Settings) -> Callable[[Session, TransactionFacts], None]:
+    """What bills every session when its StopTransaction is processed (inside that unit of work): a hook for
+    :class:`cms.message_runner.MessageRunner`'s ``on_transaction_stopped``."""
 
-    def _bill(session: Session, tx: TransactionFacts) -> None:
+    def bill(session: Session, tx: TransactionFacts) -> None:
         # A billing failure must not fail the StopTransaction (the charger would retry, the session stay open);
         # only a free session's plain INSERT can, when the same session is billed twice at once (see above).
         try:
@@ -321,4 +322,4 @@ def install_billing(rt) -> None:
         except Exception:
             log.exception("could not bill transaction %s", tx.id)
 
-    rt.charger_service.on_transaction_stopped.append(_bill)
+    return bill

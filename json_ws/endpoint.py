@@ -7,14 +7,14 @@ import logging
 from flask import Blueprint, Response, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
-from sqlalchemy import select
 
+from cms.charger_auth import ChargerAdmission, authenticate_charger
+from cms.connection_state import charger_connected, charger_disconnected
 from cms.errors import InternalFailure, OcppError
-from cms.limits import brief, identity_problem
+from cms.handlers import Charger
+from cms.limits import brief
 from cms.logs import bind_charger, unbind_charger
-from cms.models import ChargePoint
-from cms.passwords import verify_password
-from cms.services import Charger
+from cms.runtime import Runtime
 
 from . import framing
 from .connection import ConnectionRegistry, OcppConnection
@@ -48,19 +48,14 @@ def create_blueprint(sock: Sock) -> Blueprint:
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         if SUBPROTOCOL not in offered:
             return _refuse(400, f"Subprotocol {SUBPROTOCOL} required")
-        if not identity or len(identity) > 48 or identity_problem(identity):
+        auth = request.authorization
+        admission = authenticate_charger(
+            rt.db, rt.settings, identity, auth.username if auth else None, auth.password if auth else None
+        )
+        if admission is ChargerAdmission.UNKNOWN:
             return _refuse(404, "Unknown charge point")
-        with rt.db.uow() as uow:
-            row = uow.session.execute(
-                select(ChargePoint.registered, ChargePoint.password_hash).where(ChargePoint.identity == identity)
-            ).first()
-        if row is None or not row.registered:
-            if not rt.settings.auto_register:
-                return _refuse(404, "Unknown charge point")
-        elif row.password_hash:
-            auth = request.authorization
-            if auth is None or auth.username != identity or not verify_password(row.password_hash, auth.password or ""):
-                return _refuse(401, "Authentication required", WWW_Authenticate='Basic realm="OCPP"')
+        if admission is ChargerAdmission.UNAUTHENTICATED:
+            return _refuse(401, "Authentication required", WWW_Authenticate='Basic realm="OCPP"')
         return None
 
     @sock.route("/ocpp/<path:charge_point_id>", bp=bp)
@@ -87,21 +82,22 @@ def _gevent_patched() -> bool:
     return monkey.is_module_patched("socket")
 
 
-def _serve_detached(channel: WsChannel, identity: str, rt) -> None:
+def _serve_detached(channel: WsChannel, identity: str, rt: Runtime) -> None:
     try:
         serve_connection(channel, identity, rt)
     except Exception:  # a bare greenlet has nobody to report to
         log.exception("%s: connection failed", identity)
 
 
-def serve_connection(channel: WsChannel, identity: str, rt) -> None:
+def serve_connection(channel: WsChannel, identity: str, rt: Runtime) -> None:
     """Run one charger's connection until it closes; a newer connection of the same charger replaces it."""
-    registry: ConnectionRegistry = rt.registry
+    registry = rt.connections
+    assert isinstance(registry, ConnectionRegistry)  # what create_app gives the runtime
     conn = OcppConnection(channel, identity, rt.node_id)
     old = registry.add(conn)
     if old is not None:
         old.close(1000, "Replaced by a new connection")
-    rt.charger_service.charger_connected(identity, conn.token)
+    charger_connected(rt.db, identity, conn.token)
     for fn in rt.on_connect:
         fn(identity, conn.token)
     charger = Charger(identity=identity, transport="json", ocpp_version="1.6")
@@ -119,13 +115,13 @@ def serve_connection(channel: WsChannel, identity: str, rt) -> None:
     finally:
         conn.mark_closed()
         if registry.remove(conn):
-            rt.charger_service.charger_disconnected(identity, conn.token)
+            charger_disconnected(rt.db, identity, conn.token)
             for fn in rt.on_disconnect:
                 fn(identity, conn.token)
         unbind_charger(logged_as)
 
 
-def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None:
+def handle_frame(rt: Runtime, conn: OcppConnection, charger: Charger, text: str | bytes) -> str | None:
     """Process one incoming frame; returns the frame to answer with, if any. Never raises."""
     if isinstance(text, bytes):  # a binary frame: OCPP-J is text, but what reads as UTF-8 is taken as text
         try:
@@ -148,10 +144,11 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
         # This process is stopping: not processed, not answered. The connection closes (1001) in a moment and
         # the charger sends the message again to the process it reconnects to.
         return None
-    action = frame.action
+    action, payload = frame.action, frame.payload
+    assert action is not None and payload is not None, "framing.parse gives a CALL its action and payload"
     result = None
     try:
-        result = rt.charger_service.handle(charger, action, frame.payload, unique_id=frame.unique_id, raw=text)
+        result = rt.pipeline.handle(charger, action, payload, unique_id=frame.unique_id, raw=text)
         return framing.call_result(frame.unique_id, result)
     except InternalFailure as e:
         return internal_error(rt, conn.identity, frame, e)
@@ -169,7 +166,7 @@ def handle_frame(rt, conn: OcppConnection, charger: Charger, text) -> str | None
         return internal_error(rt, conn.identity, frame, e, answered=result is not None)
 
 
-def internal_error(rt, identity: str, frame: framing.Frame, failure: Exception, answered: bool = False) -> str:
+def internal_error(rt: Runtime, identity: str, frame: framing.Frame, failure: Exception, answered: bool = False) -> str:
     """The one place an OCPP-J charger is answered InternalError: the server's own failure, never its input.
 
     A failure the core reported (:class:`InternalFailure`) was logged with its stack trace where it was

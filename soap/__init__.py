@@ -3,10 +3,17 @@ CMS-initiated calls. ``mount_soap(app, rt)`` is all the composition root calls."
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from cms.runtime import Runtime
+
 PATHS = {"1.5": "/soap/ocpp15", "1.6": "/soap/ocpp16"}
 
 
-def mount_soap(app, rt) -> None:
+def mount_soap(app: Flask, rt: Runtime) -> None:
     """Serve the SOAP endpoints in front of ``app`` and register the SOAP gateway with ``rt.dispatcher``."""
     import spyne.const
 
@@ -20,6 +27,7 @@ def mount_soap(app, rt) -> None:
     from .wsgi import SoapMount
 
     endpoints = {path: CentralSystemEndpoint(rt, version) for version, path in PATHS.items()}
-    rt.extras["soap_endpoints"] = endpoints
-    app.wsgi_app = SoapMount(app.wsgi_app, {path: ep.services for path, ep in endpoints.items()}, rt.metrics)
+    app.wsgi_app = SoapMount(  # type: ignore[method-assign]  # WSGI middleware, as Flask documents it
+        app.wsgi_app, {path: ep.services for path, ep in endpoints.items()}, rt.metrics
+    )
     rt.dispatcher.add_gateway(SoapGateway(rt.db))

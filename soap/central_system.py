@@ -1,5 +1,5 @@
 """The CentralSystemService of OCPP 1.5-S and 1.6-S: decode, hand the 1.6 payload to the service layer,
-encode its answer. No rule lives here; ``cms.services.ChargerService`` decides everything."""
+encode its answer. No rule lives here; ``cms.pipeline.ChargerPipeline`` decides everything."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import logging
 from spyne.model.fault import Fault
 
 from cms.errors import InternalFailure, OcppError
+from cms.handlers import Charger
 from cms.limits import brief
 from cms.logs import bind_charger, unbind_charger
-from cms.services import Charger
+from cms.runtime import Runtime
 
 from . import mapping15
 from .convert import from_dict
@@ -28,7 +29,7 @@ def ocpp_fault(code: str, description: str) -> Fault:
 class CentralSystemEndpoint:
     """Handles every operation of one version's CentralSystemService for the runtime ``rt``."""
 
-    def __init__(self, rt, version: str):
+    def __init__(self, rt: Runtime, version: str):
         self.rt = rt
         self.version = version
         self.desc = load(version, "CentralSystemService")
@@ -54,7 +55,7 @@ class CentralSystemEndpoint:
             )
             rc.counted = True  # the service layer counts it, whatever happens there (cms.metrics)
             try:
-                result = self.rt.charger_service.handle(charger, op.name, payload, unique_id=rc.message_id, raw=rc.raw)
+                result = self.rt.pipeline.handle(charger, op.name, payload, unique_id=rc.message_id, raw=rc.raw)
             except InternalFailure:
                 raise
             except OcppError as e:  # the charger's mistake: one line, no stack trace

@@ -1,6 +1,6 @@
 """When to re-allocate: events from the charger message path, one worker per station, serialised per station.
 
-:meth:`LoadManager.observe` is a :data:`cms.services.MessageObserver`: called after a charger's message is
+:meth:`LoadManager.observe` is a :data:`cms.message_runner.MessageObserver`: called after a charger's message is
 committed, it only queues what matters (BootNotification accepted, Start/StopTransaction, a connector's
 StatusNotification, MeterValues with currents) and returns. A router thread maps charge points to their stations
 (managed ones only) and wakes that station's worker, which waits ``debounce`` seconds (``meter_debounce`` when only
@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ..message_runner import CommittedMessage
 from ..models import ChargePoint, StationLoadLimit
-from ..services import CommittedMessage
 from .applier import Applier
 
 log = logging.getLogger(__name__)

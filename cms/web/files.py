@@ -10,7 +10,7 @@ bp = Blueprint("files", __name__, url_prefix="/files")
 
 
 def _store():
-    return current_app.extensions["cms"].extras["files"]
+    return current_app.extensions["cms"].files
 
 
 @bp.get("/firmware/<name>")

@@ -23,9 +23,9 @@ def readyz():
         checks["database"] = "ok"
     except Exception as e:  # report, do not raise: this is a probe
         checks["database"] = f"error: {e.__class__.__name__}"
-    if rt.settings.redis_url:
+    if rt.redis is not None:
         try:
-            rt.extras["redis"].ping()
+            rt.redis.ping()
             checks["redis"] = "ok"
         except Exception as e:
             checks["redis"] = f"error: {e.__class__.__name__}"

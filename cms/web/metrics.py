@@ -11,7 +11,7 @@ bp = Blueprint("metrics", __name__)
 def metrics():
     rt = current_app.extensions["cms"]
     # request.remote_addr: the client's address, after the proxy rules the app applies (ProxyFix).
-    if not rt.extras["metrics_access"].allows(request.remote_addr, request.headers.get("Authorization")):
+    if not rt.metrics_access.allows(request.remote_addr, request.headers.get("Authorization")):
         return Response("Forbidden\n", status=403, mimetype="text/plain")
     body, content_type = rt.metrics.exposition(request.headers.get("Accept"))
     return Response(body, status=200, headers={"Content-Type": content_type, "Cache-Control": "no-store"})

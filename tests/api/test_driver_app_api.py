@@ -71,9 +71,7 @@ def test_password_reset_refusals(client, rt, driver, owner):
     assert r.status_code == 422
     # An owner's reset token (from the dashboard) does not reset through the driver API.
     with rt.db.uow() as uow:
-        rt.extras["credentials"].request_password_reset(
-            uow.session, "owner@example.com", lambda t: f"http://x/?token={t}"
-        )
+        rt.credentials.request_password_reset(uow.session, "owner@example.com", lambda t: f"http://x/?token={t}")
         uow.commit()
     owner_token = _token(_mailed_link(rt, "owner@example.com", "Reset"))
     r = client.post("/api/v1/auth/password-reset/confirm", json={"token": owner_token, "newPassword": "long-enough"})

@@ -2,7 +2,7 @@
 stopping all the time (issue 14).
 
 The CMS runs as ``cms serve`` does (gunicorn, gevent, PostgreSQL, Redis); the chargers are the simulator's
-(``json_ws.simulator.SimulatedChargePoint``: they apply the profiles they get and report Current.Import), every
+(``simulator.charger.SimulatedChargePoint``: they apply the profiles they get and report Current.Import), every
 EV the same (3 x 32 A, a battery that never fills), so that fair shares are equal shares. Prints one JSON line:
 
 - ``latency``: from a StartTransaction / StopTransaction to the last SetChargingProfile it causes being accepted
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import websockets
 
-from json_ws.simulated_ev import SimulatedEV
-from json_ws.simulator import SimulatedChargePoint, charger_url
+from simulator.charger import SimulatedChargePoint, charger_url
+from simulator.simulated_ev import SimulatedEV
 from tests.bench.servers import CmsServer
 
 CHARGERS = int(os.environ.get("BENCH_LM_CHARGERS", "100"))

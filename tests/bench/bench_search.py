@@ -44,7 +44,7 @@ def populate(rt, rng: random.Random) -> dict:
     """Create the stations, chargers, connectors and tariffs; returns timings."""
     from cms.accounts import create_user
     from cms.chargepoints import add_charge_point
-    from cms.services import Charger
+    from cms.handlers import Charger
     from cms.tariff import set_tariff_bands
 
     t0 = time.perf_counter()
@@ -77,9 +77,9 @@ def populate(rt, rng: random.Random) -> dict:
     statuses = ("Available", "Charging", "Faulted", "Available")
     for identity in identities:
         charger = Charger(identity)
-        rt.charger_service.handle(charger, "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "B1"})
+        rt.pipeline.handle(charger, "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "B1"})
         for connector in (1, 2):
-            rt.charger_service.handle(
+            rt.pipeline.handle(
                 charger,
                 "StatusNotification",
                 {"connectorId": connector, "errorCode": "NoError", "status": rng.choice(statuses)},

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from json_ws.simulator import three_phase_sample
+from simulator.charger import three_phase_sample
 
 _OP_TEXT, _OP_CLOSE, _OP_PING, _OP_PONG = 0x1, 0x8, 0x9, 0xA
 

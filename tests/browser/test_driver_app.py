@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from cms import mail
-from json_ws.simulated_ev import SimulatedEV
+from simulator.simulated_ev import SimulatedEV
 from tests.browser.conftest import _REPORT_VIOLATIONS, ARTIFACTS, ROOT, is_policy_violation
 from tests.support.simulator import SimulatorThread
 

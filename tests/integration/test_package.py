@@ -70,6 +70,8 @@ def test_the_wheel_and_the_sdist_carry_what_an_installed_cms_needs(dist):
         "cms/web/templates/base.html",
         "cms/web/static/app.css",
         "soap/wsdl/ocpp16/OCPP_CentralSystemService_1.6.wsdl",
+        "simulator/charger.py",
+        "simulator/cli.py",
         *migrations,
         *_vendor_files(),
     }
@@ -166,6 +168,8 @@ def test_an_installed_wheel_serves_everything_from_an_empty_directory(venv, tmp_
         timeout=60,
     ).stdout
     assert str(ROOT) not in where and str(venv) in where
+    # The simulator's command is plugged in through the wheel's entry points (cms.commands).
+    assert "--count" in _run([venv / "bin" / "cms", "simulate", "--help"], cwd=work, env=env, timeout=60).stdout
     _run([venv / "bin" / "cms", "db", "upgrade"], cwd=work, env=env, timeout=120)
     assert (work / "var" / "cms.sqlite3").exists()
     port = free_port()

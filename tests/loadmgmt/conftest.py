@@ -21,7 +21,7 @@ def app_config(app_config):
 
 @pytest.fixture
 def manager(rt):
-    return rt.extras["loadmgmt"]
+    return rt.load_manager
 
 
 @pytest.fixture

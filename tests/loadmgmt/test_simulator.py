@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from json_ws.simulated_ev import SimulatedEV
+from simulator.simulated_ev import SimulatedEV
 from tests.support.simulator import SimulatorThread
 
 

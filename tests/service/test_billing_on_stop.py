@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from cms.handlers import Charger
 from cms.models import LedgerEntry, SessionCharge, Transaction
-from cms.services import Charger
 
 
 def test_a_free_session_is_charged_zero_once(rt, add_charger, add_tag):
     add_charger("FREE1")  # its station has no tariff bands
     add_tag("FREETAG")
-    svc, cp = rt.charger_service, Charger("FREE1")
+    svc, cp = rt.pipeline, Charger("FREE1")
     svc.handle(cp, "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
     tx = svc.handle(
         cp,

@@ -8,11 +8,11 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from cms import services
 from cms.errors import OcppError
 from cms.group_commit import GroupCommitter
+from cms.handlers import HANDLERS, Charger
 from cms.models import MessageLogEntry, StatusEvent
-from cms.services import Charger
+from tests.support.pipeline import replace_handler, with_group_commit
 
 BOOT = {"chargePointVendor": "V", "chargePointModel": "M"}
 
@@ -22,23 +22,23 @@ def _status(connector: int = 1) -> dict:
 
 
 @pytest.fixture
-def committer(rt):
-    gc = GroupCommitter(rt.charger_service, max_group=64, writers=1, idle_exit=1.0)
-    rt.charger_service.group_commit = gc
+def committer(rt, monkeypatch):
+    gc = GroupCommitter(rt.pipeline.runner, max_group=64, writers=1, idle_exit=1.0)
+    with_group_commit(rt, gc, monkeypatch)
     return gc
 
 
 @pytest.fixture
 def slow_first(monkeypatch):
     """StatusNotification from "SLOW" takes a while, so what arrives meanwhile queues for the next group."""
-    original = services.OPERATIONS["StatusNotification"]
+    original = HANDLERS["StatusNotification"].run
 
     def op(ctx, p):
         if ctx.charger.identity == "SLOW":
             time.sleep(0.3)
         return original(ctx, p)
 
-    monkeypatch.setitem(services.OPERATIONS, "StatusNotification", op)
+    replace_handler(monkeypatch, "StatusNotification", op)
 
 
 def _together(rt, identities: list[str], payload: dict) -> dict[str, object]:
@@ -47,7 +47,7 @@ def _together(rt, identities: list[str], payload: dict) -> dict[str, object]:
 
     def send(identity):
         try:
-            out[identity] = rt.charger_service.handle(Charger(identity), "StatusNotification", payload)
+            out[identity] = rt.pipeline.handle(Charger(identity), "StatusNotification", payload)
         except OcppError as e:
             out[identity] = e
 
@@ -75,7 +75,7 @@ def test_messages_that_arrive_together_share_one_commit(rt, add_charger, committ
     names = [f"GC{i}" for i in range(12)]
     for name in ["SLOW", *names]:
         add_charger(name)
-        rt.charger_service.handle(Charger(name), "BootNotification", BOOT)
+        rt.pipeline.handle(Charger(name), "BootNotification", BOOT)
     answers = _together(rt, names, _status())
     assert answers == {name: {} for name in ["SLOW", *names]}
     assert committer.messages == 13 and committer.groups == 2  # SLOW alone, then the twelve together
@@ -86,7 +86,7 @@ def test_a_refused_message_does_not_hold_back_its_group(rt, add_charger, committ
     for name in ["SLOW", "OK1", "OK2", "NEW"]:
         add_charger(name)
     for name in ["SLOW", "OK1", "OK2"]:
-        rt.charger_service.handle(Charger(name), "BootNotification", BOOT)
+        rt.pipeline.handle(Charger(name), "BootNotification", BOOT)
     answers = _together(rt, ["OK1", "NEW", "OK2"], _status())  # NEW never booted
     assert isinstance(answers.pop("NEW"), OcppError)
     assert answers == {"SLOW": {}, "OK1": {}, "OK2": {}}
@@ -97,17 +97,17 @@ def test_a_refused_message_does_not_hold_back_its_group(rt, add_charger, committ
 def test_a_failing_message_rolls_its_group_back_and_the_others_run_alone(
     rt, add_charger, committer, slow_first, monkeypatch
 ):
-    grouped = services.OPERATIONS["StatusNotification"]
+    grouped = HANDLERS["StatusNotification"].run
 
     def op(ctx, p):
         if ctx.charger.identity == "BAD":
             raise RuntimeError("a bug")
         return grouped(ctx, p)
 
-    monkeypatch.setitem(services.OPERATIONS, "StatusNotification", op)
+    replace_handler(monkeypatch, "StatusNotification", op)
     for name in ["SLOW", "A", "BAD", "B"]:
         add_charger(name)
-        rt.charger_service.handle(Charger(name), "BootNotification", BOOT)
+        rt.pipeline.handle(Charger(name), "BootNotification", BOOT)
     answers = _together(rt, ["A", "BAD", "B"], _status(2))
     bad = answers.pop("BAD")
     assert isinstance(bad, OcppError) and bad.code == "InternalError"
@@ -126,7 +126,7 @@ def test_a_failing_message_rolls_its_group_back_and_the_others_run_alone(
 
 def test_writers_end_when_idle_and_start_again(rt, add_charger, committer):
     add_charger("IDLE")
-    svc = rt.charger_service
+    svc = rt.pipeline
     svc.handle(Charger("IDLE"), "BootNotification", BOOT)
     assert svc.handle(Charger("IDLE"), "StatusNotification", _status()) == {}
     deadline = time.monotonic() + 5

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from cms.handlers import Charger
 from cms.models import MeterValue, Transaction
-from cms.services import Charger
 
 
 def _sample(ts: str, wh: float | None = None, w: float | None = None) -> list[dict]:
@@ -24,7 +24,7 @@ def _live(rt, tx_id):
 
 
 def _session(rt, identity):
-    svc, cp = rt.charger_service, Charger(identity)
+    svc, cp = rt.pipeline, Charger(identity)
     svc.handle(cp, "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
     tx = svc.handle(
         cp,

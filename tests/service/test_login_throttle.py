@@ -18,7 +18,7 @@ ATTACKER, OWNER_ADDR = "203.0.113.66", "198.51.100.7"
 @pytest.fixture
 def throttle(rt):
     rt.settings.login_max_failures, rt.settings.login_backoff_seconds, rt.settings.login_window_seconds = 5, 15, 900
-    return LoginThrottle(rt.settings, rt.extras["mailer"])
+    return LoginThrottle(rt.settings, rt.mailer)
 
 
 @pytest.fixture

@@ -36,7 +36,11 @@ def test_upkeep_expires_reservations_and_offlines_silent_chargers(rt, add_charge
             )
         )
         uow.commit()
-    assert Maintenance(rt.db, 300, 60).run_once() == {"reservations_expired": 1, "chargers_offline": 1}
+    assert Maintenance(rt.db, 300, 60).run_once() == {
+        "reservations_expired": 1,
+        "chargers_offline": 1,
+        "energy_days": 0,
+    }
     with rt.db.uow() as uow:
         s = uow.session
         assert {c.identity: c.connected for c in s.scalars(select(ChargePoint))} == {"QUIET": False, "LIVELY": True}

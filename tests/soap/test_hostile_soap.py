@@ -266,7 +266,7 @@ def test_only_a_server_failure_is_a_receiver_fault(client, booted, caplog, monke
     def outage(*_args, **_kwargs):
         raise ConnectionError("database unreachable")
 
-    monkeypatch.setattr(booted.charger_service, "apply", outage)
+    monkeypatch.setattr(booted.pipeline.runner, "apply", outage)
     caplog.clear()
     status, body = _sent(client, envelope("1.6", _request("Heartbeat", ""), IDENTITY))
     assert status == 500 and soap_reply_kind(status, body) == ("receiver", "InternalError")

@@ -32,7 +32,7 @@ from spyne.model.primitive import Boolean, DateTime, Decimal, Integer
 
 from soap.schema import load
 
-# The charger-initiated actions of OCPP 1.5 and 1.6 (as cms.services.CHARGER_OPERATIONS).
+# The charger-initiated actions of OCPP 1.5 and 1.6 (as cms.pipeline.CHARGER_OPERATIONS).
 CHARGER_ACTIONS = (
     "Authorize",
     "BootNotification",

@@ -89,10 +89,10 @@ def sessions(rt):
     """``sessions(identity, tag, starts)`` boots the charger and runs a session per start time through the charger
     service (the same calls a WebSocket or SOAP message makes): each starts at its time on connector 1 or 2 and,
     unless ``open_`` holds its index, stops 30 minutes later after 1000 Wh. Returns the transaction ids."""
-    from cms.services import Charger
+    from cms.handlers import Charger
 
     def _run(identity: str, tag: str, starts: list[datetime], open_: set[int] = frozenset()) -> list[int]:
-        svc, cp = rt.charger_service, Charger(identity)
+        svc, cp = rt.pipeline, Charger(identity)
         assert (
             svc.handle(cp, "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})["status"]
             == "Accepted"

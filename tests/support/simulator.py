@@ -1,11 +1,11 @@
-"""The simulated charger (json_ws/simulator.py) on its own event loop thread, for tests against a live server."""
+"""The simulated charger (simulator/charger.py) on its own event loop thread, for tests against a live server."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 
-from json_ws.simulator import run_async
+from simulator.charger import run_async
 
 
 class SimulatorThread:

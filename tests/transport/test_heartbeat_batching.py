@@ -40,7 +40,7 @@ def test_heartbeats_are_answered_then_written_in_one_batch(rt, add_charger, conn
         assert one.call(call.Heartbeat()).current_time
     assert two.call(call.Heartbeat()).current_time
     assert _heartbeat_state(rt, "HB1") == (None, 1)  # answered, not yet written (1: the refused one)
-    assert rt.charger_service.heartbeats.flush() == 2
+    assert rt.heartbeats.flush() == 2
     at, logged = _heartbeat_state(rt, "HB1")
     assert at is not None and logged == 1 + 6  # and three requests and three answers
     assert _heartbeat_state(rt, "HB2")[1] == 2
@@ -57,7 +57,7 @@ def test_a_removed_charger_does_not_spoil_the_batch(rt, owner, add_charger, conn
     with rt.db.uow() as uow:
         remove_charge_point(uow.session, owner, cp.identity)
         uow.commit()
-    assert rt.charger_service.heartbeats.flush() == 1
+    assert rt.heartbeats.flush() == 1
     assert _heartbeat_state(rt, "STAYS")[0] is not None
 
 
@@ -81,7 +81,7 @@ def test_every_message_is_logged_with_the_batch_after_its_data(rt, add_charger, 
 
         assert uow.session.scalar(select(Connector.status).where(Connector.connector_id == 1)) == "Available"
     assert _logged(rt, "LOGB", "StatusNotification") == 0  # ...its log copies with the next batch
-    rt.charger_service.heartbeats.flush()
+    rt.heartbeats.flush()
     assert _logged(rt, "LOGB", "StatusNotification") == 2
     assert _logged(rt, "LOGB", "BootNotification") == 2
 
@@ -90,13 +90,13 @@ def test_batched_log_stays_bounded(rt, add_charger, connect, monkeypatch):
     from cms import message_log
 
     monkeypatch.setattr(message_log, "PRUNE_PROBABILITY", 1.0)
-    monkeypatch.setattr(rt.charger_service.heartbeats, "log_limit", 4)
+    monkeypatch.setattr(rt.heartbeats, "log_limit", 4)
     add_charger("BOUND")
     charger = connect("BOUND")
     charger.boot()
     for _ in range(6):
         charger.call(call.Heartbeat())
-    rt.charger_service.heartbeats.flush()
+    rt.heartbeats.flush()
     with rt.db.uow() as uow:
         cp_id = uow.session.scalar(select(ChargePoint.id).where(ChargePoint.identity == "BOUND"))
         payloads = uow.session.scalars(
@@ -110,10 +110,10 @@ def test_cached_charger_row_is_trusted_for_the_ttl_from_its_read_not_from_its_la
 ):
     from ocpp.v16 import call as ocpp_call
 
-    from cms import services
+    from cms.message_runner import ACCEPTED_TTL
 
     clock = [1000.0]
-    monkeypatch.setattr(services, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(rt.pipeline.accepted, "clock", lambda: clock[0])
     add_charger("TTL")
     charger = connect("TTL")
     charger.boot()  # read from the database at t = 1000
@@ -122,7 +122,7 @@ def test_cached_charger_row_is_trusted_for_the_ttl_from_its_read_not_from_its_la
             update(ChargePoint).where(ChargePoint.identity == "TTL").values(registration_status="Rejected")
         )
         uow.commit()
-    clock[0] += services.ACCEPTED_TTL - 100
+    clock[0] += ACCEPTED_TTL - 100
     charger.status(1, "Available")  # still within the TTL of the read: trusted
     clock[0] += 150  # TTL past the read, though only 150 s past the last message
     with pytest.raises(OCPPError) as e:

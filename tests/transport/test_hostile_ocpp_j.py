@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from cms.handlers import Charger
 from cms.models import Connector, MessageLogEntry, MeterValue, Transaction, UnmatchedStop
-from cms.services import Charger
 from json_ws.connection import OcppConnection
 from json_ws.endpoint import handle_frame
 from tests.support.fuzz import (
@@ -49,9 +49,7 @@ def booted(rt, add_charger, add_tag):
     """FUZZ1 registered and booted (through the service layer, as a first BootNotification does); tag T1."""
     add_charger(IDENTITY)
     add_tag("T1")
-    rt.charger_service.handle(
-        Charger(IDENTITY), "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}
-    )
+    rt.pipeline.handle(Charger(IDENTITY), "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
     return rt
 
 
@@ -325,7 +323,7 @@ def test_only_a_server_failure_is_internal_error(booted, client, caplog, monkeyp
     def outage(*_args, **_kwargs):
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(booted.charger_service, "apply", outage)
+    monkeypatch.setattr(booted.pipeline.runner, "apply", outage)
     caplog.clear()
     reply = _call(booted, "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"})
     assert reply[0] == 4 and reply[2] == "InternalError"

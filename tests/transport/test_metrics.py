@@ -101,7 +101,7 @@ def test_a_session_on_each_transport_moves_the_counters_by_exactly_what_happened
         assert e.value.code == "InternalError"
         with pytest.raises(Fault):
             s.status(1, "Charging")
-    assert rt.charger_service.heartbeats.flush() == 2  # MJ1's and MS1's heartbeats, in one batch
+    assert rt.heartbeats.flush() == 2  # MJ1's and MS1's heartbeats, in one batch
 
     after = scrape(client)
     messages = moved(before, after, MSG)

@@ -322,7 +322,7 @@ def test_heartbeat_diagnostics_and_firmware_status(booted, rt):
 
 
 def test_data_transfer_registry(booted, rt):
-    rt.charger_service.data_transfer.register(
+    rt.pipeline.data_transfer.register(
         "com.example", "echo", lambda identity, message_id, data: ("Accepted", f"{identity}:{data}")
     )
     res = booted.call(call.DataTransfer(vendor_id="com.example", message_id="echo", data="hi"))
@@ -429,7 +429,7 @@ def test_a_new_connection_takes_over(booted, connect, rt):
     while booted.ws.state.name != "CLOSED" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert booted.ws.state.name == "CLOSED"
-    assert rt.registry.get("CP1") is not None and len(rt.registry) == 1
+    assert rt.connections.get("CP1") is not None and len(rt.connections) == 1
     assert _cp(rt).connected
 
 

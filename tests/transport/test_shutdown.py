@@ -17,8 +17,8 @@ from ocpp.v16 import call
 from sqlalchemy import select
 
 from cms.group_commit import GroupCommitter
+from cms.handlers import Charger
 from cms.models import ChargePoint, DataTransferRecord, MessageLogEntry
-from cms.services import Charger
 from json_ws.endpoint import handle_frame
 
 REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
@@ -49,7 +49,7 @@ def test_a_message_in_flight_is_answered_then_the_socket_closes_with_1001(rt, ad
         release.wait(10)
         return "Accepted", "done"
 
-    rt.charger_service.data_transfer.register("slow", None, slow)
+    rt.pipeline.data_transfer.register("slow", None, slow)
     answer: dict = {}
     sender = threading.Thread(target=lambda: answer.update(r=charger.call(call.DataTransfer(vendor_id="slow"))))
     sender.start()
@@ -68,7 +68,7 @@ def test_a_message_in_flight_is_answered_then_the_socket_closes_with_1001(rt, ad
     with rt.db.uow() as uow:
         assert uow.session.scalar(select(DataTransferRecord.status)) == "Accepted"
         assert uow.session.scalar(select(ChargePoint.connected).where(ChargePoint.identity == "SD-1")) is False
-    assert len(rt.registry) == 0
+    assert len(rt.connections) == 0
 
 
 def test_a_call_read_after_the_shutdown_began_is_left_for_the_next_process(rt, add_charger):
@@ -115,35 +115,32 @@ def test_the_heartbeat_batch_is_written_and_then_each_heartbeat_at_once(rt, add_
     at, logged = stored()
     assert logged is not None and at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z" == beats[-1]
     # A message answered after the drain (a SOAP request still running) is written before it is answered.
-    response = rt.charger_service.handle(Charger("SD-3"), "Heartbeat", {})
+    response = rt.pipeline.handle(Charger("SD-3"), "Heartbeat", {})
     at, _ = stored()
     assert at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z" == response["currentTime"]
 
 
 def test_group_commit_drain_waits_for_what_was_submitted(rt, add_charger, monkeypatch):
-    from cms import services
+    from cms.handlers import HANDLERS
+    from tests.support.pipeline import replace_handler, with_group_commit
 
-    original = services.OPERATIONS["StatusNotification"]
+    original = HANDLERS["StatusNotification"].run
 
     def slow(ctx, p):
         time.sleep(0.2)
         return original(ctx, p)
 
-    monkeypatch.setitem(services.OPERATIONS, "StatusNotification", slow)
-    committer = GroupCommitter(rt.charger_service, max_group=64, writers=1, idle_exit=1.0)
-    rt.charger_service.group_commit = committer
+    replace_handler(monkeypatch, "StatusNotification", slow)
+    committer = GroupCommitter(rt.pipeline.runner, max_group=64, writers=1, idle_exit=1.0)
+    with_group_commit(rt, committer, monkeypatch)
     for i in range(3):
         add_charger(f"SD-G{i}")
-        rt.charger_service.handle(
-            Charger(f"SD-G{i}"), "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}
-        )
+        rt.pipeline.handle(Charger(f"SD-G{i}"), "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
     answers: list = []
     payload = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
     threads = [
         threading.Thread(
-            target=lambda i=i: answers.append(
-                rt.charger_service.handle(Charger(f"SD-G{i}"), "StatusNotification", payload)
-            )
+            target=lambda i=i: answers.append(rt.pipeline.handle(Charger(f"SD-G{i}"), "StatusNotification", payload))
         )
         for i in range(3)
     ]
@@ -161,7 +158,7 @@ def test_group_commit_drain_waits_for_what_was_submitted(rt, add_charger, monkey
 def test_withdraw_all_forgets_only_this_process(rt):
     import redis
 
-    from cms.routing import RedisRouter
+    from cms.node_routing import RedisRouter
 
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
     try:

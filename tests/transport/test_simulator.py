@@ -1,4 +1,4 @@
-"""The simulated charger (json_ws/simulator.py) against the real server: sessions land in the database, and it
+"""The simulated charger (simulator/charger.py) against the real server: sessions land in the database, and it
 answers CMS-initiated commands the way a charger does."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import requests
 from sqlalchemy import func, select
 
 from cms.models import Connector, MeterValue, Transaction
-from json_ws.simulated_ev import SimulatedEV
-from json_ws.simulator import charger_url, three_phase_sample
+from simulator.charger import charger_url, three_phase_sample
+from simulator.simulated_ev import SimulatedEV
 from tests.support.simulator import SimulatorThread
 
 

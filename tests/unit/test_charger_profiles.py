@@ -1,4 +1,4 @@
-"""The simulated charger's smart charging (json_ws/charger_profiles.py) and EVs (json_ws/simulated_ev.py):
+"""The simulated charger's smart charging (simulator/charger_profiles.py) and EVs (simulator/simulated_ev.py):
 how a charger installs, stacks and combines OCPP 1.6 charging profiles, hand-computed. No network, no clock."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from json_ws.charger_profiles import (
+from simulator.charger import meter_sample
+from simulator.charger_profiles import (
     Limit,
     Offer,
     Profile,
@@ -18,8 +19,7 @@ from json_ws.charger_profiles import (
     composite_schedule,
     connector_offer,
 )
-from json_ws.simulated_ev import SimulatedEV
-from json_ws.simulator import meter_sample
+from simulator.simulated_ev import SimulatedEV
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 TX = {1: Transaction(41, T0 - timedelta(seconds=100))}

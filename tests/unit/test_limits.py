@@ -12,7 +12,7 @@ from cms import limits
 from cms.limits import Limit, fitted, problems
 from cms.metering import normalise_sample
 from cms.models import ChargePoint, DataTransferRecord, MeterValue, Transaction
-from cms.services import CHARGER_OPERATIONS
+from cms.pipeline import CHARGER_OPERATIONS
 from cms.timeutil import parse_timestamp
 
 

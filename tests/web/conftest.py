@@ -93,6 +93,7 @@ def history(rt, owner, add_charger, add_tag, connect):
 
     from sqlalchemy import select
 
+    from cms.maintenance import Maintenance
     from cms.models import Station
 
     add_charger("CP-A1", station="Depot")
@@ -112,6 +113,7 @@ def history(rt, owner, add_charger, add_tag, connect):
     live = cp.start(2, "TAG-A2", meter_start=50_000, timestamp=at(now - timedelta(minutes=10))).transaction_id
     cp.status(2, "Charging")
     cp.meter(2, live, [energy(51_000), power(11_000)], timestamp=at(now - timedelta(minutes=1)))
+    Maintenance(rt.db, rt.settings.heartbeat_interval, 0).roll_up_energy()  # what the next upkeep round does
     with rt.db.uow() as uow:
         station_id = uow.session.scalar(select(Station.id).where(Station.owner_id == owner.id))
     return {"charger": cp, "identity": "CP-A1", "station_id": station_id, "tx": tx, "live_tx": live, "t0": t0}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from cms import queries
+from cms import energy_rollup, queries
 from cms.accounts import user_by_email
 
 from .conftest import at, energy
@@ -12,7 +12,7 @@ from .conftest import at, energy
 
 def kwh(rt, period="day", group="charger", start=date(2024, 3, 1), end=date(2024, 3, 3)):
     with rt.db.uow() as uow:
-        queries.refresh_energy_rollup(uow.session)
+        energy_rollup.refresh(uow.session)
         uow.commit()
     with rt.db.uow() as uow:
         me = user_by_email(uow.session, "owner@example.com")
@@ -87,3 +87,24 @@ def test_many_series_are_capped_but_totals_keep_all(rt, owner, add_charger, add_
     assert [(t["name"], t["total_kwh"]) for t in data["totals"]] == [("CP-C1", 1.0), ("CP-C2", 2.0), ("CP-C3", 4.0)]
     assert data["total_kwh"] == 7.0
     assert [(s["name"], s["kwh"]) for s in by_station["series"]] == [("(no station)", [7.0])]
+
+
+def test_the_page_writes_nothing_the_upkeep_round_rolls_up(rt, owner_browser, history):
+    """Reading the consumption page never writes; the upkeep round (cms.maintenance) folds new readings in."""
+    from sqlalchemy import func, select
+
+    from cms.maintenance import Maintenance
+    from cms.models import RollupWatermark
+
+    def watermarks():
+        with rt.db.uow() as uow:
+            return uow.session.execute(select(RollupWatermark.name, RollupWatermark.last_id)).all()
+
+    before = watermarks()
+    cp = history["charger"]
+    cp.meter(2, history["live_tx"], [energy(55_000)], timestamp=at(datetime.now(UTC)))
+    assert owner_browser.get("/dashboard/consumption").status_code == 200
+    assert watermarks() == before
+    assert Maintenance(rt.db, 300, 60).run_once()["energy_days"] == 1
+    with rt.db.uow() as uow:
+        assert uow.session.scalar(select(func.max(RollupWatermark.last_id))) > max(i for _, i in before)

@@ -6,12 +6,11 @@ import json
 from importlib import resources
 
 from flask import current_app, g, jsonify, request
-from sqlalchemy import select
 
-from cms import commands
-from cms.chargepoints import add_charge_point
-from cms.errors import InvalidInput, NotFound
-from cms.models import ChargePoint, ChargerConfigurationKey, Connector, utcnow
+from cms import commands, queries
+from cms.chargepoints import add_charge_point, owned_charge_point
+from cms.errors import InvalidInput
+from cms.models import ChargePoint, Connector, utcnow
 from cms.queries import is_online
 
 from . import bp, spec
@@ -33,14 +32,6 @@ def _json_object() -> dict:
     return body
 
 
-def _owned(session, identity: str) -> ChargePoint:
-    cp = session.scalar(select(ChargePoint).where(ChargePoint.identity == identity))
-    if cp is None or not cp.registered:
-        raise NotFound(f"Unknown charge point {identity}")
-    commands.check_access(cp, g.user)
-    return cp
-
-
 @bp.post("/charge-points/<path:charge_point_id>/commands/<action>")
 @require_user("owner")
 def send_command(charge_point_id: str, action: str):
@@ -49,7 +40,7 @@ def send_command(charge_point_id: str, action: str):
     if action not in commands.COMMANDS_16:
         raise ApiError(404, "unknown_command", f"{action} is not a CMS-initiated OCPP 1.6 command")
     if action == "GetDiagnostics" and "location" not in payload:
-        payload["location"] = rt.extras["files"].diagnostics_upload_url(charge_point_id)
+        payload["location"] = rt.files.diagnostics_upload_url(charge_point_id)
     return jsonify(commands.send_command(rt, g.user, charge_point_id, action, payload))
 
 
@@ -66,12 +57,8 @@ def sync_local_list(charge_point_id: str):
 @require_user("owner")
 def configuration(charge_point_id: str):
     with _rt().db.uow() as uow:
-        cp = _owned(uow.session, charge_point_id)
-        rows = uow.session.scalars(
-            select(ChargerConfigurationKey)
-            .where(ChargerConfigurationKey.charge_point_id == cp.id)
-            .order_by(ChargerConfigurationKey.key)
-        ).all()
+        cp = owned_charge_point(uow.session, g.user, charge_point_id)
+        rows = queries.configuration(uow.session, cp.id)
         return jsonify(
             [
                 {
@@ -121,10 +108,7 @@ def charge_point_view(cp: ChargePoint, connectors: list[Connector]) -> dict:
 @require_user("owner")
 def list_charge_points():
     with _rt().db.uow() as uow:
-        q = select(ChargePoint).where(ChargePoint.registered.is_(True)).order_by(ChargePoint.identity)
-        if g.user.role != "admin":
-            q = q.where(ChargePoint.owner_id == g.user.id)
-        cps = uow.session.scalars(q).all()
+        cps = queries.visible_charge_points(uow.session, g.user)
         return jsonify([charge_point_view(cp, cp.connectors) for cp in cps])
 
 
@@ -132,7 +116,7 @@ def list_charge_points():
 @require_user("owner")
 def get_charge_point(charge_point_id: str):
     with _rt().db.uow() as uow:
-        cp = _owned(uow.session, charge_point_id)
+        cp = owned_charge_point(uow.session, g.user, charge_point_id)
         return jsonify(charge_point_view(cp, cp.connectors))
 
 
@@ -161,7 +145,7 @@ def upload_firmware():
     if not request.files:
         raise InvalidInput("Upload the firmware image as multipart/form-data (field 'file')")
     upload = request.files.get("file") or next(iter(request.files.values()))
-    name, url = _rt().extras["files"].save_firmware(upload.filename or "firmware.bin", upload.stream)
+    name, url = _rt().files.save_firmware(upload.filename or "firmware.bin", upload.stream)
     return jsonify({"name": name, "location": url}), 201
 
 

@@ -152,7 +152,7 @@ LOAD = spec.schema(
 
 
 def _manager():
-    return runtime().extras.get("loadmgmt")
+    return runtime().load_manager
 
 
 @bp.put("/stations/<station_id>/load-limit")

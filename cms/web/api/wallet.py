@@ -139,7 +139,7 @@ def top_up():
     rt = runtime()
     with rt.db.uow() as uow:
         payment, replayed = wallet.start_top_up(
-            uow.session, rt.extras["payments"], g.user, data["amount"], rt.settings, idempotency_key=key
+            uow.session, rt.payments, g.user, data["amount"], rt.settings, idempotency_key=key
         )
         view = wallet.payment_view(payment)
         uow.commit()
@@ -165,7 +165,7 @@ def my_top_up(top_up_id: str):
 def payment_webhook():
     rt = runtime()
     with rt.db.uow() as uow:
-        payment = wallet.handle_webhook(uow.session, rt.extras["payments"], request.get_data(), request.headers)
+        payment = wallet.handle_webhook(uow.session, rt.payments, request.get_data(), request.headers)
         view = wallet.payment_view(payment)
         uow.commit()
     return jsonify(view)

@@ -18,15 +18,8 @@ VIEW_MODULES = ["errors", "auth", "chargers", "transactions", "consumption", "lo
 
 
 def init_app(app: Flask) -> None:
-    """Sessions (Flask-Login), CSRF on the dashboard's forms, mail and account use cases, the blueprint."""
-    from cms.credentials import Credentials
-    from cms.mail import Mailer
-
+    """Sessions (Flask-Login), CSRF on the dashboard's forms, the blueprint."""
     from .common import load_user
-
-    rt = app.extensions["cms"]
-    rt.extras["mailer"] = Mailer(rt.settings)
-    rt.extras["credentials"] = Credentials(rt.settings, rt.extras["mailer"])
 
     login = LoginManager()
     login.login_view = "dashboard.login"

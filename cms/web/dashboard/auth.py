@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required, login_user, logout_user
 
-from cms import mail
+from cms import mail, visibility
 from cms.credentials import TooManyAttempts
 from cms.errors import Conflict, InvalidInput
 from cms.models import User
@@ -55,7 +55,7 @@ def signup():
         return render_template(
             "dashboard/auth/check_mail.html",
             email=form["email"].strip().lower(),
-            outbox=not rt().extras["mailer"].uses_smtp,
+            outbox=not rt().mailer.uses_smtp,
         )
     return render_template("dashboard/auth/signup.html", form=form)
 
@@ -79,12 +79,8 @@ def resend_verification():
     if request.method == "POST":
         email = request.form.get("email", "").strip().lower()
         with rt().db.uow() as uow:
-            from sqlalchemy import select
-
-            user = uow.session.scalar(select(User).where(User.email == email))
-            if user is not None and user.email_verified_at is None:
-                credentials().send_verification(uow.session, user, _link("dashboard.verify_email"))
-                uow.commit()
+            credentials().resend_verification(uow.session, email, _link("dashboard.verify_email"))
+            uow.commit()
         flash("If that account waits for confirmation, a new link is on its way.", "success")
         return redirect(url_for("dashboard.login"))
     return render_template("dashboard/auth/resend.html")
@@ -188,5 +184,5 @@ def outbox():
     ``cms`` CLI), an owner their own. Never public: a reset link in it is a key to the account."""
     me = owner()
     with rt().db.uow() as uow:
-        mails = mail.outbox(uow.session, recipient=None if me.role == "admin" else me.email, limit=100)
-    return render_template("dashboard/auth/outbox.html", mails=mails, smtp=rt().extras["mailer"].uses_smtp)
+        mails = mail.outbox(uow.session, recipient=None if visibility.sees_everything(me) else me.email, limit=100)
+    return render_template("dashboard/auth/outbox.html", mails=mails, smtp=rt().mailer.uses_smtp)

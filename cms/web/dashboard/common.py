@@ -32,7 +32,7 @@ def rt():
 
 
 def credentials():
-    return rt().extras["credentials"]
+    return rt().credentials
 
 
 def load_user(user_id: str) -> SessionUser | None:

@@ -1,8 +1,7 @@
-"""Consumption: energy per station or charger per day / week / month, plotted."""
+"""Consumption: energy per station or charger per day / week / month, plotted from the daily rollup (which the
+upkeep rounds keep current: cms/energy_rollup.py; a page view writes nothing)."""
 
 from __future__ import annotations
-
-import logging
 
 from flask import flash, render_template, request
 from flask_login import login_required
@@ -12,18 +11,6 @@ from cms.errors import InvalidInput
 
 from . import bp
 from .common import is_htmx, owner, rt
-
-log = logging.getLogger(__name__)
-
-
-def refresh_rollup() -> None:
-    """Bring the daily rollup up to date; a failure (e.g. a lock timeout) leaves slightly older figures."""
-    try:
-        with rt().db.uow() as uow:
-            queries.refresh_energy_rollup(uow.session)
-            uow.commit()
-    except Exception:  # the page still shows what was rolled up before
-        log.exception("energy rollup refresh failed")
 
 
 @bp.get("/consumption")
@@ -39,7 +26,6 @@ def consumption():
     except InvalidInput as e:
         flash(str(e), "error")
         f, period, group, status = queries.TransactionFilter(), "day", "station", 422
-    refresh_rollup()
     with rt().db.uow() as uow:
         data = queries.consumption(uow.session, owner(), f, period=period, group=group)
         scope = queries.owner_scope(uow.session, owner())

@@ -65,7 +65,7 @@ def station_load_plot(station_id: int):
 def station_load_limit(station_id: int):
     """Set the limit (or switch it off with ``off``); answers the card again, with the error when refused."""
     error, status = None, 200
-    manager = rt().extras.get("loadmgmt")
+    manager = rt().load_manager
     try:
         with rt().db.uow() as uow:
             if request.form.get("off"):

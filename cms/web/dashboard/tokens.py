@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
-from sqlalchemy import select
 
 from cms import queries
-from cms.accounts import issue_token
-from cms.errors import NotFound
-from cms.models import ApiToken, User, utcnow
+from cms.accounts import issue_token, revoke_token_of
+from cms.models import User
 
 from . import bp
 from .common import owner, rt
@@ -40,11 +38,7 @@ def token_create():
 @login_required
 def token_revoke(token_id: int):
     with rt().db.uow() as uow:
-        row = uow.session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == owner().id))
-        if row is None:
-            raise NotFound("No such token")
-        if row.revoked_at is None:
-            row.revoked_at = utcnow()
+        revoke_token_of(uow.session, owner(), token_id)
         uow.commit()
     flash("Token revoked.", "success")
     return redirect(url_for("dashboard.tokens"))

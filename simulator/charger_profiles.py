@@ -26,9 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-
-from cms.timeutil import parse_timestamp
+from datetime import UTC, datetime, timedelta
 
 PURPOSES = ("ChargePointMaxProfile", "TxDefaultProfile", "TxProfile")
 KINDS = ("Absolute", "Recurring", "Relative")
@@ -435,10 +433,11 @@ def _snake(d: Mapping) -> dict:
 def _time(value) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
-    t = parse_timestamp(value)
-    if t is None:
-        raise ValueError(f"not a date-time: {value!r}")
-    return t
+    try:
+        t = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"not a date-time: {value!r}") from None
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)  # no offset: UTC, as chargers mean it
 
 
 def _iso(t: datetime) -> str:
