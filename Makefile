@@ -1,6 +1,7 @@
 # make run   - set up and run the CMS on SQLite with a demo (owner, chargers, simulated sessions)
 # make test  - set up and run the whole test suite (SQLite, then PostgreSQL when it answers)
 # make bench - benchmarks beside reference peers (see README)
+# make chaos - the fault suite at full size (kill -9, database cut, Redis restarted, hostile frames, a storm)
 # make dist  - a wheel and an sdist in dist/ (front-end libraries inside; the wheel installs without npm)
 # make lint  - ruff, ruff format --check, mypy, import-linter (make fmt fixes what ruff can; make typecheck: mypy alone)
 # make test-unit - the rule tests alone (no app, no database), in seconds
@@ -19,7 +20,7 @@ LOCK_TEST := requirements/test.txt
 UV_VERSION ?= 0.13.9
 LOCK_ARGS ?=
 
-.PHONY: fmt install run test test-sqlite test-postgres lint typecheck test-unit bench clean static-vendor browser-deps dist lock
+.PHONY: fmt install run test test-sqlite test-postgres lint typecheck test-unit bench chaos clean static-vendor browser-deps dist lock
 
 # Reproducible: exactly the locked versions, hash-checked, then the project itself without dependencies. A lock
 # that misses a dependency of pyproject.toml stops here with one line (run make lock).
@@ -77,6 +78,17 @@ test-postgres: install
 # e.g. BENCH_CONNECTIONS=2000 BENCH_HOLD_SECONDS=30 BENCH_THROUGHPUT_SECONDS=10 make bench. Needs PostgreSQL.
 bench: install
 	$(BIN)/python -m tests.bench.run_all
+
+# The fault suite (tests/chaos, issue 12) at full size on PostgreSQL with a Redis of its own: sessions through
+# kill -9 of a worker and of the server, database connections cut, Redis restarted empty, hostile frames and a
+# storm; prints its figures (the line starting CHAOS). A short form runs in make test's PostgreSQL pass.
+CHAOS_CHARGERS ?= 40
+CHAOS_STORM ?= 3000
+CHAOS_FUZZ ?= 20000
+CHAOS_SETTLE ?= 10
+chaos: install
+	CMS_TEST_DATABASE=postgres CHAOS_CHARGERS=$(CHAOS_CHARGERS) CHAOS_STORM=$(CHAOS_STORM) CHAOS_FUZZ=$(CHAOS_FUZZ) \
+	  CHAOS_SETTLE=$(CHAOS_SETTLE) $(BIN)/pytest -q -s tests/chaos
 
 # A wheel and an sdist, built once: the sdist carries the front-end libraries (npm runs here if needed), the
 # wheel is built from it. `pip install dist/ev_cms-*.whl` then needs no npm, nor this checkout; the runtime lock

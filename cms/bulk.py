@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import orjson
 from sqlalchemy import BigInteger, Boolean, Float, Integer, Numeric, String, Table, Text, insert, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from .models.base import UTCDateTime
@@ -66,9 +67,13 @@ def naive_utc(value):
 
 
 class BulkInsert:
-    """``BulkInsert(table, columns)(connection, rows)``: insert ``rows`` (dicts with every one of ``columns``)."""
+    """``BulkInsert(table, columns)(connection, rows)``: insert ``rows`` (dicts with every one of ``columns``).
 
-    def __init__(self, table: Table, columns: list[str]):
+    ``skip_duplicates``: a row that a unique index already holds (or an earlier row of the same call) is
+    skipped, not an error (``ON CONFLICT DO NOTHING``, on PostgreSQL and SQLite alike): replays are stored once.
+    """
+
+    def __init__(self, table: Table, columns: list[str], *, skip_duplicates: bool = False):
         self.table = table
         self.columns = list(columns)
         names = ", ".join(f'"{name}"' for name in self.columns)
@@ -76,13 +81,17 @@ class BulkInsert:
         self._recordset = text(
             f'INSERT INTO "{table.name}" ({names}) SELECT {select_list} '
             f"FROM json_to_recordset(CAST(:rows AS json)) AS x({definitions})"
+            + (" ON CONFLICT DO NOTHING" if skip_duplicates else "")
         )
-        self._generic = insert(table)
+        self._generic = sqlite_insert(table).on_conflict_do_nothing() if skip_duplicates else insert(table)
+        self._skip_duplicates = skip_duplicates
 
     def __call__(self, connection: Connection, rows: list[dict]) -> None:
         if not rows:
             return
         if connection.dialect.name != "postgresql":
+            if self._skip_duplicates and connection.dialect.name != "sqlite":  # pragma: no cover - no such CI
+                raise NotImplementedError(f"skipping duplicates on {connection.dialect.name}")
             connection.execute(self._generic, rows)
             return
         connection.execute(self._recordset, {"rows": json_rows(rows)})

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from .config import Settings
 from .db import Database
+from .handshake_cache import HandshakeCache
 from .limits import identity_problem
 from .models import ChargePoint
 from .passwords import verify_password
@@ -29,17 +30,41 @@ class ChargerAdmission(enum.Enum):
 
 
 def authenticate_charger(
-    db: Database, settings: Settings, identity: str, username: str | None, password: str | None
+    db: Database,
+    settings: Settings,
+    identity: str,
+    username: str | None,
+    password: str | None,
+    *,
+    cache: HandshakeCache | None = None,
 ) -> ChargerAdmission:
-    """May ``identity`` connect, presenting HTTP Basic ``username``/``password`` (None: no Authorization)?"""
+    """May ``identity`` connect, presenting HTTP Basic ``username``/``password`` (None: no Authorization)?
+
+    With ``cache``, a registered charge point seen before is checked without the database, and the password it
+    presented last without hashing it again (cms.handshake_cache)."""
     if not identity or len(identity) > MAX_IDENTITY_LENGTH or identity_problem(identity):
         return ChargerAdmission.UNKNOWN
-    with db.uow() as uow:
-        row = uow.session.execute(
-            select(ChargePoint.registered, ChargePoint.password_hash).where(ChargePoint.identity == identity)
-        ).first()
-    if row is None or not row.registered:
+    known = cache.get(identity) if cache is not None else None
+    if known is not None:
+        registered, password_hash = True, known.password_hash
+    else:
+        with db.uow() as uow:
+            row = uow.session.execute(
+                select(ChargePoint.registered, ChargePoint.password_hash).where(ChargePoint.identity == identity)
+            ).first()
+        registered = row is not None and bool(row.registered)
+        password_hash = row.password_hash if row is not None else None
+        if registered and cache is not None:
+            cache.remember(identity, password_hash)
+    if not registered:
         return ChargerAdmission.ACCEPTED if settings.auto_register else ChargerAdmission.UNKNOWN
-    if row.password_hash and (username != identity or not verify_password(row.password_hash, password or "")):
-        return ChargerAdmission.UNAUTHENTICATED
+    if password_hash:
+        if username != identity:
+            return ChargerAdmission.UNAUTHENTICATED
+        if cache is not None and cache.password_known(identity, password or ""):
+            return ChargerAdmission.ACCEPTED
+        if not verify_password(password_hash, password or ""):
+            return ChargerAdmission.UNAUTHENTICATED
+        if cache is not None:
+            cache.password_accepted(identity, password_hash, password or "")
     return ChargerAdmission.ACCEPTED

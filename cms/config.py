@@ -72,6 +72,16 @@ class Settings:
     gc_full_interval: float = 600.0
     public_url: str = "http://127.0.0.1:8000"
     node_id: str = ""
+    # With Redis: every charger this process holds is announced again this often (and at once when Redis comes
+    # back), so a Redis that restarted empty relearns who holds which charger within this many seconds.
+    presence_refresh_seconds: float = 10.0
+    # Reconnect storms (cms.admission, cms.handshake_cache): OCPP-J handshakes in progress at once per process,
+    # beyond which a handshake is refused at once with HTTP 503 (0: no limit); and how long a registered
+    # charger's handshake facts are trusted without reading them again (0: always read).
+    max_pending_handshakes: int = 256
+    handshake_cache_seconds: float = 60.0
+    # Connected/disconnected flags written together this often (cms.connection_flags); 0 writes each at once.
+    connection_flags_batch_seconds: float = 0.5
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_user: str = ""

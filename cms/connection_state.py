@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
+from .connection_flags import ConnectionFlags
 from .db import Database
 from .models import ChargePoint, utcnow
 
 
-def charger_connected(db: Database, identity: str, node: str) -> None:
-    """``identity`` connected to ``node`` (a connection token): online from now."""
+def charger_connected(db: Database, identity: str, node: str, *, flags: ConnectionFlags | None = None) -> None:
+    """``identity`` connected to ``node`` (a connection token): online from now (with ``flags``: written with
+    its next batch, cms.connection_flags)."""
+    if flags is not None:
+        flags.connected(identity, node, utcnow())
+        return
     with db.uow() as uow:
         now = utcnow()
         uow.session.execute(
@@ -20,8 +25,11 @@ def charger_connected(db: Database, identity: str, node: str) -> None:
         uow.commit()
 
 
-def charger_disconnected(db: Database, identity: str, node: str) -> None:
+def charger_disconnected(db: Database, identity: str, node: str, *, flags: ConnectionFlags | None = None) -> None:
     """Mark offline, unless another node or connection has taken the charger over meanwhile."""
+    if flags is not None:
+        flags.disconnected(identity, node, utcnow())
+        return
     with db.uow() as uow:
         uow.session.execute(
             update(ChargePoint)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from typing import BinaryIO
+from typing import IO
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -47,7 +47,7 @@ class FileStore:
         except BadSignature:
             raise NotFound("Unknown upload location") from None
 
-    def save_diagnostics(self, identity: str, filename: str, stream: BinaryIO) -> str:
+    def save_diagnostics(self, identity: str, filename: str, stream: IO[bytes]) -> str:
         path = os.path.join(self._dir("diagnostics", safe_name(identity)), safe_name(filename))
         self._copy(stream, path)
         return path
@@ -59,7 +59,7 @@ class FileStore:
         return [{"name": n, "size": os.path.getsize(os.path.join(d, n))} for n in sorted(os.listdir(d))]
 
     # firmware
-    def save_firmware(self, filename: str, stream: BinaryIO) -> tuple[str, str]:
+    def save_firmware(self, filename: str, stream: IO[bytes]) -> tuple[str, str]:
         """Store a firmware image; returns (stored name, URL chargers download it from)."""
         tmp = os.path.join(self._dir("firmware"), f".upload-{os.getpid()}-{id(stream)}")
         digest = self._copy(stream, tmp)
@@ -77,7 +77,7 @@ class FileStore:
         return path
 
     @staticmethod
-    def _copy(stream: BinaryIO, path: str) -> str:
+    def _copy(stream: IO[bytes], path: str) -> str:
         h = hashlib.sha256()
         size = 0
         with open(path, "wb") as out:

@@ -31,6 +31,10 @@ class ChargerTimeout(CallFailed):
     """No answer in time (HTTP 504)."""
 
 
+class RoutingUnavailable(CallFailed):
+    """The charger may be held by another process, but the way there (Redis) is down (HTTP 503): try again."""
+
+
 class ChargerGateway(Protocol):
     """One way of reaching chargers: JSON connections of this process, SOAP endpoints, ..."""
 

@@ -6,10 +6,11 @@ for the next group and share its transaction; when the process is idle a group i
 waits for a timer. Nothing is answered before it is committed.
 
 A message refused with an OCPP error (raised before it writes anything) is answered with that error and the
-others go on. Any other failure, or a failed commit, rolls the whole group back; then each of its messages runs
-again in a unit of work of its own, exactly as without grouping, so one bad message costs the others nothing
-but time. A few writers per process: while one waits for the database (its statements go one round trip at
-a time) another writes the next group, and the connections keep being served all along under gevent.
+others go on. Any other failure rolls the group back; the message that failed then runs alone (exactly as
+without grouping) and the others are written together again; a failed commit splits the group in halves. One
+bad message costs the others a retry, not a transaction each. A few writers per process: while one waits for
+the database (its statements go one round trip at a time) another writes the next group, and the connections
+keep being served all along under gevent.
 """
 
 from __future__ import annotations
@@ -132,19 +133,56 @@ class GroupCommitter:
                         m.done.set()
 
     def _write(self, group: list[_Message]) -> None:
+        """Write ``group`` in one transaction. A message whose operation fails is taken out and run alone (it
+        hears the failure, or succeeds on a retry that the failure did not concern) and the others are written
+        together again; when the commit itself fails, which message caused it is unknown, so each half is
+        written on its own the same way. A bad message costs the others a retry, never a transaction each."""
+        todo = [group]
+        while todo:
+            part = todo.pop()
+            culprit = self._write_together(part)
+            if culprit is None:
+                continue
+            if culprit >= 0:
+                log.warning(
+                    "%s from %s failed inside a group of %d; it runs alone, the others are written together",
+                    part[culprit].action,
+                    part[culprit].charger.identity,
+                    len(part),
+                    exc_info=True,
+                )
+                self._alone(part[culprit])
+                rest = part[:culprit] + part[culprit + 1 :]
+                if rest:
+                    todo.append(rest)
+            elif len(part) == 1:
+                self._alone(part[0])
+            else:
+                log.warning("the commit of a group of %d messages failed; each half is written on its own", len(part))
+                half = len(part) // 2
+                todo += [part[half:], part[:half]]
+
+    def _write_together(self, group: list[_Message]) -> int | None:
+        """Apply and commit ``group`` in one unit of work and answer its messages. On failure nothing is
+        answered and the index of the message whose operation failed is returned (-1: the commit failed)."""
         svc = self.runner
+        failed_at = -1
         try:
             with svc.db.uow() as uow:
-                for m in group:
+                for i, m in enumerate(group):
+                    m.error, m.applied = None, None
                     try:
                         m.applied = svc.apply(uow.session, m.charger, m.action, m.payload, m.unique_id, m.raw, m.now)
                     except OcppError as refused:  # raised before it wrote anything: the others go on
                         m.error = refused
+                    except Exception:
+                        failed_at = i
+                        raise
                 uow.commit()
         except Exception:
-            log.warning("a group of %d messages failed; each runs on its own", len(group), exc_info=True)
-            self._one_by_one(group)
-            return
+            if failed_at < 0:
+                log.debug("group commit failed", exc_info=True)
+            return failed_at
         self.groups += 1
         self.messages += len(group)
         self.metrics.group_committed(len(group))
@@ -162,15 +200,16 @@ class GroupCommitter:
                     m.error = InternalFailure(f"{m.action} could not be processed")
                     m.error.__cause__ = exc
             m.done.set()
+        return None
 
-    def _one_by_one(self, group: list[_Message]) -> None:
-        for m in group:
-            m.error = None
-            logged_as = bind_charger(m.charger.identity)  # a failure is logged here, in the writer's thread
-            try:
-                m.response = self.runner.run_alone(m.charger, m.action, m.payload, m.unique_id, m.raw, m.now)
-            except OcppError as e:
-                m.error = e
-            finally:
-                unbind_charger(logged_as)
-            m.done.set()
+    def _alone(self, m: _Message) -> None:
+        """Run one message in a unit of work of its own, exactly as without grouping, and answer it."""
+        m.error = None
+        logged_as = bind_charger(m.charger.identity)  # a failure is logged here, in the writer's thread
+        try:
+            m.response = self.runner.run_alone(m.charger, m.action, m.payload, m.unique_id, m.raw, m.now)
+        except OcppError as e:
+            m.error = e
+        finally:
+            unbind_charger(logged_as)
+        m.done.set()

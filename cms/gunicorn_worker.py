@@ -24,6 +24,7 @@ import gevent
 from gunicorn.errors import AppImportError
 from gunicorn.workers.ggevent import GeventWorker as _GunicornGeventWorker
 
+WORKER_START_WAIT = 30.0  # seconds a starting worker waits for the database and Redis to answer
 LISTENER_WAIT = 1.5  # seconds: gunicorn's run loop notices a SIGTERM within one (it sleeps a second per turn)
 
 
@@ -35,10 +36,14 @@ class GeventWorker(_GunicornGeventWorker):
 
     def load_wsgi(self):
         from .config import StartupError, load_settings
-        from .preflight import check
+        from .preflight import check_until_reachable
 
         try:
-            for warning in check(load_settings()):
+            # A database or Redis that does not answer is waited for (a worker restarted during an outage);
+            # anything else stops the server at once.
+            for warning in check_until_reachable(
+                load_settings(), WORKER_START_WAIT, on_retry=lambda why: self.log.warning("%s; trying again", why)
+            ):
                 self.log.warning(warning)
             super().load_wsgi()
         except StartupError as e:

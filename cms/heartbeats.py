@@ -21,6 +21,8 @@ import threading
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from . import message_log
 from .bulk import json_rows, naive_utc, recordset
@@ -29,6 +31,17 @@ from .metrics import NO_METRICS, Metrics
 from .models import ChargePoint, MessageLogEntry, utcnow
 
 log = logging.getLogger(__name__)
+
+# Log rows kept in memory while the database is away (a minute of a busy worker's traffic); older ones go first.
+MAX_PENDING_LOG_ROWS = 200_000
+
+
+def _unreachable(failure: Exception) -> bool:
+    """Whether ``failure`` says the database could not be reached or used at all (not that it refused a row)."""
+    return isinstance(failure, OperationalError | InterfaceError | PoolTimeout) or bool(
+        isinstance(failure, DBAPIError) and failure.connection_invalidated
+    )
+
 
 _SET_HEARTBEAT = (
     update(ChargePoint)
@@ -39,6 +52,9 @@ _SET_HEARTBEAT = (
 _PG_SET_HEARTBEAT = text(
     "UPDATE charge_points AS c SET last_heartbeat_at = v.at, last_seen_at = v.at "
     "FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamp[])) AS v(id, at) WHERE c.id = v.id"
+)
+_PG_LOCK_CHARGERS = text(
+    "SELECT id FROM charge_points WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE"
 )
 _LOG_COLUMNS = ["charge_point_id", "direction", "action", "unique_id", "payload", "created_at"]
 _LOG_SELECT, _LOG_RECORD = recordset(MessageLogEntry.__table__, _LOG_COLUMNS)
@@ -87,12 +103,36 @@ class HeartbeatBatcher:
             self.flush()
 
     def flush(self) -> int:
-        """Write what was collected; returns the number of chargers whose heartbeat time was updated."""
+        """Write what was collected; returns the number of chargers whose heartbeat time was updated.
+
+        A batch the database refuses for a row it cannot store is written apart: the heartbeat times on their
+        own, the log rows in halves down to the row that fails alone, which is dropped with a WARNING line. When
+        the database cannot be reached at all, everything is kept for the next round (the times merged with
+        newer ones; at most MAX_PENDING_LOG_ROWS log rows) and the failure is raised.
+        """
         with self._lock:
             latest, rows = self._latest, self._log_rows
             self._latest, self._log_rows = {}, []
         if not latest and not rows:
             return 0
+        try:
+            updated = self._write(latest, rows, prune=True)
+        except Exception as failure:
+            if _unreachable(failure):
+                self._requeue(latest, rows)
+                raise
+            log.warning(
+                "a batch of %d heartbeat times and %d log rows was refused; written apart",
+                len(latest),
+                len(rows),
+                exc_info=True,
+            )
+            updated = self._write_apart(latest, rows)
+        if latest:  # how long the oldest of them waited to be written
+            self.metrics.heartbeat_batch_written(len(latest), (utcnow() - min(latest.values())).total_seconds())
+        return updated
+
+    def _write(self, latest: dict[int, datetime], rows: list[dict], *, prune: bool = False) -> int:
         with self.db.uow() as uow:
             conn = uow.session.connection()
             updated = (
@@ -100,18 +140,65 @@ class HeartbeatBatcher:
                 if self._postgres
                 else self._write_generic(uow.session, latest, rows)
             )
-            if self.log_limit > 0:
+            if prune and self.log_limit > 0:
                 for cp_id in {r["charge_point_id"] for r in rows if random.random() < message_log.PRUNE_PROBABILITY}:
                     message_log.prune(uow.session, cp_id, self.log_limit)
             uow.commit()
-        if latest:  # how long the oldest of them waited to be written
-            self.metrics.heartbeat_batch_written(len(latest), (utcnow() - min(latest.values())).total_seconds())
         return updated
+
+    def _write_apart(self, latest: dict[int, datetime], rows: list[dict]) -> int:
+        """Write a refused batch in parts, so that only a row that cannot be stored is lost."""
+        updated = 0
+        if latest:
+            try:
+                updated = self._write(latest, [])
+            except Exception as failure:
+                if _unreachable(failure):
+                    self._requeue(latest, rows)
+                    raise
+                log.exception("%d heartbeat times could not be written", len(latest))
+        todo = [rows] if rows else []
+        while todo:
+            part = todo.pop()
+            try:
+                self._write({}, part)
+            except Exception as failure:
+                if _unreachable(failure):
+                    self._requeue({}, [r for p in [part, *todo] for r in p])
+                    raise
+                if len(part) > 1:
+                    half = len(part) // 2
+                    todo += [part[half:], part[:half]]
+                    continue
+                row = part[0]
+                log.warning(
+                    "message-log row of charge point %s (%s %s) dropped, the database refused it: %s",
+                    row.get("charge_point_id"),
+                    row.get("direction"),
+                    message_log.storable_field(row.get("action"), 64),
+                    str(failure).splitlines()[0][:200],
+                )
+        return updated
+
+    def _requeue(self, latest: dict[int, datetime], rows: list[dict]) -> None:
+        """Keep what could not be written (the database is away) for the next round; newer times win."""
+        with self._lock:
+            for cp_id, at in latest.items():
+                if cp_id not in self._latest or self._latest[cp_id] < at:
+                    self._latest[cp_id] = at
+            room = MAX_PENDING_LOG_ROWS - len(self._log_rows)
+            if room > 0:
+                self._log_rows[:0] = rows[-room:]
+            if len(rows) > max(room, 0):
+                log.warning("%d message-log rows dropped: the database is away", len(rows) - max(room, 0))
 
     @staticmethod
     def _write_postgres(conn, latest: dict[int, datetime], rows: list[dict]) -> int:
         updated = 0
         if latest:
+            # Rows locked in the order of their ids, as every batch writer does: two batches never deadlock. NO KEY
+            # UPDATE, as the UPDATE itself takes: a foreign key check of another insert (KEY SHARE) does not wait.
+            conn.execute(_PG_LOCK_CHARGERS, {"ids": sorted(latest)})
             updated = conn.execute(
                 _PG_SET_HEARTBEAT, {"ids": list(latest), "ats": [naive_utc(at) for at in latest.values()]}
             ).rowcount

@@ -13,24 +13,43 @@ from .models import MessageLogEntry, utcnow
 
 PRUNE_PROBABILITY = 0.02
 PAYLOAD_LIMIT = 65536  # characters of a message kept in the log
-# A SOAP MessageID may be any URI: the log keeps what its column holds.
-_UNIQUE_ID_LIMIT = cast(String, MessageLogEntry.__table__.c.unique_id.type).length
+# A SOAP MessageID may be any URI, an action any text: the log keeps what its columns hold.
+_UNIQUE_ID_LIMIT = cast(String, MessageLogEntry.__table__.c.unique_id.type).length or 64
+_ACTION_LIMIT = cast(String, MessageLogEntry.__table__.c.action.type).length or 64
 _COLUMNS = ("charge_point_id", "direction", "action", "unique_id", "payload", "created_at")
 # A request and its answer as one two-row INSERT, built once (statement construction costs more than the SQL).
 _EXCHANGE = insert(MessageLogEntry.__table__).values([{c: bindparam(f"{c}_{i}") for c in _COLUMNS} for i in (0, 1)])
 
 
-def _storable(text: str) -> str:
-    """A message as the log keeps it: cut to PAYLOAD_LIMIT, without NUL characters (PostgreSQL text has none)."""
+def _storable(text: str | bytes) -> str:
+    """A message as the log keeps it: cut to PAYLOAD_LIMIT, without NUL characters (PostgreSQL text has none);
+    a binary frame (bytes) as hexadecimal text."""
+    if isinstance(text, bytes | bytearray):
+        text = bytes(text[: PAYLOAD_LIMIT // 2]).hex()
     text = text[:PAYLOAD_LIMIT]
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def storable_field(value: str | bytes | None, limit: int) -> str | None:
+    """A charger's message id or action as a log column holds it: text without NUL characters (which PostgreSQL
+    cannot store), cut to ``limit`` characters; bytes as hexadecimal."""
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray):
+        value = bytes(value).hex()
+    elif not isinstance(value, str):
+        value = str(value)
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    return value[:limit]
 
 
 def exchange_rows(
     charge_point_id: int, action: str | None, unique_id: str | None, request: str, response: str, at: datetime
 ) -> list[dict]:
     """A request and its answer as two log rows (``message_log`` columns)."""
-    unique_id = unique_id[:_UNIQUE_ID_LIMIT] if unique_id else unique_id
+    unique_id = storable_field(unique_id, _UNIQUE_ID_LIMIT)
+    action = storable_field(action, _ACTION_LIMIT)
     return [
         {
             "charge_point_id": charge_point_id,
@@ -60,8 +79,8 @@ def record(
         {
             "charge_point_id": charge_point_id,
             "direction": direction,
-            "action": action,
-            "unique_id": unique_id[:_UNIQUE_ID_LIMIT] if unique_id else unique_id,
+            "action": storable_field(action, _ACTION_LIMIT),
+            "unique_id": storable_field(unique_id, _UNIQUE_ID_LIMIT),
             "payload": _storable(payload),
             "created_at": utcnow(),
         },

@@ -71,6 +71,10 @@ class Metrics(Protocol):
     def heartbeat_batch_written(self, size: int, lag_seconds: float) -> None:
         """``size`` chargers' heartbeat times were written together; the oldest waited ``lag_seconds``."""
 
+    def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
+        """What ``GET /metrics`` answers: the body and its content type (by the ``Accept`` header)."""
+        ...
+
 
 class NoMetrics:
     """Records nothing: the default of every collaborator, and what the unit tests of the core use."""
@@ -89,6 +93,9 @@ class NoMetrics:
 
     def heartbeat_batch_written(self, size: int, lag_seconds: float) -> None:
         pass
+
+    def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
+        return b"", "text/plain; version=0.0.4; charset=utf-8"
 
 
 NO_METRICS: Metrics = NoMetrics()  # stateless, so one instance serves everybody

@@ -4,6 +4,13 @@ Each process announces the chargers it holds in a Redis hash and listens on its 
 a charger held elsewhere is published to that process's channel and its answer comes back on a list keyed
 by a correlation id. OCPP's one-CALL-at-a-time rule holds because every call ends in the holding
 connection's queue.
+
+Redis goes away sometimes, and may come back empty. Nothing here lets that stop a charger from being served:
+an announcement that fails is logged and made good later; the subscription is retried with backoff for as
+long as the process lives; every charger this process holds is announced again every ``refresh_interval``
+seconds and at once when the subscription is restored, so a Redis that restarted empty knows every held
+charger again within seconds. Meanwhile a command for a charger held elsewhere fails at once with
+:class:`RoutingUnavailable` (HTTP 503), and commands for chargers held here never touch Redis.
 """
 
 from __future__ import annotations
@@ -11,14 +18,12 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import orjson
+from redis.exceptions import RedisError
 
-from .gateway import ChargerCallError, ChargerNotConnected, ChargerTimeout
-
-if TYPE_CHECKING:
-    from redis.client import PubSub
+from .gateway import ChargerCallError, ChargerNotConnected, ChargerTimeout, RoutingUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -29,33 +34,72 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
 end
 return 0
 """
+# Announce again what Redis forgot, never over another process's (newer) announcement: pairs of identity, value.
+_RESTORE = """
+local restored = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+    restored = restored + 1
+  end
+end
+return restored
+"""
+RESTORE_BATCH = 1000  # identities per script call: one round trip each, short enough not to hold Redis up
+MAX_BACKOFF = 2.0  # seconds between attempts to subscribe again: Redis that returns is used within this
 
 
 class RedisRouter:
-    """The dispatcher's route to chargers held by other processes; also serves calls addressed to this one."""
+    """The dispatcher's route to chargers held by other processes; also serves calls addressed to this one.
 
-    def __init__(self, redis_client, node_id: str, call_local, *, namespace: str = "cms"):
+    ``held()`` lists the (identity, connection token) pairs this process holds now (its connection registry),
+    for the periodic announcements."""
+
+    def __init__(
+        self,
+        redis_client,
+        node_id: str,
+        call_local,
+        *,
+        namespace: str = "cms",
+        held: Callable[[], list[tuple[str, str]]] | None = None,
+        refresh_interval: float = 10.0,
+    ):
         self.redis = redis_client
         self.node_id = node_id
         self._call_local = call_local  # (identity, action, payload, timeout) -> response
+        self._held = held or list
+        self.refresh_interval = refresh_interval
         self.presence_key = f"{namespace}:presence"
         self.channel = f"{namespace}:node:{node_id}"
         self._namespace = namespace
         self._withdraw = self.redis.register_script(_WITHDRAW)
-        self._pubsub: PubSub | None = None
-        self._thread: threading.Thread | None = None
+        self._restore = self.redis.register_script(_RESTORE)
+        self._pubsub = None
+        self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._refresh_now = threading.Event()
+        self.subscribed = False  # listening on this process's channel right now (readiness)
+        self.restored = 0  # announcements Redis had forgotten and got again, for tests and figures
 
     # presence
     def _value(self, token: str) -> str:
         return f"{self.node_id}|{token}"
 
     def announce(self, identity: str, token: str) -> None:
-        self.redis.hset(self.presence_key, identity, self._value(token))
+        """Tell Redis this process holds ``identity`` (the newest connection wins). Never raises: when Redis
+        is away the next refresh announces it."""
+        try:
+            self.redis.hset(self.presence_key, identity, self._value(token))
+        except RedisError as e:
+            log.warning("Redis router: %s could not be announced (%s); announced when Redis answers", identity, e)
+            self._refresh_now.set()
 
     def withdraw(self, identity: str, token: str) -> None:
         """Forget the charger unless a newer connection (here or on another node) announced it meanwhile."""
-        self._withdraw(keys=[self.presence_key], args=[identity, self._value(token)])
+        try:
+            self._withdraw(keys=[self.presence_key], args=[identity, self._value(token)])
+        except RedisError as e:  # stale until then: a call finds it is not held here and says so
+            log.warning("Redis router: %s could not be withdrawn (%s)", identity, e)
 
     def withdraw_all(self) -> int:
         """Forget every charger this process announced (it is stopping); a newer announcement by another process
@@ -71,12 +115,34 @@ class RedisRouter:
             withdrawn += self._withdraw(keys=[self.presence_key], args=[identity, value])
         return withdrawn
 
+    def refresh(self) -> int:
+        """Announce again every charger this process holds that Redis does not know (it restarted empty, or an
+        announcement failed); one held elsewhere since is left alone. Returns how many were restored."""
+        pairs = self._held()
+        restored = 0
+        for start in range(0, len(pairs), RESTORE_BATCH):
+            args: list[str] = []
+            for identity, token in pairs[start : start + RESTORE_BATCH]:
+                args += [identity, self._value(token)]
+            restored += int(self._restore(keys=[self.presence_key], args=args))
+        if restored:
+            log.info("Redis router: %d held chargers announced again", restored)
+        self.restored += restored
+        return restored
+
     def holder(self, identity: str) -> str | None:
         value = self.redis.hget(self.presence_key, identity)
         return value.decode().split("|", 1)[0] if value else None
 
     # calls
     def call(self, identity: str, action: str, payload: dict, timeout: float) -> dict:
+        """Send a call to the process holding ``identity``; :class:`RoutingUnavailable` when Redis is down."""
+        try:
+            return self._call(identity, action, payload, timeout)
+        except RedisError as e:
+            raise RoutingUnavailable(f"{identity} cannot be reached: the routing service is unavailable ({e})") from e
+
+    def _call(self, identity: str, action: str, payload: dict, timeout: float) -> dict:
         node = self.holder(identity)
         if node is None or node == self.node_id:
             # Not held anywhere; or announced by this process but no longer held here (stale).
@@ -103,43 +169,71 @@ class RedisRouter:
 
     # serving calls for other processes
     def start(self) -> None:
-        self._subscribe()
-        self._thread = threading.Thread(target=self._listen, name="cms-redis-router", daemon=True)
-        self._thread.start()
+        """Start listening and announcing, in background threads; Redis need not answer yet."""
+        for target, name in ((self._listen, "cms-redis-router"), (self._refresher, "cms-redis-presence")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._pubsub is not None:
+        self._refresh_now.set()
+        self._close_pubsub()
+
+    def _close_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        self.subscribed = False
+        if pubsub is not None:
             try:
-                self._pubsub.unsubscribe()
-                self._pubsub.close()
+                pubsub.close()
             except Exception:  # closing anyway
                 pass
 
-    def _subscribe(self) -> PubSub:
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        self._pubsub = pubsub  # kept even when subscribing fails: the next get_message fails and retries
-        pubsub.subscribe(self.channel)
-        return pubsub
+    def _subscribe(self) -> None:
+        """Subscribe to this process's channel, retrying with backoff until it works or the router stops."""
+        delay = 0.1
+        while not self._stopping.is_set():
+            try:
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.channel)
+                self._pubsub = pubsub
+                self.subscribed = True
+                self._refresh_now.set()  # Redis may have come back empty: announce what is held here
+                return
+            except RedisError as e:
+                if delay >= MAX_BACKOFF:  # once per outage at most a line every MAX_BACKOFF seconds
+                    log.warning("Redis router: cannot subscribe (%s); retrying", e)
+                self._stopping.wait(delay)
+                delay = min(MAX_BACKOFF, delay * 2)
 
     def _listen(self) -> None:
         while not self._stopping.is_set():
-            pubsub = self._pubsub
-            assert pubsub is not None, "start() subscribes before the listening thread runs"
+            if self._pubsub is None:
+                self._subscribe()
+                continue
             try:
-                message = pubsub.get_message(timeout=1.0)
-            except Exception:
+                message = self._pubsub.get_message(timeout=1.0)
+            except Exception as e:
                 if self._stopping.is_set():
                     return
-                log.exception("Redis router: lost the subscription; retrying")
-                self._stopping.wait(1.0)
-                try:
-                    self._subscribe()
-                except Exception:
-                    pass
+                log.warning("Redis router: lost the subscription (%s); subscribing again", e)
+                self._close_pubsub()
                 continue
             if message and message.get("type") == "message":
                 threading.Thread(target=self._serve, args=(message["data"],), daemon=True).start()
+
+    def _refresher(self) -> None:
+        while not self._stopping.is_set():
+            self._refresh_now.wait(self.refresh_interval if self.refresh_interval > 0 else None)
+            self._refresh_now.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                self.refresh()
+            except RedisError as e:  # Redis away: the resubscription or the next round tries again
+                log.debug("Redis router: announcing held chargers failed (%s)", e)
+            except Exception:
+                log.exception("Redis router: announcing held chargers failed")
 
     def _serve(self, data: bytes) -> None:
         try:
@@ -158,10 +252,15 @@ class RedisRouter:
         except Exception as e:  # the caller must get an answer, not a hung request
             log.exception("Redis router: %s for %s failed", req.get("action"), req.get("identity"))
             reply = {"error": "call_error", "code": "InternalError", "description": str(e), "details": {}}
-        pipe = self.redis.pipeline()
-        pipe.rpush(req["reply"], orjson.dumps(reply))
-        pipe.expire(req["reply"], 60)
-        pipe.execute()
+        try:
+            pipe = self.redis.pipeline()
+            pipe.rpush(req["reply"], orjson.dumps(reply))
+            pipe.expire(req["reply"], 60)
+            pipe.execute()
+        except RedisError as e:  # the caller times out
+            log.warning(
+                "Redis router: the answer to %s for %s was lost (%s)", req.get("action"), req.get("identity"), e
+            )
 
 
 def _decode_reply(reply: dict) -> dict:

@@ -52,6 +52,11 @@ class Router(Protocol):
         """Stop serving calls addressed to this process."""
         ...
 
+    @property
+    def subscribed(self) -> bool:
+        """Calls addressed to this process can reach it right now (readiness)."""
+        ...
+
 
 class MailSender(Protocol):
     """Outgoing mail; every mail is kept in the outbox either way."""
@@ -71,6 +76,10 @@ class LocalConnections(Protocol):
 
     def identities(self) -> list[str]:
         """The chargers connected here."""
+        ...
+
+    def held(self) -> list[tuple[str, str]]:
+        """(identity, connection token) of every open connection here, for the router's announcements."""
         ...
 
     def go_away_all(self, deadline: float) -> int:

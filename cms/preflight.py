@@ -16,6 +16,31 @@ from .config import Settings, StartupError
 CONNECT_TIMEOUT = 5  # seconds: an address that drops packets fails the check instead of hanging the start
 
 
+class Unreachable(StartupError):
+    """The database or Redis did not answer: maybe for a moment (a restart, connections cut), maybe for good."""
+
+
+def check_until_reachable(settings: Settings, seconds: float, *, sleep=None, on_retry=None) -> list[str]:
+    """:func:`check`, tried again while the database or Redis cannot be reached, for up to ``seconds``.
+
+    A gunicorn worker restarted during an outage (its predecessor was killed while the database's connections
+    were being cut, say) must not stop the whole server with "App failed to load": it waits for them as long as
+    this allows. Anything else wrong (no tables, a bad URL) fails at once."""
+    import time
+
+    sleep = sleep or time.sleep
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return check(settings)
+        except Unreachable as e:
+            if time.monotonic() >= deadline:
+                raise
+            if on_retry is not None:
+                on_retry(str(e))
+            sleep(1.0)
+
+
 def check(settings: Settings, *, schema: bool = True, redis: bool = True) -> list[str]:
     """Run the checks a server needs; returns warnings (one line each) to show, raises :class:`StartupError`.
 
@@ -77,7 +102,7 @@ def check_database(url: str, *, schema: bool = True) -> list[str]:
 
             current = set(MigrationContext.configure(conn).get_current_heads())
     except Exception as e:
-        raise StartupError(f"cannot reach the database {shown} (CMS_DATABASE_URL): {_one_line(e)}") from None
+        raise Unreachable(f"cannot reach the database {shown} (CMS_DATABASE_URL): {_one_line(e)}") from None
     finally:
         engine.dispose()
     return _compare_revisions(shown, current)
@@ -131,7 +156,7 @@ def check_redis(url: str) -> None:
     try:
         client.ping()
     except redis.RedisError as e:
-        raise StartupError(f"cannot reach Redis at {shown} (CMS_REDIS_URL): {_one_line(e)}") from None
+        raise Unreachable(f"cannot reach Redis at {shown} (CMS_REDIS_URL): {_one_line(e)}") from None
     finally:
         client.close()
 

@@ -11,13 +11,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .admission import Admission
 from .config import Settings
+from .connection_flags import ConnectionFlags
 from .credentials import Credentials
 from .datatransfer import DataTransferRegistry
 from .db import Database
 from .dispatcher import Dispatcher
 from .files import FileStore
 from .group_commit import GroupCommitter
+from .handshake_cache import HandshakeCache
 from .heartbeats import HeartbeatBatcher
 from .mail import Mailer
 from .maintenance import Maintenance
@@ -68,11 +71,16 @@ class Runtime:
     # once their messages are answered (see :meth:`shutdown`).
     on_shutdown: list[Callable[[float], object]] = field(default_factory=list)
     stopping: bool = False  # set by shutdown(): /readyz says 503 so load balancers send no new work
+    admission: Admission | None = None  # OCPP-J handshakes in progress, refused beyond its limit
+    handshake_cache: HandshakeCache | None = None  # registered chargers' handshake facts
+    connection_flags: ConnectionFlags | None = None  # connected/disconnected flags written in batches
 
     def start(self) -> None:
         """Start the background loops: heartbeat batches, upkeep rounds, calls routed here over Redis."""
         if self.heartbeats is not None:
             self.heartbeats.start()
+        if self.connection_flags is not None:
+            self.connection_flags.start()
         if self.maintenance is not None:
             self.maintenance.start()
         if self.router is not None:
@@ -98,6 +106,8 @@ class Runtime:
             _attempt(self.group_commit.drain, deadline)
         if self.heartbeats is not None:
             _attempt(self.heartbeats.close)
+        if self.connection_flags is not None:
+            _attempt(self.connection_flags.close)
         if self.router is not None:
             _attempt(self.router.withdraw_all)
             _attempt(self.router.stop)
@@ -176,7 +186,12 @@ def build_runtime(
         maintenance = Maintenance(
             db, settings.heartbeat_interval, settings.maintenance_interval, settings.gc_full_interval
         )
-    client, router = _redis(settings, node_id, dispatcher) if settings.redis_url else (None, None)
+    client, router = _redis(settings, node_id, dispatcher, connections) if settings.redis_url else (None, None)
+    handshake_cache = HandshakeCache(settings.handshake_cache_seconds)
+    handshake_cache.watch(db.session_factory)
+    connection_flags = None
+    if settings.connection_flags_batch_seconds > 0 and settings.heartbeat_batch_seconds > 0:
+        connection_flags = ConnectionFlags(db, settings.connection_flags_batch_seconds)
     return Runtime(
         settings=settings,
         db=db,
@@ -198,17 +213,32 @@ def build_runtime(
         connections=connections,
         on_connect=[router.announce] if router is not None else [],
         on_disconnect=[router.withdraw] if router is not None else [],
+        admission=Admission(settings.max_pending_handshakes),
+        handshake_cache=handshake_cache,
+        connection_flags=connection_flags,
     )
 
 
-def _redis(settings: Settings, node_id: str, dispatcher: Dispatcher) -> tuple[Redis, RedisRouter]:
+def _redis(
+    settings: Settings, node_id: str, dispatcher: Dispatcher, connections: LocalConnections | None
+) -> tuple[Redis, RedisRouter]:
     """Several processes or nodes: share who holds which charger, and route commands, over Redis."""
     import redis
 
     from .node_routing import RedisRouter
 
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=None, health_check_interval=30)
-    router = RedisRouter(client, node_id, dispatcher.call_local)
+    # Connecting times out quickly (a Redis that is away must not hold a command or a probe); reads do not, since
+    # a BLPOP waits for a charger's answer.
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=None, socket_connect_timeout=2, health_check_interval=30
+    )
+    router = RedisRouter(
+        client,
+        node_id,
+        dispatcher.call_local,
+        held=connections.held if connections is not None else None,
+        refresh_interval=settings.presence_refresh_seconds,
+    )
     # The dispatcher routes to other processes through the router, which delivers calls addressed here
     # through the dispatcher's local gateways: the one link made after construction.
     dispatcher.remote = router

@@ -145,6 +145,11 @@ class ConnectionRegistry:
         with self._lock:
             return list(self._by_identity)
 
+    def held(self) -> list[tuple[str, str]]:
+        """(identity, connection token) of every open connection, for the Redis router's announcements."""
+        with self._lock:
+            return [(identity, c.token) for identity, c in self._by_identity.items() if not c.closed]
+
     def __len__(self) -> int:
         return len(self._by_identity)
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 
 from flask import Blueprint, Response, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from cms.admission import Ticket
 from cms.charger_auth import ChargerAdmission, authenticate_charger
 from cms.connection_state import charger_connected, charger_disconnected
 from cms.errors import InternalFailure, OcppError
@@ -24,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
 MAX_MESSAGE_BYTES = 1 << 20  # a large local list or diagnostics answer fits; anything bigger is an attack
+_TICKET = "cms.handshake_ticket"  # the request's cms.admission ticket, in the WSGI environ
 
 
 def _refuse(status: int, reason: str, **headers) -> Response:
@@ -39,7 +43,9 @@ def create_blueprint(sock: Sock) -> Blueprint:
 
     @bp.before_request
     def check_handshake():
-        """Refuse before upgrading: unknown charger (404), no common subprotocol (400), bad password (401)."""
+        """Refuse before upgrading: too many handshakes in progress (503), no common subprotocol (400), unknown
+        charger (404), bad password (401). A registered charger known from an earlier handshake is checked
+        without the database (cms.handshake_cache)."""
         rt = current_app.extensions["cms"]
         # Decline permessage-deflate (simple-websocket accepts it from every client that offers it): zlib state
         # costs hundreds of KB per connection, for frames of a few hundred bytes that hardly compress.
@@ -48,28 +54,49 @@ def create_blueprint(sock: Sock) -> Blueprint:
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         if SUBPROTOCOL not in offered:
             return _refuse(400, f"Subprotocol {SUBPROTOCOL} required")
+        ticket = rt.admission.enter() if rt.admission is not None else None
+        if rt.admission is not None and ticket is None:
+            return _refuse(503, "Too many connections being opened; try again shortly", Retry_After="5")
         auth = request.authorization
-        admission = authenticate_charger(
-            rt.db, rt.settings, identity, auth.username if auth else None, auth.password if auth else None
+        verdict = authenticate_charger(
+            rt.db,
+            rt.settings,
+            identity,
+            auth.username if auth else None,
+            auth.password if auth else None,
+            cache=rt.handshake_cache,
         )
-        if admission is ChargerAdmission.UNKNOWN:
-            return _refuse(404, "Unknown charge point")
-        if admission is ChargerAdmission.UNAUTHENTICATED:
-            return _refuse(401, "Authentication required", WWW_Authenticate='Basic realm="OCPP"')
+        refusal = None
+        if verdict is ChargerAdmission.UNKNOWN:
+            refusal = _refuse(404, "Unknown charge point")
+        elif verdict is ChargerAdmission.UNAUTHENTICATED:
+            refusal = _refuse(401, "Authentication required", WWW_Authenticate='Basic realm="OCPP"')
+        if refusal is not None:
+            if ticket is not None:
+                ticket.release()
+            return refusal
+        request.environ[_TICKET] = ticket  # released once the connection is served (or the upgrade fails)
         return None
+
+    @bp.teardown_request
+    def _release_ticket(_exc):
+        ticket = request.environ.pop(_TICKET, None)
+        if ticket is not None:
+            ticket.release()
 
     @sock.route("/ocpp/<path:charge_point_id>", bp=bp)
     def ocpp_endpoint(ws, charge_point_id: str):
         rt = current_app.extensions["cms"]
         detach = ws.mode == "gunicorn" and _gevent_patched()
         channel = take_over(ws, rt.settings.ws_ping_interval, MAX_MESSAGE_BYTES, detach=detach)
+        ticket = request.environ.pop(_TICKET, None)  # from now on the connection releases it
         if detach:
             # The request ends now; the connection lives on in a bare greenlet (see wsloop.take_over).
             import gevent
 
-            gevent.spawn_raw(_serve_detached, channel, charge_point_id, rt)
+            gevent.spawn_raw(_serve_detached, channel, charge_point_id, rt, ticket)
         else:
-            serve_connection(channel, charge_point_id, rt)
+            serve_connection(channel, charge_point_id, rt, ticket)
 
     return bp
 
@@ -82,27 +109,33 @@ def _gevent_patched() -> bool:
     return monkey.is_module_patched("socket")
 
 
-def _serve_detached(channel: WsChannel, identity: str, rt: Runtime) -> None:
+def _serve_detached(channel: WsChannel, identity: str, rt: Runtime, ticket: Ticket | None = None) -> None:
     try:
-        serve_connection(channel, identity, rt)
+        serve_connection(channel, identity, rt, ticket)
     except Exception:  # a bare greenlet has nobody to report to
         log.exception("%s: connection failed", identity)
 
 
-def serve_connection(channel: WsChannel, identity: str, rt: Runtime) -> None:
-    """Run one charger's connection until it closes; a newer connection of the same charger replaces it."""
+def serve_connection(channel: WsChannel, identity: str, rt: Runtime, ticket: Ticket | None = None) -> None:
+    """Run one charger's connection until it closes; a newer connection of the same charger replaces it.
+    ``ticket`` (cms.admission) is released once the connection is registered and announced.
+
+    Whatever fails around it (the database marking it connected, Redis announcing it), the connection is read
+    and served, and when it ends it leaves the registry: an outside failure is logged, never fatal here."""
     registry = rt.connections
     assert isinstance(registry, ConnectionRegistry)  # what create_app gives the runtime
     conn = OcppConnection(channel, identity, rt.node_id)
     old = registry.add(conn)
-    if old is not None:
-        old.close(1000, "Replaced by a new connection")
-    charger_connected(rt.db, identity, conn.token)
-    for fn in rt.on_connect:
-        fn(identity, conn.token)
-    charger = Charger(identity=identity, transport="json", ocpp_version="1.6")
     logged_as = bind_charger(identity)  # every line logged for this connection names the charger
     try:
+        if old is not None:
+            old.close(1000, "Replaced by a new connection")
+        _connection_hook(partial(charger_connected, rt.db, flags=rt.connection_flags), identity, conn.token)
+        for fn in rt.on_connect:
+            _connection_hook(fn, identity, conn.token)
+        if ticket is not None:
+            ticket.release()
+        charger = Charger(identity=identity, transport="json", ocpp_version="1.6")
         # Messages are handled one after the other, in order, in this greenlet: a charger sends one CALL at
         # a time, and answers to our CALLs are delivered here to the greenlet waiting for them.
         for text in channel:
@@ -113,12 +146,23 @@ def serve_connection(channel: WsChannel, identity: str, rt: Runtime) -> None:
     except ConnectionClosed:
         pass
     finally:
+        if ticket is not None:
+            ticket.release()
         conn.mark_closed()
+        channel.abort()  # a loop that ended on a failure must not leave the socket open and unread
         if registry.remove(conn):
-            charger_disconnected(rt.db, identity, conn.token)
+            _connection_hook(partial(charger_disconnected, rt.db, flags=rt.connection_flags), identity, conn.token)
             for fn in rt.on_disconnect:
-                fn(identity, conn.token)
+                _connection_hook(fn, identity, conn.token)
         unbind_charger(logged_as)
+
+
+def _connection_hook(fn: Callable[[str, str], object], identity: str, token: str) -> None:
+    """Run a connect/disconnect hook (connected flag, Redis presence); a failure is logged, the charger served."""
+    try:
+        fn(identity, token)
+    except Exception:
+        log.warning("%s: %s failed", identity, getattr(fn, "__qualname__", fn), exc_info=True)
 
 
 def handle_frame(rt: Runtime, conn: OcppConnection, charger: Charger, text: str | bytes) -> str | None:
@@ -133,12 +177,17 @@ def handle_frame(rt: Runtime, conn: OcppConnection, charger: Charger, text: str 
     try:
         frame = framing.parse(text)
     except framing.FrameError as e:
-        log.warning("%s: frame %s refused with %s: %s", conn.identity, e.unique_id, e.code, brief(e.description))
         rt.metrics.charger_message("json", None, e.code)  # never reaches the service layer, which counts the rest
+        if not e.answer:  # not a CALL: OCPP-J answers nothing
+            log.warning(
+                "%s: frame %s ignored (%s): %s", conn.identity, brief(e.unique_id), e.code, brief(e.description)
+            )
+            return None
+        log.warning("%s: frame %s refused with %s: %s", conn.identity, brief(e.unique_id), e.code, brief(e.description))
         return framing.call_error(e.unique_id, e.code, e.description)
-    if frame.type != framing.CALL:
+    if frame.type != framing.CALL:  # an answer to a call of ours; to none (late, stray): ignored, never answered
         if not conn.deliver(frame):
-            log.info("%s: answer to no pending call (%s)", conn.identity, frame.unique_id)
+            log.info("%s: answer to no pending call (%s) ignored", conn.identity, brief(frame.unique_id))
         return None
     if conn.going_away:
         # This process is stopping: not processed, not answered. The connection closes (1001) in a moment and

@@ -23,11 +23,16 @@ class Frame:
 
 
 class FrameError(OcppError):
-    """A frame we cannot read; ``unique_id`` is what we could recover of it (or "-1")."""
+    """A frame we cannot read; ``unique_id`` is what we could recover of it (or "-1").
 
-    def __init__(self, code: str, description: str, unique_id: str = "-1"):
+    ``answer``: whether the charger is told (CALLERROR). OCPP-J answers only CALLs: a frame that is recognisably
+    a CALLRESULT, a CALLERROR or of an unknown message type is ignored, however malformed; one whose type cannot
+    be told (not JSON, not an array) might be a CALL and is answered."""
+
+    def __init__(self, code: str, description: str, unique_id: str = "-1", *, answer: bool = True):
         super().__init__(code, description)
         self.unique_id = unique_id
+        self.answer = answer
 
 
 def parse(text: str | bytes) -> Frame:
@@ -37,13 +42,18 @@ def parse(text: str | bytes) -> Frame:
     except orjson.JSONDecodeError:
         raise FrameError("FormationViolation", "Message is not valid JSON") from None
     if not isinstance(msg, list) or len(msg) < 2:
-        raise FrameError("FormationViolation", "An OCPP-J message is a JSON array [type, id, ...]")
+        raise FrameError(
+            "FormationViolation",
+            "An OCPP-J message is a JSON array [type, id, ...]",
+            answer=not (isinstance(msg, list) and msg and not _maybe_call(msg[0])),
+        )
     kind, uid = msg[0], msg[1]
     if not isinstance(uid, str) or not uid or len(uid) > 36:
         raise FrameError(
             "FormationViolation",
             "UniqueId must be a string of at most 36 characters",
             uid if isinstance(uid, str) else "-1",
+            answer=_maybe_call(kind),
         )
     if kind == CALL:
         if len(msg) != 4:
@@ -59,14 +69,25 @@ def parse(text: str | bytes) -> Frame:
         return Frame(CALL, uid, msg[2], msg[3])
     if kind == CALLRESULT:
         if len(msg) != 3 or not isinstance(msg[2], dict):
-            raise FrameError("FormationViolation", "A CALLRESULT is [3, uniqueId, payload]", uid)
+            raise FrameError("FormationViolation", "A CALLRESULT is [3, uniqueId, payload]", uid, answer=False)
         return Frame(CALLRESULT, uid, payload=msg[2])
     if kind == CALLERROR:
         if len(msg) < 4:
-            raise FrameError("FormationViolation", "A CALLERROR is [4, uniqueId, code, description, details]", uid)
+            raise FrameError(
+                "FormationViolation", "A CALLERROR is [4, uniqueId, code, description, details]", uid, answer=False
+            )
         details = msg[4] if len(msg) > 4 and isinstance(msg[4], dict) else {}
         return Frame(CALLERROR, uid, error_code=str(msg[2]), error_description=str(msg[3]), error_details=details)
-    raise FrameError("FormationViolation", f"Unknown MessageTypeId {kind!r}", uid)
+    # OCPP-J 1.6, 4.1.3: a message of a type not in the list is ignored.
+    raise FrameError("FormationViolation", f"Unknown MessageTypeId {kind!r}", uid, answer=False)
+
+
+def _maybe_call(kind) -> bool:
+    """Whether a frame whose MessageTypeId reads ``kind`` may be a CALL (and so be answered): a number or
+    text other than 2 names another type; anything else (an object, null) tells nothing."""
+    if isinstance(kind, bool) or not isinstance(kind, int | float | str):
+        return True
+    return kind == CALL
 
 
 def call(unique_id: str, action: str, payload: dict) -> str:

@@ -276,6 +276,7 @@ _INSERT_METER_ROWS = BulkInsert(
         "location",
         "format",
     ],
+    skip_duplicates=True,  # a replayed sample is stored once (the unique uq_meter_values_sample)
 )
 
 

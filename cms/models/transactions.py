@@ -68,7 +68,23 @@ class MeterValue(Base):
     __tablename__ = "meter_values"
     __table_args__ = (
         Index("ix_meter_values_tx_time", "transaction_id", "timestamp"),
-        Index("ix_meter_values_cp_time", "charge_point_id", "timestamp"),
+        # One row per sample, whatever a charger resends (OCPP lets it replay a MeterValues, with the same or a
+        # new message id, when an answer was lost): inserts skip a sample already stored (ON CONFLICT DO
+        # NOTHING). NULLs are folded to a sentinel so that they compare equal on every database. It leads with
+        # (charge_point_id, timestamp), so it also serves a charger's readings by time, as the plain index it
+        # replaced did: a message still maintains two indexes.
+        Index(
+            "uq_meter_values_sample",
+            "charge_point_id",
+            "timestamp",
+            "connector_id",
+            text("coalesce(transaction_id, -1)"),
+            "measurand",
+            text("coalesce(phase, '')"),
+            "location",
+            "context",
+            unique=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

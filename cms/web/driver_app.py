@@ -14,6 +14,8 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, send_from_directory, url_for
 
+from cms.web.context import runtime
+
 from .security import DRIVER_APP_POLICY, blueprint_policy
 
 STATIC = Path(__file__).parent / "static"
@@ -61,7 +63,7 @@ def _asset_version() -> str:
 
 
 def _settings():
-    return current_app.extensions["cms"].settings
+    return runtime().settings
 
 
 def _shell(status: int = 200):

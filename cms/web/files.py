@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, request, send_file
+from flask import Blueprint, abort, jsonify, request, send_file
 
 from cms.errors import InvalidInput, NotFound
+from cms.web.context import runtime
 
 bp = Blueprint("files", __name__, url_prefix="/files")
 
 
 def _store():
-    return current_app.extensions["cms"].files
+    return runtime().files
 
 
 @bp.get("/firmware/<name>")

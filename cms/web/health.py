@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from sqlalchemy import text
+
+from cms.web.context import runtime
 
 bp = Blueprint("health", __name__)
 
@@ -15,7 +17,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    rt = current_app.extensions["cms"]
+    rt = runtime()
     checks: dict[str, str] = {}
     try:
         with rt.db.engine.connect() as conn:
@@ -26,7 +28,9 @@ def readyz():
     if rt.redis is not None:
         try:
             rt.redis.ping()
-            checks["redis"] = "ok"
+            # Reachable is not enough: commands from other processes arrive through the subscription.
+            subscribed = rt.router is None or rt.router.subscribed
+            checks["redis"] = "ok" if subscribed else "error: not subscribed yet"
         except Exception as e:
             checks["redis"] = f"error: {e.__class__.__name__}"
     if rt.stopping:  # draining for a restart: a load balancer sends new clients elsewhere

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
+
+from cms.web.context import runtime
 
 bp = Blueprint("metrics", __name__)
 
 
 @bp.get("/metrics")
 def metrics():
-    rt = current_app.extensions["cms"]
+    rt = runtime()
     # request.remote_addr: the client's address, after the proxy rules the app applies (ProxyFix).
     if not rt.metrics_access.allows(request.remote_addr, request.headers.get("Authorization")):
         return Response("Forbidden\n", status=403, mimetype="text/plain")

@@ -323,11 +323,82 @@ async def _sessions(identities, host, port, local_ip, barrier, seconds, id_tag, 
     out.update(elapsed_s=elapsed, latencies=latencies, errors=errors, cpu_s=cpu)
 
 
+# ------------------------------------------------------------------------------------------------- storm
+async def _storm(identities, host, port, local_ip, rate, barrier, budget, out):
+    """Every charger connects (at ``rate`` per second) and boots, as chargers do after a server restart: a
+    refused handshake (HTTP 503), a lost connection or a BootNotification not Accepted is retried after a short
+    back-off until ``budget`` seconds have passed. Absolute times (``time.time()``) let the parent combine
+    processes: the first handshake sent, the last BootNotification accepted."""
+    await asyncio.get_running_loop().run_in_executor(None, barrier.wait)  # every process starts together
+    first_sent = time.time()
+    accepted_at: list[float] = []
+    attempts = {"handshake_503": 0, "handshake_other": 0, "boot_not_accepted": 0, "boot_error": 0, "lost": 0}
+    failed: dict[str, int] = {}
+    deadline = time.monotonic() + budget
+    clients: list[OcppClient] = []
+    loop = asyncio.get_running_loop()
+
+    async def one(identity):
+        last = "never tried"
+        while time.monotonic() < deadline:
+            c = None
+            try:
+                _, c = await loop.create_connection(
+                    lambda: OcppClient(identity, host, port), host, port, local_addr=(local_ip, 0)
+                )
+                await asyncio.wait_for(c.opened, 30)
+                answer = await c.call("BootNotification", BOOT, timeout=60)
+                if answer.get("status") == "Accepted":
+                    accepted_at.append(time.time())
+                    clients.append(c)
+                    return
+                attempts["boot_not_accepted"] += 1
+                last = f"boot {answer.get('status')}"
+            except ConnectionError as e:
+                kind = "handshake_503" if " 503" in str(e) else "handshake_other" if "refused" in str(e) else "lost"
+                attempts[kind] += 1
+                last = str(e)[:80]
+            except CallFailed as e:  # a CALLERROR (InternalError) or no answer in time
+                attempts["boot_error"] += 1
+                last = str(e)[:80]
+            except (OSError, TimeoutError) as e:
+                attempts["lost"] += 1
+                last = f"{type(e).__name__}: {str(e)[:60]}"
+            if c is not None:
+                c.close()
+            await asyncio.sleep(random.uniform(0.5, 2.0))  # a charger's back-off before it tries again
+        failed[last] = failed.get(last, 0) + 1
+
+    t0 = time.monotonic()
+    pending = []
+    for n, identity in enumerate(identities):
+        pending.append(asyncio.ensure_future(one(identity)))
+        delay = t0 + (n + 1) / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    await asyncio.gather(*pending)
+    alive = sum(1 for c in clients if not c.closed)
+    for c in clients:
+        c.close()
+    await asyncio.sleep(0.5)
+    out.update(
+        first_sent=first_sent,
+        last_accepted=max(accepted_at) if accepted_at else None,
+        accepted=len(accepted_at),
+        still_open=alive,
+        retries=attempts,
+        failed=failed,
+    )
+
+
 # ----------------------------------------------------------------------------------------------- workers
+_WORKLOADS = {"hold": "_hold", "sessions": "_sessions", "storm": "_storm"}
+
+
 def _worker(kind: str, conn, kwargs: dict) -> None:
     out: dict = {}
     try:
-        coro = _hold(out=out, **kwargs) if kind == "hold" else _sessions(out=out, **kwargs)
+        coro = globals()[_WORKLOADS[kind]](out=out, **kwargs)
         asyncio.run(coro)
     except Exception as e:  # reported to the parent, which fails the scenario loudly
         out["error"] = f"{type(e).__name__}: {e}"

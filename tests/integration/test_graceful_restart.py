@@ -233,6 +233,12 @@ def _worker_pids(engine) -> dict[str, int | None]:
     return pids
 
 
+def _one_worker(pids: dict, chargers, besides: int | None = None) -> dict | None:
+    """``pids`` when every charger is marked connected to one worker (not ``besides``), else None."""
+    held = {pids.get(c.identity) for c in chargers}
+    return pids if len(held) == 1 and None not in held and besides not in held else None
+
+
 def _wait(predicate, seconds: float, what: str):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -271,7 +277,8 @@ def test_reload_and_stop_under_load_lose_nothing(server_env, tmp_path):
             c.thread.start()
         # Everyone in a session on the first worker.
         _wait(lambda: all(c.answered_count() >= 4 for c in chargers), 60, "chargers in sessions")
-        pids = _worker_pids(engine)
+        # connected flags are written in batches (cms.connection_flags): wait for them
+        pids = _wait(lambda: _one_worker(_worker_pids(engine), chargers), 10, "connected flags")
         old = {pids[c.identity] for c in chargers}
         assert len(old) == 1 and None not in old, pids
         old_pid = old.pop()
@@ -290,7 +297,9 @@ def test_reload_and_stop_under_load_lose_nothing(server_env, tmp_path):
             60,
             "sessions to go on after the reload",
         )
-        pids = _worker_pids(engine)
+        pids = _wait(
+            lambda: _one_worker(_worker_pids(engine), chargers, besides=old_pid), 10, "connected flags after the reload"
+        )
         new = {pids[c.identity] for c in chargers}
         assert len(new) == 1 and None not in new and old_pid not in new, pids
         new_pid = new.pop()

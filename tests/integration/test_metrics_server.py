@@ -77,6 +77,7 @@ def server(tmp_path_factory):
             "CMS_WS_PING_INTERVAL": "0",
             "CMS_CALL_TIMEOUT": "5",
             "CMS_HEARTBEAT_BATCH_SECONDS": "0.2",
+            "CMS_CONNECTION_FLAGS_BATCH_SECONDS": "0",  # the test reads who holds which charger at once
         }
     )
     if pg_name is None:

@@ -94,7 +94,7 @@ def test_a_refused_message_does_not_hold_back_its_group(rt, add_charger, committ
     assert len(_events(rt)) == 3
 
 
-def test_a_failing_message_rolls_its_group_back_and_the_others_run_alone(
+def test_a_failing_message_runs_alone_and_the_others_commit_together(
     rt, add_charger, committer, slow_first, monkeypatch
 ):
     grouped = HANDLERS["StatusNotification"].run
@@ -112,7 +112,9 @@ def test_a_failing_message_rolls_its_group_back_and_the_others_run_alone(
     bad = answers.pop("BAD")
     assert isinstance(bad, OcppError) and bad.code == "InternalError"
     assert answers == {"SLOW": {}, "A": {}, "B": {}}
-    assert len(_events(rt)) == 3  # A and B written once each, on their own; BAD's nothing
+    assert len(_events(rt)) == 3  # A and B written once each; BAD's nothing
+    # SLOW; then A and B together again once BAD was taken out (not one transaction each)
+    assert (committer.groups, committer.messages) == (2, 3)
     with rt.db.uow() as uow:  # the failed message is kept for troubleshooting
         assert (
             uow.session.scalar(
@@ -135,3 +137,36 @@ def test_writers_end_when_idle_and_start_again(rt, add_charger, committer):
     assert committer._writers == 0
     assert svc.handle(Charger("IDLE"), "StatusNotification", _status()) == {}
     assert committer.messages == 2
+
+
+def test_a_failed_commit_splits_the_group_and_loses_nobody(rt, add_charger, committer, slow_first, monkeypatch):
+    """The commit fails (which message caused it is unknown): halves are written on their own, so every
+    other message is committed once, and the one that poisons the commit alone hears InternalError."""
+    from cms.db import UnitOfWork
+
+    grouped = HANDLERS["StatusNotification"].run
+
+    def op(ctx, p):
+        if ctx.charger.identity == "POISON":
+            ctx.session.info["poison"] = True
+        return grouped(ctx, p)
+
+    commit = UnitOfWork.commit
+
+    def failing_commit(self):
+        if self.session.info.get("poison"):
+            raise RuntimeError("the commit failed")
+        commit(self)
+
+    replace_handler(monkeypatch, "StatusNotification", op)
+    monkeypatch.setattr(UnitOfWork, "commit", failing_commit)
+    names = ["A", "POISON", "B", "C", "D"]
+    for name in ["SLOW", *names]:
+        add_charger(name)
+        rt.pipeline.handle(Charger(name), "BootNotification", BOOT)
+    answers = _together(rt, names, _status(2))
+    poisoned = answers.pop("POISON")
+    assert isinstance(poisoned, OcppError) and poisoned.code == "InternalError"
+    assert answers == {name: {} for name in ["SLOW", "A", "B", "C", "D"]}
+    assert sorted(_events(rt).values()) == [1] * 5
+    assert committer.messages == 5 and committer.groups <= 4  # fewer transactions than one each

@@ -128,3 +128,75 @@ def test_cached_charger_row_is_trusted_for_the_ttl_from_its_read_not_from_its_la
     with pytest.raises(OCPPError) as e:
         charger.call(ocpp_call.StatusNotification(connector_id=1, error_code="NoError", status="Available"))
     assert e.value.code == "SecurityError"
+
+
+# ------------------------------------------------------------------------------ a bad row costs nobody else (issue 12)
+def test_a_message_id_with_nul_is_logged_without_it_and_spoils_nothing(rt, add_charger, live_server):
+    """PostgreSQL cannot store NUL: the id is logged without it, with the other chargers' rows in the batch."""
+    import json
+
+    import websockets.sync.client as ws_client
+
+    add_charger("NUL1")
+    add_charger("FINE")
+    for name in ("NUL1", "FINE"):
+        with ws_client.connect(f"{live_server.ws_url}/ocpp/{name}", subprotocols=["ocpp1.6"], open_timeout=5) as ws:
+            ws.send(json.dumps([2, "b", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]))
+            assert json.loads(ws.recv(timeout=10))[0] == 3
+            uid = "a\u0000b" if name == "NUL1" else "hb"
+            ws.send(json.dumps([2, uid, "Heartbeat", {}]))
+            assert json.loads(ws.recv(timeout=10))[:2] == [3, uid]
+    assert rt.heartbeats.flush() == 2
+    assert all(
+        state[0] is not None and state[1] == 2 for state in map(lambda n: _heartbeat_state(rt, n), ["NUL1", "FINE"])
+    )
+    with rt.db.uow() as uow:
+        assert "ab" in uow.session.scalars(select(MessageLogEntry.unique_id)).all()
+
+
+def test_a_row_the_database_refuses_is_dropped_alone(rt, add_charger, connect, caplog):
+    """Whatever the reason a row cannot be stored, the batch is written apart and only that row is lost."""
+    for name in ("R1", "R2", "R3"):
+        add_charger(name)
+        charger = connect(name)
+        charger.boot()
+        charger.call(call.Heartbeat())
+    with rt.db.uow() as uow:
+        cp_id = uow.session.scalar(select(ChargePoint.id).where(ChargePoint.identity == "R2"))
+    batcher = rt.heartbeats
+    bad = {"charge_point_id": cp_id, "direction": "in", "action": "X", "unique_id": "x", "payload": None}
+    from cms.models import utcnow
+
+    batcher.log([{**bad, "created_at": utcnow(), "payload": "fine"}, {**bad, "created_at": utcnow()}])
+    assert batcher.flush() == 3  # every heartbeat time written
+    for name in ("R1", "R2", "R3"):
+        at, logged = _heartbeat_state(rt, name)
+        assert at is not None and logged == 2, name
+    with rt.db.uow() as uow:
+        assert uow.session.scalars(select(MessageLogEntry.payload).where(MessageLogEntry.action == "X")).all() == [
+            "fine"
+        ]
+    assert [r for r in caplog.records if "dropped" in r.getMessage()]
+
+
+def test_nothing_is_lost_while_the_database_is_away(rt, add_charger, connect, monkeypatch):
+    """The database cannot be reached: the batch is kept for the next round, not thrown away."""
+    from sqlalchemy.exc import OperationalError
+
+    add_charger("AWAY")
+    charger = connect("AWAY")
+    charger.boot()
+    charger.call(call.Heartbeat())
+    batcher = rt.heartbeats
+    real = batcher._write
+
+    def unreachable(*a, **kw):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(batcher, "_write", unreachable)
+    with pytest.raises(OperationalError):
+        batcher.flush()
+    monkeypatch.setattr(batcher, "_write", real)
+    assert batcher.flush() == 1
+    at, logged = _heartbeat_state(rt, "AWAY")
+    assert at is not None and logged == 2

@@ -261,13 +261,20 @@ def test_readings_no_meter_gives_are_kept_as_text_only(booted):
         "transactionId"
     ]
     values = ["nan", "inf", "-1e400", "1e13"]
+    # One sample per measurand: samples alike but for their value are one sample, stored once (issue 12)
+    measurands = ["Energy.Active.Import.Register", "Power.Active.Import", "Voltage", "Current.Import"]
     _call(
         booted,
         "MeterValues",
         {
             "connectorId": 1,
             "transactionId": tx_id,
-            "meterValue": [{"timestamp": NOW, "sampledValue": [{"value": v} for v in values]}],
+            "meterValue": [
+                {
+                    "timestamp": NOW,
+                    "sampledValue": [{"value": v, "measurand": m} for v, m in zip(values, measurands, strict=True)],
+                }
+            ],
         },
     )
     assert [(mv.raw_value, mv.value) for mv in _rows(booted, MeterValue)] == [(v, None) for v in values]

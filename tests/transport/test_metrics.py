@@ -20,7 +20,8 @@ MSG = "cms_charger_messages_total"
 @pytest.fixture
 def app_config(app_config):
     # Heartbeats batched, the batch written when the test says (flush), so its size and lag are known.
-    return {**app_config, "heartbeat_batch_seconds": 3600}
+    # connected flags written at once: the gauge is read right after connecting
+    return {**app_config, "heartbeat_batch_seconds": 3600, "connection_flags_batch_seconds": 0}
 
 
 def scrape(client) -> dict:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, g, request
+from flask import g, request
 
 from cms.accounts import user_for_token
+from cms.web.context import runtime
 
 from .errors import ApiError
 
@@ -26,7 +27,7 @@ def require_user(*roles: str):
             token = bearer_token()
             if not token:
                 raise ApiError(401, "unauthorized", "Missing Bearer token")
-            rt = current_app.extensions["cms"]
+            rt = runtime()
             with rt.db.uow() as uow:
                 user = user_for_token(uow.session, token)
                 if user is not None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify, request
 
 from cms import commands, queries
 from cms.chargepoints import add_charge_point, owned_charge_point
 from cms.errors import InvalidInput
 from cms.models import ChargePoint, Connector, utcnow
 from cms.queries import is_online
+from cms.runtime import Runtime
+from cms.web.context import runtime
 
 from . import bp, spec
 from .auth import require_user
@@ -21,8 +23,8 @@ from .openapi import error_responses
 _CP_PARAM = {"name": "chargePointId", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 48}}
 
 
-def _rt():
-    return current_app.extensions["cms"]
+def _rt() -> Runtime:
+    return runtime()
 
 
 def _json_object() -> dict:
@@ -207,7 +209,7 @@ def _describe() -> None:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": req}}},
                 "responses": {
                     "200": {"description": "The charger's answer", "content": {"application/json": {"schema": res}}},
-                    **error_responses(401, 403, 404, 409, 422, 502, 504),
+                    **error_responses(401, 403, 404, 409, 422, 502, 503, 504),
                 },
             },
         )
@@ -240,7 +242,7 @@ def _describe() -> None:
                         }
                     },
                 },
-                **error_responses(401, 403, 404, 409, 422, 502, 504),
+                **error_responses(401, 403, 404, 409, 422, 502, 503, 504),
             },
         },
     )

@@ -8,23 +8,20 @@ import math
 from typing import Literal, overload
 
 import fastjsonschema
-from flask import current_app, request
+from flask import request
 
 from cms.credentials import TooManyAttempts
 from cms.driver_sessions import ChargerRefused
 from cms.drivers import NotVerified, WrongRole
 from cms.payments import WebhookRejected
 from cms.wallet import InsufficientBalance
+from cms.web.context import runtime as runtime  # re-exported: the views of this package import it from here
 
 from . import bp
 from .errors import ApiError, error_response
 
 MAX_ID = 2_147_483_647
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
-
-
-def runtime():
-    return current_app.extensions["cms"]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
 from cms.errors import Conflict, InvalidInput, NotFound
-from cms.gateway import ChargerCallError, ChargerNotConnected, ChargerTimeout
+from cms.gateway import ChargerCallError, ChargerNotConnected, ChargerTimeout, RoutingUnavailable
 
 from . import bp
 
@@ -51,6 +51,13 @@ def _conflict(e):
 @bp.errorhandler(ChargerNotConnected)
 def _not_connected(e):
     return error_response(409, "charger_not_connected", str(e))
+
+
+@bp.errorhandler(RoutingUnavailable)
+def _routing_unavailable(e):
+    response, status = error_response(503, "routing_unavailable", str(e))
+    response.headers["Retry-After"] = "5"
+    return response, status
 
 
 @bp.errorhandler(ChargerCallError)

@@ -62,6 +62,7 @@ def error_responses(*codes: int) -> dict:
         422: "Invalid input",
         429: "Too many requests",
         502: "Upstream (charger) error",
+        503: "The charger's server process cannot be reached right now (routing unavailable); try again",
         504: "Charger did not answer in time",
     }
     return {

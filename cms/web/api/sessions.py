@@ -13,7 +13,7 @@ from .openapi import error_responses
 
 RES_TAG = ["reservations"]
 SES_TAG = ["charging"]
-CHARGER_ERRORS = (401, 402, 403, 404, 409, 422, 502, 504)
+CHARGER_ERRORS = (401, 402, 403, 404, 409, 422, 502, 503, 504)
 
 RESERVATION = spec.schema(
     "Reservation",
@@ -215,7 +215,7 @@ spec.operation(
         "summary": "Cancel a reservation (CancelReservation)",
         "tags": RES_TAG,
         "parameters": [RES_ID],
-        "responses": {**ok("Cancelled", RESERVATION), **error_responses(401, 403, 404, 409, 502, 504)},
+        "responses": {**ok("Cancelled", RESERVATION), **error_responses(401, 403, 404, 409, 502, 503, 504)},
     },
 )
 
@@ -299,7 +299,7 @@ spec.operation(
         "parameters": [SES_ID],
         "responses": {
             **ok("The charger accepted", STOP_RESULT, "202"),
-            **error_responses(401, 403, 404, 409, 502, 504),
+            **error_responses(401, 403, 404, 409, 502, 503, 504),
         },
     },
 )

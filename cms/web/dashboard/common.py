@@ -8,6 +8,8 @@ from flask import abort, current_app, request
 from flask_login import UserMixin, current_user
 
 from cms.models import User
+from cms.runtime import Runtime
+from cms.web.context import runtime
 
 from . import bp
 
@@ -27,8 +29,8 @@ class SessionUser(UserMixin):
         return cls(user.id, user.email, user.name, user.role, user.email_verified_at is not None)
 
 
-def rt():
-    return current_app.extensions["cms"]
+def rt() -> Runtime:
+    return runtime()
 
 
 def credentials():

@@ -26,7 +26,7 @@ def tokens():
 def token_create():
     name = (request.form.get("name") or "").strip() or "dashboard"
     with rt().db.uow() as uow:
-        token = issue_token(uow.session, uow.session.get(User, owner().id), name=name)
+        token = issue_token(uow.session, uow.session.get_one(User, owner().id), name=name)
         uow.commit()
     with rt().db.uow() as uow:
         rows = queries.api_tokens(uow.session, owner())

@@ -1,0 +1,131 @@
+"""Reconnect storm (issue 12): BENCH_STORM_CHARGERS chargers (20,000) connect and boot at BENCH_STORM_RATE
+per second (1,000), as after a server restart, against ``cms serve`` (BENCH_SERVER_WORKERS gevent workers,
+PostgreSQL, Redis) and beside it the ``ocpp`` package's own asyncio central system. A refused handshake
+(503) or a failed boot is retried after a short back-off, as chargers do.
+
+Figures per server: accepted of the target, failed (never accepted within BENCH_STORM_BUDGET seconds), the
+retries by reason (handshake 503: admission control; other refusals, lost connections, boot errors: each a
+failure the issue wants gone), and ``storm_s``: seconds from the first handshake sent to the last
+BootNotification accepted (target < 30 s). The load comes from BENCH_CLIENT_PROCS processes (one cannot make
+1,000 handshakes a second), each from its own loopback address.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.bench.loadgen import WorkerPool
+from tests.bench.servers import ROOT, CmsServer, PeerServer
+
+TARGET_S = 30.0
+
+
+def _env(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def storm(server, chargers: int, rate: float, procs: int, budget: float, run: int) -> dict:
+    identities = [f"STORM{n:05d}" for n in range(chargers)]
+    parts = [identities[i::procs] for i in range(procs) if identities[i::procs]]
+    pool = WorkerPool(
+        "storm",
+        [
+            {
+                "identities": part,
+                "host": "127.0.0.1",
+                "port": server.port,
+                "local_ip": f"127.{run}.{i + 1}.2",
+                "rate": rate / len(parts),
+                "budget": budget,
+            }
+            for i, part in enumerate(parts)
+        ],
+    )
+    try:
+        pool.wait_barrier(60)
+        results = pool.results(budget + chargers / rate + 120)
+    except BaseException:
+        pool.kill()
+        raise
+    errors = [r["error"] for r in results if "error" in r]
+    if errors:
+        raise RuntimeError(f"load generator failed: {errors}")
+    retries: dict[str, int] = {}
+    failed: dict[str, int] = {}
+    for r in results:
+        for k, v in r["retries"].items():
+            retries[k] = retries.get(k, 0) + v
+        for k, v in r["failed"].items():
+            failed[k] = failed.get(k, 0) + v
+    accepted = sum(r["accepted"] for r in results)
+    lasts = [r["last_accepted"] for r in results if r["last_accepted"]]
+    first = min(r["first_sent"] for r in results)
+    storm_s = round(max(lasts) - first, 1) if lasts and accepted == chargers else None
+    return {
+        "scenario": "storm",
+        "chargers": chargers,
+        "rate_per_s": rate,
+        "accepted": accepted,
+        "failed": sum(failed.values()),
+        "failed_reasons": failed,
+        "retries": retries,
+        "errors": retries.get("handshake_other", 0) + retries.get("boot_error", 0) + retries.get("lost", 0),
+        "storm_s": storm_s,
+        "target_s": TARGET_S,
+        "ok": accepted == chargers and storm_s is not None and storm_s < TARGET_S,
+    }
+
+
+def main() -> int:
+    chargers = int(_env("BENCH_STORM_CHARGERS", 20000))
+    rate = _env("BENCH_STORM_RATE", 1000)
+    procs = int(_env("BENCH_CLIENT_PROCS", 4))
+    workers = int(_env("BENCH_SERVER_WORKERS", 2))
+    budget = _env("BENCH_STORM_BUDGET", 120)
+    servers = os.environ.get("BENCH_SERVERS", "cms,peer").split(",")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the servers inherit it
+    out_dir = ROOT / "bench" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = out_dir / f"storm-{stamp}.jsonl"
+    config = {"chargers": chargers, "rate": rate, "client_procs": procs, "workers": workers, "budget_s": budget}
+    print(f"# storm benchmark {stamp}: {json.dumps(config)}", flush=True)
+    records = []
+    makers = {
+        "cms": lambda: CmsServer(workers, out_dir, database="cms_bench_storm"),
+        "peer": lambda: PeerServer(workers, out_dir),
+    }
+    for run, name in enumerate(servers, start=1):
+        server = makers[name]()
+        server.prepare([f"STORM{n:05d}" for n in range(chargers)], "STORMTAG")
+        server.start()
+        try:
+            figures = storm(server, chargers, rate, procs, budget, run + 20)
+        finally:
+            server.stop()
+        record = {"bench": "storm", "at": stamp, "server": name, **figures}
+        records.append(record)
+        with open(path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        print(json.dumps(record), flush=True)
+    print()
+    header = f"{'server':<6} {'accepted':>9} {'failed':>7} {'errors':>7} {'503s':>7} {'storm_s':>8}"
+    print(f"{header}  (target < {TARGET_S:g} s)")
+    for r in records:
+        print(
+            f"{r['server']:<6} {r['accepted']:>9} {r['failed']:>7} {r['errors']:>7} "
+            f"{r['retries'].get('handshake_503', 0):>7} {str(r['storm_s']):>8}"
+        )
+    print(f"\nresults: {Path(path).relative_to(ROOT)}")
+    cms = next((r for r in records if r["server"] == "cms"), None)
+    return 0 if cms is None or (cms["accepted"] == chargers and cms["failed"] == 0) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

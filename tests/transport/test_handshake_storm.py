@@ -1,0 +1,97 @@
+"""Reconnect storms (issue 12): handshakes beyond what the process can take are refused at once with HTTP
+503 (the charger retries), and a registered charger known from an earlier handshake reconnects without a
+database round trip or a password hash; a password changed here applies at once."""
+
+from __future__ import annotations
+
+import pytest
+import websockets.sync.client as ws_client
+from sqlalchemy import event
+from websockets.exceptions import InvalidStatus
+
+import cms.charger_auth as charger_auth
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "max_pending_handshakes": 2}
+
+
+def knock(live_server, identity: str, password: str | None = None) -> int:
+    """Open and close a WebSocket to ``identity``: 101 when it was accepted, else the refusal's status."""
+    headers = {}
+    if password is not None:
+        import base64
+
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{identity}:{password}".encode()).decode()
+    try:
+        with ws_client.connect(
+            f"{live_server.ws_url}/ocpp/{identity}",
+            subprotocols=["ocpp1.6"],
+            additional_headers=headers,
+            open_timeout=5,
+        ):
+            return 101
+    except InvalidStatus as e:
+        return e.response.status_code
+
+
+def test_beyond_the_limit_handshakes_are_refused_at_once(rt, add_charger, live_server):
+    add_charger("STORM1")
+    held = [rt.admission.enter(), rt.admission.enter()]  # two handshakes in progress: the limit
+    assert knock(live_server, "STORM1") == 503
+    assert rt.admission.refused == 1
+    held.pop().release()
+    assert knock(live_server, "STORM1") == 101
+    held.pop().release()
+
+
+def test_every_handshake_releases_its_place(rt, add_charger, live_server):
+    add_charger("STORM2")
+    for _ in range(5):  # more than the limit, one after the other: each gives its place back
+        assert knock(live_server, "STORM2") == 101
+        assert knock(live_server, "NOBODY") == 404
+    assert rt.admission.in_progress == 0 and rt.admission.refused == 0
+
+
+def _statements(rt):
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(rt.db.engine, "before_cursor_execute", record)
+    return seen, lambda: event.remove(rt.db.engine, "before_cursor_execute", record)
+
+
+def test_a_known_charger_reconnects_without_reading_its_credentials(rt, add_charger, live_server):
+    add_charger("KNOWN1")
+    assert knock(live_server, "KNOWN1") == 101
+    seen, stop = _statements(rt)
+    try:
+        assert knock(live_server, "KNOWN1") == 101
+    finally:
+        stop()
+    assert not [s for s in seen if "password_hash" in s], seen
+
+
+def test_a_known_password_is_not_hashed_again_and_a_changed_one_applies_at_once(
+    rt, client, add_charger, owner_token, live_server, monkeypatch
+):
+    add_charger("PW1", password="secret-one-1234567")
+    calls = []
+    real = charger_auth.verify_password
+    monkeypatch.setattr(charger_auth, "verify_password", lambda h, p: calls.append(p) or real(h, p))
+    assert knock(live_server, "PW1", "secret-one-1234567") == 101
+    assert knock(live_server, "PW1", "secret-one-1234567") == 101
+    assert calls == ["secret-one-1234567"]  # hashed once
+    assert knock(live_server, "PW1", "wrong-password-0000") == 401  # another password: to the hash, refused
+    assert knock(live_server, "PW1") == 401
+    r = client.patch(
+        "/api/v1/charge-points/PW1",
+        json={"password": "secret-two-4567890"},
+        headers={"Authorization": f"Bearer {owner_token}"},
+    )
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert knock(live_server, "PW1", "secret-one-1234567") == 401  # the old one no longer opens
+    assert knock(live_server, "PW1", "secret-two-4567890") == 101
