@@ -1,7 +1,7 @@
 """site load management: station limits, per-session allocations, charge points that refuse profiles
 
-Revision ID: 0009_loadmgmt
-Revises: 0008_opapi
+Revision ID: 0010_loadmgmt
+Revises: 0009_meter_dedupe
 Create Date: 2026-12-01 10:45:00
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import cms.models.base
 
 
-revision = '0009_loadmgmt'
-down_revision = '0008_opapi'
+revision = '0010_loadmgmt'
+down_revision = '0009_meter_dedupe'
 branch_labels = None
 depends_on = None
 
