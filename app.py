@@ -29,12 +29,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     # flask-sock does the handshake; the connection's own greenlet then reads (json_ws/wsloop.py), which also
     # pings chargers silent for CMS_WS_PING_INTERVAL seconds and limits message size.
     app.config["SOCK_SERVER_OPTIONS"] = {"subprotocols": ["ocpp1.6"], "thread_class": NoReaderThread}
+    from cms.loadmgmt.manager import LoadManager
     from cms.prometheus import build_metrics
     from json_ws.connection import ConnectionRegistry, WsGateway
 
+    # Site load management hears every committed charger message (the one seam of the message runner) and
+    # re-allocates stations on its own threads, through the dispatcher.
+    load_manager = LoadManager(debounce=settings.loadmgmt_debounce, meter_debounce=settings.loadmgmt_meter_debounce)
     connections = ConnectionRegistry()  # the JSON chargers of this process
-    rt = build_runtime(settings, partial(build_metrics, settings), connections=connections)
+    rt = build_runtime(
+        settings, partial(build_metrics, settings), observers=[load_manager.observe], connections=connections
+    )
     app.extensions["cms"] = rt
+    rt.load_manager = load_manager
     # Stopping (rt.shutdown, from cms.gunicorn_worker on SIGTERM): JSON chargers get close 1001 once answered.
     rt.on_shutdown.append(connections.go_away_all)
     rt.dispatcher.add_gateway(WsGateway(connections))
@@ -64,6 +71,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from soap import mount_soap
 
     mount_soap(app, rt)  # the SOAP endpoints, and their gateway for CMS-initiated calls
+    load_manager.start(rt)
+    rt.on_shutdown.append(lambda _deadline: load_manager.stop())
     from cms.web import security
 
     security.init_app(app)  # headers, cookie flags; last: its proxy fix wraps every WSGI layer (SOAP too)

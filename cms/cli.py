@@ -340,7 +340,8 @@ def seed_demo(database: Database, chargers: int) -> list[str]:
     from .accounts import create_user
     from .chargepoints import add_charge_point, find_or_create_station
     from .idtags import add_id_tag
-    from .models import ChargePoint, IdTag, User
+    from .loadmgmt.site_limits import set_limit
+    from .models import ChargePoint, IdTag, StationLoadLimit, User
 
     ids = [f"DEMO-{i}" for i in range(1, chargers + 1)]
     with database.uow() as uow:
@@ -355,10 +356,24 @@ def seed_demo(database: Database, chargers: int) -> list[str]:
         for identity in ids:
             if s.scalar(select(ChargePoint.id).where(ChargePoint.identity == identity)) is None:
                 add_charge_point(s, identity, user, station_id=station.id)
-        if s.scalar(select(IdTag.id).where(IdTag.tag == "DEMO")) is None:
-            add_id_tag(s, "DEMO", owner=user, note="demo card")
+        # A card per charger (DEMO-1's is TAG-DEMO-1 ...), so that they all charge at once; and the one card of
+        # earlier demos.
+        for tag in ["DEMO", *(demo_id_tag(identity) for identity in ids)]:
+            if s.scalar(select(IdTag.id).where(IdTag.tag == tag)) is None:
+                add_id_tag(s, tag, owner=user, note="demo card")
+        # The station's grid connection is smaller than its chargers' total: load management shares it.
+        if ids and s.get(StationLoadLimit, station.id) is None:
+            set_limit(s, user, station.id, max_current_a=DEMO_LIMIT_A)
         uow.commit()
     return ids
+
+
+DEMO_ID_TAG = "TAG-{identity}"  # each simulated charger's own card
+DEMO_LIMIT_A = 32.0  # amperes per phase for the demo station: its 3 chargers could draw 3 x 32
+
+
+def demo_id_tag(identity: str) -> str:
+    return DEMO_ID_TAG.format(identity=identity)
 
 
 @main.command()
@@ -401,6 +416,8 @@ def demo(host: str, port: int, chargers: int) -> None:
                     "90",
                     "--meter-interval",
                     "10",
+                    "--id-tag",
+                    DEMO_ID_TAG,
                     *[a for i in ids for a in ("--id", i)],
                 ],
                 env=env,

@@ -20,7 +20,7 @@ from ocpp.v16.enums import (
     ConfigurationStatus,
     UpdateStatus,
 )
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from . import message_log, visibility
@@ -325,6 +325,81 @@ def execute(
         _log(rt, uow.session, cp.id, "in", action, response)
         uow.commit()
     return response
+
+
+def record_calls(rt: Runtime, s: Session, calls: list[tuple[str, str, dict, dict | CallFailed]]) -> None:
+    """Keep what :func:`execute` keeps of calls sent straight through the dispatcher (in bulk, by load
+    management): for each ``(identity, action, request, response or failure)`` the request and the answer in the
+    message log and the answer's effect (e.g. an accepted charging profile is stored). The caller commits.
+
+    Written in a few statements whatever the number of calls: the log rows in one INSERT, accepted
+    SetChargingProfile calls as one DELETE of the profiles they replace and one INSERT; other effects one by one."""
+    ids: dict[str, int] = {
+        identity: cp_id
+        for identity, cp_id in s.execute(
+            select(ChargePoint.identity, ChargePoint.id).where(ChargePoint.identity.in_({c[0] for c in calls}))
+        )
+    }
+    now = utcnow()
+    log_rows: list[dict] = []
+    profiles: list[tuple[int, dict]] = []
+    for identity, action, payload, answer in calls:
+        cp_id = ids.get(identity)
+        if cp_id is None:
+            continue
+        log_rows.append(message_log.row(cp_id, "out", action, orjson.dumps(payload).decode(), now))
+        if isinstance(answer, CallFailed):
+            failure = {"error": answer.__class__.__name__, "message": str(answer)}
+            log_rows.append(message_log.row(cp_id, "error", action, orjson.dumps(failure).decode(), now))
+            continue
+        log_rows.append(message_log.row(cp_id, "in", action, orjson.dumps(answer).decode(), now))
+        if action == "SetChargingProfile":
+            if answer.get("status") == "Accepted":
+                profiles.append((cp_id, payload))
+            continue
+        effect = _EFFECTS.get(action)
+        if effect is not None:
+            cp = s.get(ChargePoint, cp_id)
+            assert cp is not None
+            effect(CommandContext(s, cp, payload, answer))
+    if profiles:
+        _store_profiles(s, profiles)
+    if log_rows and rt.settings.message_log_limit > 0:
+        message_log.record_rows(s, log_rows, limit=rt.settings.message_log_limit)
+
+
+def _store_profiles(s: Session, accepted: list[tuple[int, dict]]) -> None:
+    """Accepted SetChargingProfile requests, as :func:`_on_set_charging_profile` keeps each, in two statements."""
+    replaced = [
+        (ChargingProfileRecord.charge_point_id == cp_id)
+        & (
+            (ChargingProfileRecord.profile_id == r["csChargingProfiles"]["chargingProfileId"])
+            | (
+                (ChargingProfileRecord.stack_level == r["csChargingProfiles"]["stackLevel"])
+                & (ChargingProfileRecord.purpose == r["csChargingProfiles"]["chargingProfilePurpose"])
+                & (ChargingProfileRecord.connector_id == r["connectorId"])
+            )
+        )
+        for cp_id, r in accepted
+    ]
+    s.execute(delete(ChargingProfileRecord).where(or_(*replaced)))
+    # The last of several for the same charge point and profile id wins, as if they had come one by one.
+    latest = {(cp_id, r["csChargingProfiles"]["chargingProfileId"]): (cp_id, r) for cp_id, r in accepted}
+    s.execute(
+        insert(ChargingProfileRecord.__table__),
+        [
+            {
+                "charge_point_id": cp_id,
+                "connector_id": r["connectorId"],
+                "profile_id": r["csChargingProfiles"]["chargingProfileId"],
+                "stack_level": r["csChargingProfiles"]["stackLevel"],
+                "purpose": r["csChargingProfiles"]["chargingProfilePurpose"],
+                "profile": r["csChargingProfiles"],
+                "created_at": utcnow(),
+            }
+            for cp_id, r in latest.values()
+        ],
+    )
 
 
 def _record_failure(rt: Runtime, identity: str, action: str, payload: dict, failure: CallFailed) -> None:

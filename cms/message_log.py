@@ -91,6 +91,26 @@ def record(
         prune(session, charge_point_id, limit)
 
 
+def row(charge_point_id: int, direction: str, action: str | None, payload: str, at: datetime) -> dict:
+    """One message as a row of the log (for :func:`record_rows`)."""
+    return {
+        "charge_point_id": charge_point_id,
+        "direction": direction,
+        "action": action,
+        "unique_id": None,
+        "payload": _storable(payload),
+        "created_at": at,
+    }
+
+
+def record_rows(session: Session, rows: list[dict], *, limit: int) -> None:
+    """Append many messages (of :func:`row`) in one statement; now and then trim each charger's log."""
+    session.execute(insert(MessageLogEntry.__table__), rows)
+    for cp_id in {r["charge_point_id"] for r in rows}:
+        if random.random() < PRUNE_PROBABILITY:
+            prune(session, cp_id, limit)
+
+
 def record_exchange(
     session: Session,
     charge_point_id: int,

@@ -35,6 +35,7 @@ from .wallet import billing_hook
 if TYPE_CHECKING:
     from redis import Redis
 
+    from .loadmgmt.manager import LoadManager
     from .node_routing import RedisRouter
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Runtime:
     redis: Redis | None = None
     router: Router | None = None  # to chargers of other processes (CMS_REDIS_URL)
     connections: LocalConnections | None = None  # the JSON chargers of this process (json_ws registers it)
+    load_manager: LoadManager | None = None  # site load management (cms.loadmgmt), set by create_app
     # Called with (charge point identity, connection token) when a JSON charger connects / disconnects here.
     on_connect: list[Callable[[str, str], None]] = field(default_factory=list)
     on_disconnect: list[Callable[[str, str], None]] = field(default_factory=list)

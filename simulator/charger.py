@@ -182,6 +182,7 @@ class Session:
     draw_a: float = 0.0  # per phase, what the EV takes
     phases: int = 3  # phases it draws on (its own, or fewer when a profile's numberPhases says so)
     updated_at: float = 0.0  # event-loop time up to which energy was counted
+    ended: bool = False  # the EV stopped drawing; its StopTransaction is on its way
 
 
 class SimulatedChargePoint(OcppChargePoint):
@@ -292,7 +293,7 @@ class SimulatedChargePoint(OcppChargePoint):
         self._count_energy()
         now = datetime.now(UTC)
         txs = self.transactions()
-        running = [s for c, s in sorted(self.sessions.items()) if c in txs and not s.stop.is_set()]
+        running = [s for c, s in sorted(self.sessions.items()) if c in txs and not s.stop.is_set() and not s.ended]
         offers = [
             connector_offer(
                 self.profiles,
@@ -408,6 +409,7 @@ class SimulatedChargePoint(OcppChargePoint):
                     await self.send_meter_values(connector_id)
             self._count_energy()
             sess.draw_a = sess.offered_a = 0.0
+            sess.ended = True  # a profile or meter sample while the stop is sent must not revive it
             if sess.stop_reason == "Local":
                 sess.stop_reason = "EVDisconnected" if not sess.stop.is_set() else "Local"
             await self.call(
@@ -683,7 +685,17 @@ class SimulatedChargePoint(OcppChargePoint):
 
     @after("SetChargingProfile")
     def after_set_charging_profile(self, **_):
-        self.apply_limits()  # the new limit holds from now on, not from the next meter sample
+        self._limits_changed()
+
+    def _limits_changed(self) -> None:
+        """The new limit holds from now on, not from the next meter sample; a session whose draw changed by 1 A
+        or more reports it at once (as chargers send meter values on a change of charging state), so the CMS's
+        view of the site follows its profiles."""
+        before = {c: s.draw_a for c, s in self.sessions.items()}
+        self.apply_limits()
+        for c, sess in self.sessions.items():
+            if sess.transaction_id is not None and not sess.ended and abs(sess.draw_a - before.get(c, 0.0)) >= 1.0:
+                self.spawn(self.send_meter_values(c, "Other"))
 
     @on("ClearChargingProfile")
     def on_clear_charging_profile(
@@ -699,7 +711,7 @@ class SimulatedChargePoint(OcppChargePoint):
 
     @after("ClearChargingProfile")
     def after_clear_charging_profile(self, **_):
-        self.apply_limits()
+        self._limits_changed()
 
     @on("GetCompositeSchedule")
     def on_get_composite_schedule(self, connector_id: int, duration: int, charging_rate_unit: str | None = None, **_):
@@ -783,8 +795,9 @@ async def run_async(
 ) -> None:
     """Run ``identities`` as simulated chargers against ``url`` for ``duration`` seconds (None: forever).
 
-    ``max_current_a`` is each connector's maximum per phase; ``ev_factory`` makes the EV of each session
-    (default: a random one of ``simulated_ev.FLEET``).
+    ``id_tag`` is the card every charger charges, or with ``{identity}`` in it each charger's own (so that they
+    all charge at once); ``max_current_a`` is each connector's maximum per phase; ``ev_factory`` makes the EV of
+    each session (default: a random one of ``simulated_ev.FLEET``).
     """
     tasks = []
     for n, identity in enumerate(identities):
@@ -794,7 +807,7 @@ async def run_async(
                     url,
                     identity,
                     password=password,
-                    id_tag=id_tag,
+                    id_tag=id_tag.format(identity=identity) if "{identity}" in id_tag else id_tag,
                     session_seconds=session_seconds,
                     meter_interval=meter_interval,
                     max_current_a=max_current_a,

@@ -14,7 +14,9 @@ import click
 @click.option("--count", default=1, show_default=True, type=click.IntRange(1, 20000))
 @click.option("--prefix", default="SIM-", show_default=True, help="identities are PREFIX1..PREFIXN")
 @click.option("--id", "identities", multiple=True, help="explicit identities (instead of --count/--prefix)")
-@click.option("--id-tag", default="DEMO", show_default=True)
+@click.option(
+    "--id-tag", default="DEMO", show_default=True, help="the card each charger charges; {identity} becomes its own id"
+)
 @click.option("--session-seconds", default=60.0, show_default=True, type=float)
 @click.option("--meter-interval", default=10.0, show_default=True, type=float)
 @click.option("--duration", default=None, type=float, help="stop after this many seconds")

@@ -14,6 +14,7 @@ from .charging import (
     StatusEvent,
 )
 from .idtags import IdTag, Reservation
+from .loadmgmt import LoadAllocation, StationLoadLimit
 from .transactions import MeterValue, Transaction, UnmatchedStop
 from .web import EnergyDaily, LoginAlert, LoginAttempt, OutboxMail, RollupWatermark
 
@@ -34,6 +35,7 @@ __all__ = [
     "DataTransferRecord",
     "EnergyDaily",
     "IdTag",
+    "LoadAllocation",
     "LocalListEntry",
     "LoginAlert",
     "LoginAttempt",
@@ -43,6 +45,7 @@ __all__ = [
     "Reservation",
     "RollupWatermark",
     "Station",
+    "StationLoadLimit",
     "StatusEvent",
     "Transaction",
     "UnmatchedStop",

@@ -52,6 +52,9 @@ class ChargePoint(Base):
     # The most this charger may draw, in amperes per phase (set by its owner; site load management keeps
     # every allocation at or below it). None: no limit of its own.
     max_current_a: Mapped[float | None] = mapped_column(Float)
+    # When it last refused a charging profile (Rejected, NotSupported, CALLERROR): load management counts it at
+    # its maximum and shows it as unmanaged until it accepts one again. None: it takes profiles (or was not asked).
+    profiles_refused_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     connectors: Mapped[list[Connector]] = relationship(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import threading
+import time
 from datetime import UTC, datetime
 
 import websockets
@@ -28,11 +30,25 @@ class TestChargePoint(OcppChargePoint):
         self.answers: dict = {}
         self.received: list[tuple[str, dict]] = []
         self.frames: list[str] = []
+        self.frame_times: list[float] = []  # when each frame arrived (time.monotonic())
         self.delay: dict[str, float] = {}
 
     async def route_message(self, raw_msg):
+        self.frame_times.append(time.monotonic())
         self.frames.append(raw_msg)
         return await super().route_message(raw_msg)
+
+    def _calls(self, action: str) -> list[tuple[float, dict]]:
+        decoded = [(t, json.loads(f)) for t, f in zip(list(self.frame_times), list(self.frames), strict=False)]
+        return [(t, f[3]) for t, f in decoded if f[0] == 2 and f[2] == action]
+
+    def calls(self, action: str) -> list[dict]:
+        """The exact payloads of the CMS's ``action`` calls, in order (camelCase, as on the wire)."""
+        return [payload for _, payload in self._calls(action)]
+
+    def last_call_time(self, action: str) -> float:
+        """When the CMS's latest ``action`` call arrived."""
+        return self._calls(action)[-1][0]
 
     async def _answer(self, action: str, default: dict, kwargs: dict):
         self.received.append((action, kwargs))

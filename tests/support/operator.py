@@ -29,6 +29,9 @@ class Api:
     def post(self, path: str, json=None, **kw):
         return self._call("post", path, json=json, **kw)
 
+    def put(self, path: str, json=None, **kw):
+        return self._call("put", path, json=json, **kw)
+
     def patch(self, path: str, json=None, **kw):
         return self._call("patch", path, json=json, **kw)
 

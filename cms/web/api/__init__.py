@@ -24,6 +24,7 @@ ROUTE_MODULES = [
     "sessions",
     "wallet",
     "operator_stations",
+    "operator_load",
     "operator_chargepoints",
     "operator_transactions",
     "operator_idtags",

@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
-VIEW_MODULES = ["errors", "auth", "chargers", "transactions", "consumption", "operations", "tags", "tokens"]
+VIEW_MODULES = ["errors", "auth", "chargers", "transactions", "consumption", "load", "operations", "tags", "tokens"]
 
 
 def init_app(app: Flask) -> None:

@@ -8,6 +8,9 @@ from flask_login import login_required
 from cms import queries
 from cms.chargepoints import add_charge_point, remove_charge_point, update_charge_point
 from cms.errors import Conflict, InvalidInput
+from cms.loadmgmt.state import station_snapshot
+from cms.loadmgmt.view import load_view
+from cms.models import utcnow
 from cms.stations import create_station, delete_station, update_station
 
 from . import bp
@@ -82,7 +85,8 @@ def station_page(station_id: int):
     with rt().db.uow() as uow:
         s = queries.station(uow.session, owner(), station_id)
         cps = queries.charge_points(uow.session, owner(), default_heartbeat=_heartbeat(), station_id=station_id)
-    return render_template("dashboard/stations/page.html", station=s, form=s, chargers=cps)
+        load = load_view(station_snapshot(uow.session, station_id, utcnow()))
+    return render_template("dashboard/stations/page.html", station=s, form=s, chargers=cps, load=load)
 
 
 @bp.post("/stations/<int:station_id>")
@@ -98,7 +102,8 @@ def station_update(station_id: int):
         with rt().db.uow() as uow:
             s = queries.station(uow.session, owner(), station_id)
             cps = queries.charge_points(uow.session, owner(), default_heartbeat=_heartbeat(), station_id=station_id)
-        return render_template("dashboard/stations/page.html", station=s, form=form, chargers=cps), 422
+            load = load_view(station_snapshot(uow.session, station_id, utcnow()))
+        return render_template("dashboard/stations/page.html", station=s, form=form, chargers=cps, load=load), 422
     flash("Station saved.", "success")
     return redirect(url_for("dashboard.station_page", station_id=station_id))
 

@@ -71,6 +71,31 @@
     });
   }
 
+  // A station's drawn current (its most loaded phase) over time, with its limit as a dashed line.
+  function siteCurrentChart(canvas, data) {
+    var points = data.t.map(function (t, i) { return {x: t, y: data.siteA[i]}; });
+    var datasets = [{label: "Drawn (A per phase)", borderColor: palette[0], backgroundColor: palette[0],
+                     pointRadius: 0, stepped: true, data: points}];
+    if (data.limitA !== null && data.t.length) {
+      datasets.push({label: "Limit", borderColor: palette[5], backgroundColor: palette[5], borderDash: [6, 4],
+                     pointRadius: 0, data: [{x: data.t[0], y: data.limitA}, {x: data.t[data.t.length - 1], y: data.limitA}]});
+    }
+    return new Chart(canvas, {
+      type: "line",
+      data: {datasets: datasets},
+      options: {
+        animation: false, parsing: false, responsive: true, maintainAspectRatio: false,
+        scales: {
+          x: {type: "linear", title: {display: true, text: "time (UTC)"},
+              ticks: {callback: function (v) { return timeLabel(v); }}},
+          y: {beginAtZero: true, title: {display: true, text: "A"}}
+        }
+      }
+    });
+  }
+
+  var chartKinds = {meter: meterChart, consumption: consumptionChart, "site-current": siteCurrentChart};
+
   function drawCharts(root) {
     if (typeof Chart === "undefined") { return; }
     (root || document).querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
@@ -78,7 +103,7 @@
       var source = document.getElementById(canvas.id + "-data");
       if (!source) { return; }
       var data = JSON.parse(source.textContent);
-      var chart = canvas.dataset.chart === "meter" ? meterChart(canvas, data) : consumptionChart(canvas, data);
+      var chart = (chartKinds[canvas.dataset.chart] || consumptionChart)(canvas, data);
       charts.set(canvas, chart);
       canvas.dataset.drawn = "true";
     });

@@ -1,0 +1,306 @@
+"""When to re-allocate: events from the charger message path, one worker per station, serialised per station.
+
+:meth:`LoadManager.observe` is a :data:`cms.message_runner.MessageObserver`: called after a charger's message is
+committed, it only queues what matters (BootNotification accepted, Start/StopTransaction, a connector's
+StatusNotification, MeterValues with currents) and returns. A router thread maps charge points to their stations
+(managed ones only) and wakes that station's worker, which waits ``debounce`` seconds (``meter_debounce`` when only
+meter values came) so that a burst of events costs one re-allocation, then runs :class:`Applier.reallocate`.
+
+Across worker processes, a station is re-allocated by one process at a time: on PostgreSQL under an advisory
+lock on the station; on SQLite (one process) the station's own worker already serialises it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ..message_runner import CommittedMessage
+from ..models import ChargePoint, StationLoadLimit
+from .applier import Applier
+
+log = logging.getLogger(__name__)
+
+SESSION_STATUSES = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Available", "Preparing"})
+LOCK_CLASS = 0x10AD  # the first key of the PostgreSQL advisory locks taken here (the second is the station id)
+STATION_CACHE_SECONDS = 5.0  # how long a charge point's station (and whether it is managed) is trusted
+
+
+def _event(message: CommittedMessage) -> str | None:
+    """What a committed message means to load management: "boot", "transaction" (a start or stop), "status",
+    "meter" or nothing."""
+    action, request = message.action, message.request
+    if action == "BootNotification":
+        return "boot" if message.response.get("status") == "Accepted" else None
+    if action in ("StartTransaction", "StopTransaction"):
+        return "transaction"
+    if action == "StatusNotification":
+        if (request.get("connectorId") or 0) > 0 and request.get("status") in SESSION_STATUSES:
+            return "status"
+        return None
+    if action == "MeterValues" and request.get("transactionId") is not None:
+        for mv in request.get("meterValue") or []:
+            for sample in mv.get("sampledValue") or []:
+                if sample.get("measurand") == "Current.Import":
+                    return "meter"
+    return None
+
+
+class _StationWorker:
+    """Re-allocates one station when woken, after a debounce, one run at a time."""
+
+    def __init__(self, manager: LoadManager, station_id: int):
+        self.manager = manager
+        self.station_id = station_id
+        self._cond = threading.Condition()
+        self._due: float | None = None
+        self._booted: set[int] = set()
+        self._all_defaults = False
+        self._release = False
+        self._running = False
+        # When the oldest / newest start or stop waiting for the next run came, and how many there are.
+        self._first_event: float | None = None
+        self._last_event = 0.0
+        self._events = 0
+        self.runs = 0
+        threading.Thread(target=self._loop, name=f"cms-loadmgmt-{station_id}", daemon=True).start()
+
+    def wake(
+        self,
+        delay: float,
+        *,
+        booted: int | None = None,
+        all_defaults: bool = False,
+        release: bool = False,
+        transaction: bool = False,
+    ):
+        """Re-allocate within ``delay`` seconds; ``transaction``: for a start or stop (timed in the run's log line)."""
+        with self._cond:
+            now = time.monotonic()
+            if transaction:
+                if self._first_event is None:
+                    self._first_event = now
+                self._last_event, self._events = now, self._events + 1
+            due = now + delay
+            self._due = due if self._due is None else min(self._due, due)
+            if booted is not None:
+                self._booted.add(booted)
+            self._all_defaults |= all_defaults
+            self._release |= release
+            self._cond.notify()
+
+    def idle(self) -> bool:
+        return self._due is None and not self._running
+
+    def _loop(self) -> None:
+        while not self.manager.stopped.is_set():
+            with self._cond:
+                while self._due is None or time.monotonic() < self._due:
+                    if self.manager.stopped.is_set():
+                        return
+                    self._cond.wait(None if self._due is None else max(0.0, self._due - time.monotonic()))
+                booted, all_defaults, release = frozenset(self._booted), self._all_defaults, self._release
+                self._due, self._booted, self._all_defaults, self._release = None, set(), False, False
+                first, last, events = self._first_event, self._last_event, self._events
+                self._first_event, self._events = None, 0
+                self._running = True
+            started = time.monotonic()
+            try:
+                applier = self.manager.applier
+                assert applier is not None  # workers exist once the manager started
+                with self.manager.station_lock(self.station_id):
+                    if release:
+                        applier.release(self.station_id)
+                    done = applier.reallocate(self.station_id, booted=booted, all_defaults=all_defaults)
+                if done is not None:
+                    end = time.monotonic()
+                    # One line per run, with how long the starts and stops it answers waited for its last
+                    # profile to be accepted (the benchmark reads these).
+                    log.info(
+                        "loadmgmt run station=%d transactions=%d waited_max=%.3f waited_min=%.3f seconds=%.3f "
+                        "sessions=%d accepted=%d refused=%d failed=%d",
+                        self.station_id,
+                        events,
+                        end - first if first is not None else 0.0,
+                        end - last if events else 0.0,
+                        end - started,
+                        done.sessions,
+                        done.accepted,
+                        len(done.refused),
+                        done.failed,
+                    )
+            except Exception:  # the next event tries again
+                log.exception("re-allocation of station %s failed", self.station_id)
+            self._running = False
+            self.runs += 1
+            self.manager.ran(self.station_id)
+
+
+class LoadManager:
+    """Site load management of this process: observes charger messages, re-allocates stations."""
+
+    def __init__(self, *, debounce: float = 0.2, meter_debounce: float = 5.0):
+        self.debounce = debounce
+        self.meter_debounce = meter_debounce
+        self.rt: Any = None  # the runtime, once started
+        self.applier: Applier | None = None
+        self.stopped = threading.Event()
+        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self._workers: dict[int, _StationWorker] = {}
+        self._stations: dict[int, tuple[int | None, float]] = {}  # charge point id -> (managed station, read at)
+        self._idle = threading.Condition()
+        self._routing = False  # a batch taken from the queue is being routed
+        self._router: threading.Thread | None = None
+        self._router_lock = threading.Lock()
+
+    # ----- the seam in the charger message path
+
+    def observe(self, message: CommittedMessage) -> None:
+        """Queue what the message means for load management (quick: it runs on the charger's read path)."""
+        if self.rt is None:
+            return
+        kind = _event(message)
+        if kind is not None:
+            self._start_router()
+            self._events.put((message.charge_point_id, kind))
+
+    def _start_router(self) -> None:
+        """The router thread starts with the first event (a process that never hears one runs none)."""
+        if self._router is None:
+            with self._router_lock:
+                if self._router is None and not self.stopped.is_set():
+                    self._router = threading.Thread(target=self._route, name="cms-loadmgmt-router", daemon=True)
+                    self._router.start()
+
+    # ----- life cycle
+
+    def start(self, rt, applier: Applier | None = None) -> None:
+        """Get ready to route events; ``rt`` is the runtime (database, dispatcher) the applier sends through."""
+        self.rt = rt
+        self.applier = applier or Applier(
+            rt, timeout=min(10.0, rt.settings.call_timeout), concurrency=max(1, rt.settings.loadmgmt_concurrency)
+        )
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self._events.put(None)
+        for w in list(self._workers.values()):
+            with w._cond:
+                w._cond.notify()
+        if self.applier is not None:
+            self.applier.close()
+
+    # ----- owners' changes
+
+    def limit_changed(self, station_id: int, *, enabled: bool) -> None:
+        """The station's limit was set (every charge point gets its fallback again) or switched off (the
+        profiles load management gave are cleared)."""
+        self._forget_stations()
+        self._worker(station_id).wake(0.0, all_defaults=enabled, release=not enabled)
+
+    def load_changed(self, station_id: int) -> None:
+        """The station's external load changed."""
+        self._worker(station_id).wake(self.debounce)
+
+    # ----- internals
+
+    def _worker(self, station_id: int) -> _StationWorker:
+        worker = self._workers.get(station_id)
+        if worker is None:
+            worker = self._workers.setdefault(station_id, _StationWorker(self, station_id))
+        return worker
+
+    def _forget_stations(self) -> None:
+        self._stations.clear()
+
+    def _route(self) -> None:
+        while not self.stopped.is_set():
+            item = self._events.get()
+            if item is None:
+                return
+            self._routing = True
+            batch = [item]
+            while True:
+                try:
+                    more = self._events.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    return
+                batch.append(more)
+            try:
+                stations = self._managed_stations({cp_id for cp_id, _ in batch})
+                for cp_id, kind in batch:
+                    station_id = stations.get(cp_id)
+                    if station_id is None:
+                        continue
+                    delay = self.meter_debounce if kind == "meter" else self.debounce
+                    self._worker(station_id).wake(
+                        delay, booted=cp_id if kind == "boot" else None, transaction=kind == "transaction"
+                    )
+            except Exception:
+                log.exception("load management could not route %d event(s)", len(batch))
+            finally:
+                self._routing = False
+
+    def _managed_stations(self, cp_ids: set[int]) -> dict[int, int | None]:
+        """Each charge point's station when that station's load management is on (cached a few seconds)."""
+        now = time.monotonic()
+        out, missing = {}, []
+        for cp_id in cp_ids:
+            known = self._stations.get(cp_id)
+            if known is not None and now - known[1] < STATION_CACHE_SECONDS:
+                out[cp_id] = known[0]
+            else:
+                missing.append(cp_id)
+        if missing:
+            with self.rt.db.uow() as uow:
+                rows = dict(
+                    uow.session.execute(
+                        select(ChargePoint.id, ChargePoint.station_id)
+                        .outerjoin(StationLoadLimit, StationLoadLimit.station_id == ChargePoint.station_id)
+                        .where(ChargePoint.id.in_(missing), StationLoadLimit.enabled.is_(True))
+                    ).all()
+                )
+            for cp_id in missing:
+                out[cp_id] = rows.get(cp_id)
+                self._stations[cp_id] = (out[cp_id], now)
+        return out
+
+    @contextmanager
+    def station_lock(self, station_id: int) -> Iterator[None]:
+        """Hold the station against re-allocation by other processes (PostgreSQL advisory lock)."""
+        engine = self.rt.db.engine
+        if engine.dialect.name != "postgresql":
+            yield
+            return
+        key = (LOCK_CLASS << 32) | station_id
+        with engine.connect() as conn:
+            conn.execute(select(func.pg_advisory_lock(key)))
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(select(func.pg_advisory_unlock(key)))
+                conn.commit()
+
+    def ran(self, station_id: int) -> None:
+        with self._idle:
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """For tests and benchmarks: wait until no event is queued and no station is due or running."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while time.monotonic() < deadline:
+                if not self._routing and self._events.empty() and all(w.idle() for w in self._workers.values()):
+                    return True
+                self._idle.wait(0.05)
+        return False
