@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+REDIS_POOL_SIZE = 64  # Redis connections per process: commands waiting for answers, presence, the subscription
+
 
 @dataclass
 class Runtime:
@@ -229,9 +231,17 @@ def _redis(
 
     # Connecting times out quickly (a Redis that is away must not hold a command or a probe); reads do not, since
     # a BLPOP waits for a charger's answer.
-    client = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=None, socket_connect_timeout=2, health_check_interval=30
+    # A bounded pool: under gevent every connection's greenlet announcing itself at once (a reconnect storm) would
+    # otherwise open a Redis connection each, thousands, past Redis's maxclients; beyond the bound they wait.
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=REDIS_POOL_SIZE,
+        timeout=5,
+        socket_timeout=None,
+        socket_connect_timeout=2,
+        health_check_interval=30,
     )
+    client = redis.Redis(connection_pool=pool)
     router = RedisRouter(
         client,
         node_id,
