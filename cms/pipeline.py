@@ -26,6 +26,7 @@ import orjson
 from ocpp.v16.enums import Action
 
 from . import limits, message_log
+from .commands import COMMANDS_16
 from .config import Settings
 from .errors import OcppError
 from .group_commit import GroupCommitter
@@ -44,31 +45,8 @@ CHARGER_OPERATIONS = tuple(sorted(HANDLERS))
 # Actions a charger may not send but that OCPP 1.6 knows (CMS-initiated ones, security extensions):
 # answered NotSupported rather than NotImplemented.
 KNOWN_UNSUPPORTED = frozenset(
-    {
-        "SecurityEventNotification",
-        "LogStatusNotification",
-        "SignCertificate",
-        "SignedFirmwareStatusNotification",
-        "CancelReservation",
-        "ChangeAvailability",
-        "ChangeConfiguration",
-        "ClearCache",
-        "ClearChargingProfile",
-        "GetCompositeSchedule",
-        "GetConfiguration",
-        "GetDiagnostics",
-        "GetLocalListVersion",
-        "RemoteStartTransaction",
-        "RemoteStopTransaction",
-        "ReserveNow",
-        "Reset",
-        "SendLocalList",
-        "SetChargingProfile",
-        "TriggerMessage",
-        "UnlockConnector",
-        "UpdateFirmware",
-    }
-)
+    {"SecurityEventNotification", "LogStatusNotification", "SignCertificate", "SignedFirmwareStatusNotification"}
+) | (COMMANDS_16 - HANDLERS.keys())
 # The facts a StartTransaction is refused for when they cannot be stored (a missing one is processed as 0 / "").
 _START_FACTS = ("connectorId", "meterStart", "idTag")
 
