@@ -19,12 +19,12 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.support import databases
 from tests.support.charger import ChargerClient, now_iso
-from tests.support.processes import free_port, redis_unavailable, run_cms, wait_ready
+from tests.support.processes import free_port, redis_unavailable, run_cms, shared_redis_url, wait_ready
 from tests.support.scrape import key, parse, table_missing, total
 
 pytestmark = [pytest.mark.redis]
 
-REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/8")
+REDIS_URL = shared_redis_url(8)
 BACKEND = os.environ.get("CMS_TEST_DATABASE", "sqlite")
 CHARGERS = 24  # registered; connected one by one until both workers hold some
 

@@ -7,7 +7,6 @@ the Redis presence of this process, and only of this process, is withdrawn.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -20,8 +19,9 @@ from cms.group_commit import GroupCommitter
 from cms.handlers import Charger
 from cms.models import ChargePoint, DataTransferRecord, MessageLogEntry
 from json_ws.endpoint import handle_frame
+from tests.support.processes import shared_redis_url
 
-REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+REDIS_URL = shared_redis_url(1)
 
 
 @pytest.fixture
