@@ -48,7 +48,9 @@ def storm(server, chargers: int, rate: float, procs: int, budget: float, run: in
     )
     try:
         pool.wait_barrier(60)
+        before = server.figures()
         results = pool.results(budget + chargers / rate + 120)
+        after = server.figures()
     except BaseException:
         pool.kill()
         raise
@@ -66,6 +68,14 @@ def storm(server, chargers: int, rate: float, procs: int, budget: float, run: in
     lasts = [r["last_accepted"] for r in results if r["last_accepted"]]
     first = min(r["first_sent"] for r in results)
     storm_s = round(max(lasts) - first, 1) if lasts and accepted == chargers else None
+    # CPU seconds per accepted charger: the server's processes, its database (CMS only), the load generator.
+    per = max(accepted, 1)
+    cpu = {
+        "server_ms": round((after["cpu_s"] - before["cpu_s"]) * 1000 / per, 2),
+        "loadgen_ms": round(sum(r["cpu_s"] for r in results) * 1000 / per, 2),
+    }
+    if "db_cpu_s" in after:
+        cpu["db_ms"] = round((after["db_cpu_s"] - before["db_cpu_s"]) * 1000 / per, 2)
     return {
         "scenario": "storm",
         "chargers": chargers,
@@ -76,6 +86,7 @@ def storm(server, chargers: int, rate: float, procs: int, budget: float, run: in
         "retries": retries,
         "errors": retries.get("handshake_other", 0) + retries.get("boot_error", 0) + retries.get("lost", 0),
         "storm_s": storm_s,
+        "cpu_per_accepted": cpu,
         "target_s": TARGET_S,
         "ok": accepted == chargers and storm_s is not None and storm_s < TARGET_S,
     }

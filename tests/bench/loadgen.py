@@ -369,7 +369,7 @@ async def _storm(identities, host, port, local_ip, rate, barrier, budget, out):
             await asyncio.sleep(random.uniform(0.5, 2.0))  # a charger's back-off before it tries again
         failed[last] = failed.get(last, 0) + 1
 
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), time.process_time()
     pending = []
     for n, identity in enumerate(identities):
         pending.append(asyncio.ensure_future(one(identity)))
@@ -377,6 +377,7 @@ async def _storm(identities, host, port, local_ip, rate, barrier, budget, out):
         if delay > 0:
             await asyncio.sleep(delay)
     await asyncio.gather(*pending)
+    cpu = time.process_time() - cpu0
     alive = sum(1 for c in clients if not c.closed)
     for c in clients:
         c.close()
@@ -386,6 +387,7 @@ async def _storm(identities, host, port, local_ip, rate, barrier, budget, out):
         last_accepted=max(accepted_at) if accepted_at else None,
         accepted=len(accepted_at),
         still_open=alive,
+        cpu_s=cpu,
         retries=attempts,
         failed=failed,
     )
