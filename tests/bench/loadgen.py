@@ -332,7 +332,15 @@ async def _storm(identities, host, port, local_ip, rate, barrier, budget, out):
     await asyncio.get_running_loop().run_in_executor(None, barrier.wait)  # every process starts together
     first_sent = time.time()
     accepted_at: list[float] = []
-    attempts = {"handshake_503": 0, "handshake_other": 0, "boot_not_accepted": 0, "boot_error": 0, "lost": 0}
+    attempts = {
+        "handshake_503": 0,
+        "handshake_other": 0,
+        "boot_not_accepted": 0,
+        "boot_error": 0,
+        "connect_timeout": 0,
+        "handshake_timeout": 0,
+        "lost": 0,
+    }
     failed: dict[str, int] = {}
     deadline = time.monotonic() + budget
     clients: list[OcppClient] = []
@@ -361,9 +369,10 @@ async def _storm(identities, host, port, local_ip, rate, barrier, budget, out):
             except CallFailed as e:  # a CALLERROR (InternalError) or no answer in time
                 attempts["boot_error"] += 1
                 last = str(e)[:80]
-            except (OSError, TimeoutError) as e:
-                attempts["lost"] += 1
-                last = f"{type(e).__name__}: {str(e)[:60]}"
+            except (OSError, TimeoutError) as e:  # no TCP connection, no handshake answer in time, or lost
+                kind = "connect_timeout" if c is None else "handshake_timeout" if not c.open else "lost"
+                attempts[kind] += 1
+                last = f"{kind}: {type(e).__name__}: {str(e)[:60]}"
             if c is not None:
                 c.close()
             await asyncio.sleep(random.uniform(0.5, 2.0))  # a charger's back-off before it tries again
