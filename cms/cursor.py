@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from .errors import InvalidInput
 
@@ -57,3 +59,13 @@ def decode(cursor: str, *types: type) -> tuple:
             raise bad
         out.append(value)
     return tuple(out)
+
+
+def page(rows: Sequence[Any], limit: int, view: Callable[[Any], dict], key: Callable[[Any], tuple]) -> dict[str, Any]:
+    """A page from ``rows`` read with ``LIMIT limit + 1`` (the extra row only says another page follows):
+    ``{"items": [view(row) ...], "nextCursor": the cursor after the last item, or None on the last page}``."""
+    items = rows[:limit]
+    return {
+        "items": [view(row) for row in items],
+        "nextCursor": encode(*key(items[-1])) if len(rows) > limit else None,
+    }

@@ -125,11 +125,7 @@ def list_id_tags(session: Session, user: User, *, limit: int = 100, after: str |
         (last_tag,) = cursor.decode(after, str)
         q = q.where(IdTag.tag > last_tag)
     rows = session.execute(q).all()
-    page = rows[:limit]
-    return {
-        "items": [id_tag_view(row, parent_tag) for row, parent_tag in page],
-        "nextCursor": cursor.encode(page[-1][0].tag) if len(rows) > limit else None,
-    }
+    return cursor.page(rows, limit, lambda r: id_tag_view(r[0], r[1]), lambda r: (r[0].tag,))
 
 
 def view_of(session: Session, row: IdTag) -> dict:

@@ -168,11 +168,7 @@ def list_stations(session: Session, user: User, *, limit: int = 100, after: str 
         (last_id,) = cursor.decode(after, int)
         q = q.where(Station.id > last_id)
     rows = session.execute(q).all()
-    page = rows[:limit]
-    return {
-        "items": [station_view(s, n) for s, n in page],
-        "nextCursor": cursor.encode(page[-1][0].id) if len(rows) > limit else None,
-    }
+    return cursor.page(rows, limit, lambda r: station_view(r[0], r[1]), lambda r: (r[0].id,))
 
 
 def patch_station(session: Session, user: User, station_id: int, /, **changes) -> Station:

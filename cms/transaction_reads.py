@@ -96,12 +96,9 @@ def list_transactions(
             ),
         )
     rows = session.execute(q.order_by(Transaction.start_timestamp.desc(), Transaction.id.desc()).limit(limit + 1)).all()
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1][0]
-        next_cursor = cursor.encode(last.start_timestamp, last.id)
-    return {"items": [transaction_view(tx, identity, currency) for tx, identity in page], "nextCursor": next_cursor}
+    return cursor.page(
+        rows, limit, lambda r: transaction_view(r[0], r[1], currency), lambda r: (r[0].start_timestamp, r[0].id)
+    )
 
 
 def one_transaction(session: Session, user: User, transaction_id: int, currency: str) -> dict:
@@ -144,6 +141,4 @@ def transaction_meter_values(
             or_(MeterValue.timestamp > last_ts, and_(MeterValue.timestamp == last_ts, MeterValue.id > last_id)),
         )
     rows = list(session.scalars(q.order_by(MeterValue.timestamp, MeterValue.id).limit(limit + 1)))
-    page = rows[:limit]
-    next_cursor = cursor.encode(page[-1].timestamp, page[-1].id) if len(rows) > limit else None
-    return {"items": [meter_value_view(mv) for mv in page], "nextCursor": next_cursor}
+    return cursor.page(rows, limit, meter_value_view, lambda mv: (mv.timestamp, mv.id))

@@ -28,9 +28,12 @@ an OCPP charging schedule):
    its cap) is neither lowered nor released. The hold should exceed two meter-value intervals.
 
 ``fallback_limits()`` gives each charge point the per-connector current that is safe when every connector of the
-site charges at once (no minimum, water-filled the same way): the value of a ``TxDefaultProfile`` that keeps the
-site within its limit while the CMS is unreachable. Below the minimum current it is 0 (such a limit could not
-charge a car anyway).
+site charges at once (no minimum, water-filled the same way): the ceiling of its ``TxDefaultProfile``, which is
+what a session draws from its start until its own limit arrives. ``starting_fallbacks()`` lowers that ceiling to
+the room an allocation leaves: every connector of the site is counted at the higher of its session's limit and its
+charge point's fallback, so a session starting anywhere cannot take the site over its limit before the CMS
+re-allocates (when the sessions take the whole room, newcomers start at 0 A and wait for their share). Below the
+minimum current a fallback is 0 (such a limit could not charge a car anyway).
 """
 
 from __future__ import annotations
@@ -447,6 +450,81 @@ def fallback_limits(
     return {cp: _amperes(t if t >= minimum else 0) for cp, t in result.items()}
 
 
+def starting_fallbacks(
+    site: SiteLimit,
+    connectors: Sequence[ConnectorInfo],
+    allocation: Allocation,
+    *,
+    ceilings: Mapping[Hashable, float],
+    session_limits: Mapping[tuple[Hashable, int], float] | None = None,
+    fixed: Mapping[Hashable, float] | None = None,
+    charge_point_limits: Mapping[Hashable, float] | None = None,
+) -> dict[Hashable, float]:
+    """Each managed charge point's fallback (its ``TxDefaultProfile``) within the room ``allocation`` leaves.
+
+    A connector draws the higher of its session's limit (``session_limits`` by (charge point, connector); an idle
+    connector none) and its charge point's fallback, since a session that starts there draws the fallback until
+    its own limit arrives. The fallbacks rise together (one value for the site, each charge point capped by its
+    ``ceilings`` entry, the all-charging share of ``fallback_limits``, and by its own limit) as far as the room left
+    on every phase allows; one under the minimum current is 0. ``fixed`` charge points keep the fallback they
+    have (they cannot be told another now): it is counted first. Charge points absent from ``ceilings`` get none.
+    """
+    _check_site(site)
+    session_limits = session_limits or {}
+    fixed = fixed or {}
+    own_limits = {cp: _tenths_down(a) for cp, a in (charge_point_limits or {}).items()}
+    minimum = _tenths_down(site.min_current_a)
+    available, allocated = _tenths_list(allocation.available_a), _tenths_list(allocation.allocated_a)
+    spare = [a - u for a, u in zip(available, allocated, strict=True)]
+    by_cp: dict[Hashable, list[tuple[tuple[int, ...], int]]] = {}
+    for c in connectors:
+        if not c.managed:
+            continue
+        drawn = _tenths_down(session_limits.get((c.charge_point, c.connector_id), 0.0))
+        phases = _site_phases(site, c.phases, f"connector {c.connector_id}")
+        by_cp.setdefault(c.charge_point, []).append((phases, drawn))
+
+    def extra(cp: Hashable, tenths: int) -> list[int]:
+        """What a fallback of ``tenths`` adds, per phase, to what ``cp``'s connectors draw already."""
+        out = [0] * site.phases
+        for phases, drawn in by_cp.get(cp, []):
+            for p in phases:
+                out[p] += max(0, tenths - drawn)
+        return out
+
+    for cp, amperes in fixed.items():
+        spare = [s - e for s, e in zip(spare, extra(cp, _tenths_down(amperes)), strict=True)]
+    caps: dict[Hashable, int] = {}
+    for cp in by_cp:
+        if cp in fixed or cp not in ceilings:
+            continue
+        cap = _tenths_down(ceilings[cp])
+        if cp in own_limits:  # its connectors together stay within its own limit
+            while cap > 0 and sum(max(d, cap) for _p, d in by_cp[cp]) > own_limits[cp]:
+                cap -= 1
+        caps[cp] = cap
+
+    def fallback(cap: int, tenths: int) -> int:
+        value = min(cap, tenths)
+        return value if value >= minimum else 0
+
+    def fits(tenths: int) -> bool:
+        used = [0] * site.phases
+        for cp, cap in caps.items():
+            used = [u + e for u, e in zip(used, extra(cp, fallback(cap, tenths)), strict=True)]
+        return all(u <= s for u, s in zip(used, spare, strict=True))
+
+    lo, hi = 0, max(caps.values(), default=0)  # the highest common value that fits, by bisection (it is monotone)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    return {cp: _amperes(fallback(cap, lo)) for cp, cap in caps.items()}
+
+
+def _tenths_list(values: Sequence[float]) -> list[int]:
+    return [_tenths_down(v) for v in values]
+
+
 __all__ = [
     "DEFAULT_MIN_CURRENT_A",
     "ActiveSession",
@@ -459,4 +537,5 @@ __all__ = [
     "Tuning",
     "allocate",
     "fallback_limits",
+    "starting_fallbacks",
 ]

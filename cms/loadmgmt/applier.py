@@ -2,10 +2,11 @@
 
 Profiles go out through the dispatcher (any transport, process or node), many at once, and are kept as
 :func:`cms.commands.execute` keeps a command (message log; accepted profiles stored as ``ChargingProfileRecord``),
-in one transaction per batch (:func:`cms.commands.record_calls`). Limits that go down are sent, and answered,
-before limits that go up, so the site stays within its limit while they change. A charger that refuses a profile
-(Rejected, NotSupported, a CALLERROR) is marked (``profiles_refused_at``) and the station is planned again with it
-counted at its maximum. A charger that does not answer keeps what it had; the next re-allocation tries again.
+in one transaction per batch (:func:`cms.commands.record_calls`). Limits that go down (sessions' and fallbacks')
+are sent, and accepted, before limits that go up, so the site stays within its limit while they change; when one
+of them is not accepted, nothing is raised. A charger that refuses a profile (Rejected, NotSupported, a CALLERROR)
+is marked (``profiles_refused_at``) and the station is planned again with it counted at its maximum. A charger
+that does not answer keeps what it had; the station is run again shortly.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .. import commands
 from ..gateway import CallFailed, ChargerCallError
 from ..models import ChargePoint, ChargingProfileRecord, LoadAllocation, Transaction, utcnow
 from .allocation import Tuning
-from .controller import Plan, plan
+from .controller import DefaultPlan, Plan, SessionPlan, plan
 from .state import OWN_PROFILE_IDS, TX_DEFAULT_PROFILE_ID, read_snapshot
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,13 @@ class Outcome:
     refused: set[int] = field(default_factory=set)  # charge point ids
     failed: int = 0  # not connected, no answer in time
     sessions: int = 0
+    deferred: bool = False  # limits that go up were held back (a lowered one was not answered): run again soon
 
     def add(self, other: Outcome) -> None:
         self.accepted += other.accepted
         self.refused |= other.refused
         self.failed += other.failed
+        self.deferred = other.deferred
 
 
 class Applier:
@@ -144,60 +147,58 @@ class Applier:
             uow.commit()
 
     def _send(self, p: Plan) -> Outcome:
+        """Send the plan's limits that go down, then, once every one of them was accepted, those that go up.
+
+        When a lowered limit was not accepted (refused, or no answer), nothing is raised in this run: the room
+        the raises count on is not free. A refusal re-plans the station at once; a missing answer leaves the
+        raises to the next run (``Outcome.deferred``)."""
         outcome = Outcome()
-        # Fallbacks first (they bound sessions that have no TxProfile yet), then lowered limits, then raised ones.
-        batches: list[list[tuple[int, str, dict, int | None]]] = [
-            [(d.charge_point.id, d.charge_point.identity, d.payload, None) for d in p.defaults],
-            [
-                (sp.charge_point.id, sp.charge_point.identity, sp.payload, sp.session.transaction_id)
-                for sp in p.sessions
-                if sp.payload is not None and sp.lowers
-            ],
-            [
-                (sp.charge_point.id, sp.charge_point.identity, sp.payload, sp.session.transaction_id)
-                for sp in p.sessions
-                if sp.payload is not None and not sp.lowers
-            ],
-        ]
-        for batch in batches:
-            batch = [b for b in batch if b[0] not in outcome.refused]
-            if not batch:
+        lowers, raises = p.steps()
+        for step in (lowers, raises):
+            if not step:
                 continue
-            # The calls go out together; what the CMS keeps of them (message log, stored profiles, what each
-            # session was last given) is written in one transaction once they are answered.
-            answers = list(self._pool.map(lambda item: self._call(item[1], item[2]), batch))
-            accepted = []
-            refused_tx = {tx for (_c, _i, _p, tx), a in zip(batch, answers, strict=True) if tx and _refusal(a)}
-            ended = self._ended(refused_tx)
-            for (cp_id, _identity, payload, tx_id), answer in zip(batch, answers, strict=True):
-                status = _status(answer)
-                if status == ACCEPTED:
-                    outcome.accepted += 1
-                    if tx_id is not None:
-                        accepted.append((tx_id, _limit(payload)))
-                elif status is None or tx_id in ended:
-                    # No answer; or the session ended meanwhile (a charger rejects a TxProfile for a transaction
-                    # it no longer runs): that says nothing about whether it takes profiles.
-                    outcome.failed += 1
-                else:
-                    outcome.refused.add(cp_id)
-            with self.rt.db.uow() as uow:
-                commands.record_calls(
-                    self.rt,
-                    uow.session,
-                    [
-                        (identity, "SetChargingProfile", payload, answer)
-                        for (_cp, identity, payload, _tx), answer in zip(batch, answers, strict=True)
-                        if answer is not None
-                    ],
-                )
-                if accepted:  # one executemany (an UPDATE per row by primary key)
-                    uow.session.execute(
-                        update(LoadAllocation),
-                        [{"transaction_id": tx_id, "sent_limit_a": limit} for tx_id, limit in accepted],
-                    )
-                uow.commit()
+            self._send_step([_item(x) for x in step], outcome)
+            if step is lowers and (outcome.refused or outcome.failed):
+                outcome.deferred = bool(raises)
+                break
         return outcome
+
+    def _send_step(self, batch: list[tuple[int, str, dict, int | None]], outcome: Outcome) -> None:
+        """Send ``batch`` (charge point id, identity, payload, transaction id or None for a fallback) all at once;
+        keep what the CMS keeps of it (message log, stored profiles, what each session was last given) in one
+        transaction once every call is answered."""
+        answers = list(self._pool.map(lambda item: self._call(item[1], item[2]), batch))
+        accepted = []
+        refused_tx = {tx for (_c, _i, _p, tx), a in zip(batch, answers, strict=True) if tx and _refusal(a)}
+        ended = self._ended(refused_tx)
+        for (cp_id, _identity, payload, tx_id), answer in zip(batch, answers, strict=True):
+            status = _status(answer)
+            if status == ACCEPTED:
+                outcome.accepted += 1
+                if tx_id is not None:
+                    accepted.append((tx_id, _limit(payload)))
+            elif tx_id in ended:
+                pass  # a charger rejects a TxProfile for a transaction it no longer runs: nothing to hold back
+            elif status is None:
+                outcome.failed += 1  # no answer: the charger keeps what it had
+            else:
+                outcome.refused.add(cp_id)
+        with self.rt.db.uow() as uow:
+            commands.record_calls(
+                self.rt,
+                uow.session,
+                [
+                    (identity, "SetChargingProfile", payload, answer)
+                    for (_cp, identity, payload, _tx), answer in zip(batch, answers, strict=True)
+                    if answer is not None
+                ],
+            )
+            if accepted:  # one executemany (an UPDATE per row by primary key)
+                uow.session.execute(
+                    update(LoadAllocation),
+                    [{"transaction_id": tx_id, "sent_limit_a": limit} for tx_id, limit in accepted],
+                )
+            uow.commit()
 
     def _ended(self, transaction_ids: set[int]) -> set[int]:
         """Those of ``transaction_ids`` that are no longer open."""
@@ -244,6 +245,14 @@ class Applier:
                 commands.execute(self.rt, identity, "ClearChargingProfile", {"id": profile_id}, timeout=self.timeout)
             except Exception as e:  # a charger away keeps a fallback that is safe anyway
                 log.info("ClearChargingProfile %s to %s failed: %s", profile_id, identity, e)
+
+
+def _item(x: SessionPlan | DefaultPlan) -> tuple[int, str, dict, int | None]:
+    """What sending needs of a planned profile: charge point id, identity, payload, transaction id (fallback: None)."""
+    if isinstance(x, SessionPlan):
+        assert x.payload is not None
+        return (x.charge_point.id, x.charge_point.identity, x.payload, x.session.transaction_id)
+    return (x.charge_point.id, x.charge_point.identity, x.payload, None)
 
 
 def _limit(payload: dict) -> float:

@@ -7,6 +7,12 @@ Sessions map onto the allocation as follows: every session of a 3-phase site dra
 ``maxCurrentA``, else ``DEFAULT_CHARGER_MAX_A``), shared with the charger's other connectors when the owner set
 one; a car that says it is done (``SuspendedEV``) is held at the minimum current, so that it can resume; a charger
 that does not take profiles (OCPP 1.5, or it refused one) is counted at its maximum.
+
+Each charge point's fallback (``TxDefaultProfile``) is what a session draws from its start until its own
+``TxProfile`` arrives, so it is kept within the room the sessions leave (``starting_fallbacks``): a session that
+starts anywhere cannot take the site over its limit. The profiles go out in two steps (:meth:`Plan.steps`): every
+limit that goes down (sessions and fallbacks), and once those are accepted every limit that goes up, so that at
+every moment each connector draws at most the higher of its old and new limit, and both states fit.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from .allocation import (
     Tuning,
     allocate,
     fallback_limits,
+    starting_fallbacks,
 )
 from .profiles import tx_default_profile, tx_profile
 from .state import ChargePointInfo, SessionInfo, StationSnapshot
@@ -49,6 +56,7 @@ class DefaultPlan:
     charge_point: ChargePointInfo
     limit_a: float
     payload: dict
+    lowers: bool = True  # not above what the charge point applies now: goes with the lowered limits
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,11 @@ class Plan:
     allocation: Allocation
     sessions: list[SessionPlan]
     defaults: list[DefaultPlan]  # the fallbacks to send (changed, or forced)
+
+    def steps(self) -> tuple[list[SessionPlan | DefaultPlan], list[SessionPlan | DefaultPlan]]:
+        """What to send first (limits that go down), and what only once all of that was accepted (the rest)."""
+        to_send: list[SessionPlan | DefaultPlan] = [*self.defaults, *(s for s in self.sessions if s.payload)]
+        return [p for p in to_send if p.lowers], [p for p in to_send if not p.lowers]
 
 
 def site_limit(snapshot: StationSnapshot) -> SiteLimit:
@@ -120,16 +133,34 @@ def plan(snapshot: StationSnapshot, *, force_defaults: frozenset[int] = frozense
         previous=previous,
         tuning=tuning,
     )
-    fallback = fallback_limits(
+    connectors = [
+        ConnectorInfo(cp.id, connector_id, cp.max_a, phases, cp.managed)
+        for cp in cps.values()
+        for connector_id in cp.connector_ids
+    ]
+    ceilings = fallback_limits(site, connectors, external_load_a=external, charge_point_limits=own_limits)
+    # A charge point out of reach keeps the fallback it accepted; one that never had one gets its ceiling when it
+    # connects (at boot, before it is told anything else).
+    fixed: dict[Hashable, float] = {
+        cp.id: cp.default_limit_a if cp.default_limit_a is not None else ceilings.get(cp.id, 0.0)
+        for cp in cps.values()
+        if cp.managed and not cp.reachable
+    }
+    fallback = starting_fallbacks(
         site,
-        [
-            ConnectorInfo(cp.id, connector_id, cp.max_a, phases, cp.managed)
-            for cp in cps.values()
-            for connector_id in cp.connector_ids
-        ],
-        external_load_a=external,
+        connectors,
+        allocation,
+        ceilings=ceilings,
+        session_limits={(s.charge_point_id, s.connector_id): allocation[s.transaction_id].limit_a for s in sessions},
+        fixed=fixed,
         charge_point_limits=own_limits,
     )
+    for cp in cps.values():
+        # A charge point with no idle connector keeps a lower fallback it has (a start there needs a stop first,
+        # which re-allocates): no profile back and forth with every start and stop elsewhere.
+        held = cp.default_limit_a
+        if cp.id in fallback and held is not None and held < fallback[cp.id] and _all_busy(cp, sessions):
+            fallback[cp.id] = held
     plans = []
     for s in sessions:
         cp = cps[s.charge_point_id]
@@ -139,12 +170,18 @@ def plan(snapshot: StationSnapshot, *, force_defaults: frozenset[int] = frozense
         payload = None
         if cp.managed and cp.reachable and sent != result.limit_a:
             payload = tx_profile(s.connector_id, s.transaction_id, result.limit_a, len(phases), cp.owner_stack_level)
-        applies_now = sent if sent is not None else fallback.get(cp.id, cp.max_a)
+        # Without a TxProfile yet, the session draws its charge point's fallback.
+        applies_now = sent if sent is not None else _applied_default(cp)
         plans.append(
             SessionPlan(s, cp, result.limit_a, result.reason, result.state, payload, result.limit_a < applies_now)
         )
     defaults = [
-        DefaultPlan(cp, fallback[cp.id], tx_default_profile(fallback[cp.id], len(phases)))
+        DefaultPlan(
+            cp,
+            fallback[cp.id],
+            tx_default_profile(fallback[cp.id], len(phases)),
+            fallback[cp.id] <= _applied_default(cp),
+        )
         for cp in cps.values()
         if cp.managed
         and cp.reachable
@@ -152,3 +189,13 @@ def plan(snapshot: StationSnapshot, *, force_defaults: frozenset[int] = frozense
         and (cp.id in force_defaults or cp.default_limit_a != fallback[cp.id])
     ]
     return Plan(allocation, plans, defaults)
+
+
+def _all_busy(cp: ChargePointInfo, sessions: list[SessionInfo]) -> bool:
+    busy = {s.connector_id for s in sessions if s.charge_point_id == cp.id}
+    return all(c in busy for c in cp.connector_ids)
+
+
+def _applied_default(cp: ChargePointInfo) -> float:
+    """The fallback a charge point applies now: the one it accepted, else (none) its maximum."""
+    return cp.default_limit_a if cp.default_limit_a is not None else cp.max_a

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 SESSION_STATUSES = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Available", "Preparing"})
 LOCK_CLASS = 0x10AD  # the first key of the PostgreSQL advisory locks taken here (the second is the station id)
 STATION_CACHE_SECONDS = 5.0  # how long a charge point's station (and whether it is managed) is trusted
+RETRY_SECONDS = 2.0  # a run that held raises back (a lowered limit went unanswered) is tried again this soon
 
 
 def _event(message: CommittedMessage) -> str | None:
@@ -136,6 +137,8 @@ class _StationWorker:
                         len(done.refused),
                         done.failed,
                     )
+                    if done.deferred:
+                        self.wake(RETRY_SECONDS)
             except Exception:  # the next event tries again
                 log.exception("re-allocation of station %s failed", self.station_id)
             self._running = False

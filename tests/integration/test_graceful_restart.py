@@ -32,9 +32,9 @@ from cms.models import ChargePoint
 from tests.conftest import BACKEND
 from tests.support import databases
 from tests.support.charger import ChargerClient, now_iso
-from tests.support.processes import free_port, wait_ready
+from tests.support.processes import free_port, shared_redis_url, wait_ready
 
-REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+REDIS_URL = shared_redis_url(1)
 CHARGERS = 4
 GRACEFUL = 10  # cms serve's default --graceful-timeout
 

@@ -19,12 +19,12 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.support import databases
 from tests.support.charger import ChargerClient, now_iso
-from tests.support.processes import free_port, redis_unavailable, run_cms, wait_ready
+from tests.support.processes import free_port, redis_unavailable, run_cms, shared_redis_url, wait_ready
 from tests.support.scrape import key, parse, table_missing, total
 
 pytestmark = [pytest.mark.redis]
 
-REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/8")
+REDIS_URL = shared_redis_url(8)
 BACKEND = os.environ.get("CMS_TEST_DATABASE", "sqlite")
 CHARGERS = 24  # registered; connected one by one until both workers hold some
 
@@ -114,13 +114,24 @@ def server(tmp_path_factory):
 def test_one_scrape_adds_up_both_workers_and_a_dead_workers_gauges_go(server):
     clients = []
     try:
-        # Connect chargers until both workers hold some (the kernel hands each connection to either).
-        for i in range(CHARGERS):
+        # Four chargers, handed to either worker by the kernel; then, if one worker took them all, it is
+        # paused while the next charger connects, so that the other one (polling the same socket) accepts it.
+        for i in range(4):
             c = ChargerClient(f"ws://{server.address}", f"MP-{i}")
             clients.append(c)
             assert c.boot().status == "Accepted"
-            if len(set(server.holders().values())) == 2 and len(clients) >= 4:
+        for i in range(4, CHARGERS):
+            held = set(server.holders().values())
+            if len(held) == 2:
                 break
+            (busy,) = held
+            os.kill(busy, signal.SIGSTOP)
+            try:  # only the handshake while it is paused: its writes (a batch, a lock) must not hold up the boot
+                c = ChargerClient(f"ws://{server.address}", f"MP-{i}")
+            finally:
+                os.kill(busy, signal.SIGCONT)
+            clients.append(c)
+            assert c.boot().status == "Accepted"
         holders = server.holders()
         pids = set(holders.values())
         assert len(pids) == 2, f"all {len(clients)} chargers went to one worker: {holders}"

@@ -12,11 +12,11 @@ import requests
 
 from tests.support import databases
 from tests.support.charger import ChargerClient
-from tests.support.processes import free_port, redis_unavailable, run_cms, wait_ready
+from tests.support.processes import free_port, redis_unavailable, run_cms, shared_redis_url, wait_ready
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = shared_redis_url(0)
 
 
 @pytest.fixture

@@ -76,11 +76,14 @@ def test_profiles_follow_starts_and_stops(connect, add_charger, add_tag, station
 
     t1 = cp1.start(1, "T1").transaction_id
     settle(manager)
-    assert cp1.cp.calls("SetChargingProfile")[1:] == [tx_profile(1, t1, 32.0)]
+    # T1 takes the whole 32 A: a car plugged into CP2 must not start at 16 A on top of it, so both fallbacks go to
+    # 0 A first (a newcomer waits for its share), then T1 is raised.
+    assert cp1.cp.calls("SetChargingProfile")[1:] == [tx_default(0.0), tx_profile(1, t1, 32.0)]
+    assert cp2.cp.calls("SetChargingProfile")[1:] == [tx_default(0.0)]
     t2 = cp2.start(1, "T2").transaction_id
     settle(manager)
-    assert cp1.cp.calls("SetChargingProfile")[2:] == [tx_profile(1, t1, 16.0)]
-    assert cp2.cp.calls("SetChargingProfile")[1:] == [tx_profile(1, t2, 16.0)]
+    assert cp1.cp.calls("SetChargingProfile")[3:] == [tx_profile(1, t1, 16.0)]
+    assert cp2.cp.calls("SetChargingProfile")[2:] == [tx_profile(1, t2, 16.0)]
     load = as_owner.get(f"/stations/{station}/load").get_json()
     assert (load["enabled"], load["maxCurrentA"], load["phases"], load["allocatedA"]) == (True, 32.0, 3, 32.0)
     assert [(a["chargePointId"], a["transactionId"], a["limitA"], a["managed"]) for a in load["allocations"]] == [
@@ -92,12 +95,12 @@ def test_profiles_follow_starts_and_stops(connect, add_charger, add_tag, station
     cp1.status(1, "Charging")
     cp2.status(1, "Charging")
     settle(manager)
-    assert len(cp1.cp.calls("SetChargingProfile")) == 3 and len(cp2.cp.calls("SetChargingProfile")) == 2
+    assert len(cp1.cp.calls("SetChargingProfile")) == 4 and len(cp2.cp.calls("SetChargingProfile")) == 3
 
     cp2.stop(t2, 5000)
     settle(manager)
-    assert cp1.cp.calls("SetChargingProfile")[3:] == [tx_profile(1, t1, 32.0)]
-    assert len(cp2.cp.calls("SetChargingProfile")) == 2
+    assert cp1.cp.calls("SetChargingProfile")[4:] == [tx_profile(1, t1, 32.0)]
+    assert len(cp2.cp.calls("SetChargingProfile")) == 3
     assert [a["transactionId"] for a in as_owner.get(f"/stations/{station}/load").get_json()["allocations"]] == [t1]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -45,3 +46,13 @@ def redis_unavailable(url: str) -> str | None:
         return None
     except Exception as e:
         return f"Redis at {url} does not answer ({e.__class__.__name__})"
+
+
+def shared_redis_url(db: int) -> str:
+    """The shared Redis a test file uses: ``CMS_TEST_REDIS_URL`` when set, else database ``db`` of the local
+    Redis moved up by ``CMS_TEST_REDIS_DB_OFFSET``, so that two suites running at once (make test's SQLite and
+    PostgreSQL passes) never share a charger's presence."""
+    url = os.environ.get("CMS_TEST_REDIS_URL")
+    if url:
+        return url
+    return f"redis://127.0.0.1:6379/{db + int(os.environ.get('CMS_TEST_REDIS_DB_OFFSET', '0'))}"

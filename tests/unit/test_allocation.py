@@ -18,6 +18,7 @@ from cms.loadmgmt.allocation import (
     SiteLimit,
     allocate,
     fallback_limits,
+    starting_fallbacks,
 )
 from tests.support.properties import property_examples
 
@@ -324,6 +325,64 @@ def test_fallback_is_each_charge_points_share_when_every_connector_charges():
     # 63 A for three connectors: Y's 16 A connector takes 16, X's two share the rest (23.5 A each).
     connectors = [ConnectorInfo("X", 1, 32.0), ConnectorInfo("X", 2, 32.0), ConnectorInfo("Y", 1, 16.0)]
     assert fallback_limits(SiteLimit(63), connectors) == {"X": 23.5, "Y": 16.0}
+
+
+def test_starting_fallbacks_fit_in_the_room_the_sessions_leave():
+    site = SiteLimit(63)
+    connectors = [ConnectorInfo("X", 1, 32.0), ConnectorInfo("Y", 1, 32.0), ConnectorInfo("Z", 1, 32.0)]
+    ceilings = fallback_limits(site, connectors)
+    assert ceilings == {"X": 21.0, "Y": 21.0, "Z": 21.0}
+
+    def fallbacks(x_limit: float) -> dict:
+        sessions = [session("x", max_a=x_limit, charge_point="X")]
+        allocation = allocate(site, sessions, now=T0)
+        return starting_fallbacks(
+            site, connectors, allocation, ceilings=ceilings, session_limits={("X", 1): allocation["x"].limit_a}
+        )
+
+    # X charges at 20 A: 43 A left, and Y and Z may each start at their full ceiling (X at 21 would be 1 A more).
+    assert fallbacks(20.0) == {"X": 21.0, "Y": 21.0, "Z": 21.0}
+    # X at 30 A: 33 A for Y and Z to start with: 16.5 A each (X's connector, busy at 30, needs none of it).
+    assert fallbacks(30.0) == {"X": 16.5, "Y": 16.5, "Z": 16.5}
+    # X at 32 A: 31 A left is 15.5 each. A site X fills leaves nothing: below the minimum, so 0 A.
+    assert fallbacks(32.0) == {"X": 15.5, "Y": 15.5, "Z": 15.5}
+    assert starting_fallbacks(
+        SiteLimit(40),
+        connectors,
+        allocate(SiteLimit(40), [session("x", charge_point="X")], now=T0),
+        ceilings={"X": 13.3, "Y": 13.3, "Z": 13.3},
+        session_limits={("X", 1): 32.0},
+    ) == {"X": 0.0, "Y": 0.0, "Z": 0.0}  # 8 A left: 4 A each, under the minimum
+
+
+def test_starting_fallbacks_count_a_charge_point_out_of_reach_at_what_it_has():
+    site = SiteLimit(63)
+    connectors = [ConnectorInfo("X", 1, 32.0), ConnectorInfo("Y", 1, 32.0), ConnectorInfo("Z", 1, 32.0)]
+    allocation = allocate(site, [], now=T0)
+    got = starting_fallbacks(
+        site, connectors, allocation, ceilings={"X": 21.0, "Y": 21.0, "Z": 21.0}, fixed={"Z": 32.0}
+    )
+    assert got == {"X": 15.5, "Y": 15.5}  # Z may start at its 32 A: 31 A for the other two
+
+
+@given(
+    st.integers(0, 1000),
+    st.lists(st.tuples(st.integers(0, 5), st.integers(1, 2), st.integers(6, 32), st.booleans()), max_size=12),
+)
+@settings(max_examples=property_examples(200), deadline=None)
+def test_starting_anywhere_stays_within_the_limit(limit_tenths, plugs):
+    """Every connector at the higher of its session's limit and its fallback never exceeds the site."""
+    site = SiteLimit(limit_tenths / 10)
+    plugged = {(f"C{cp}", conn): (float(mx), charging) for cp, conn, mx, charging in plugs}
+    connectors = [ConnectorInfo(cp, conn, mx) for (cp, conn), (mx, _) in plugged.items()]
+    sessions = [session((cp, conn), max_a=mx, charge_point=cp) for (cp, conn), (mx, on) in plugged.items() if on]
+    allocation = allocate(site, sessions, now=T0)
+    limits_of = {s.key: s.limit_a for s in allocation.sessions}
+    got = starting_fallbacks(
+        site, connectors, allocation, ceilings=fallback_limits(site, connectors), session_limits=limits_of
+    )
+    drawn = sum(max(limits_of.get((c.charge_point, c.connector_id), 0.0), got[c.charge_point]) for c in connectors)
+    assert drawn <= site.max_current_a + 1e-9
 
 
 def test_fallback_takes_the_lowest_connector_of_a_charge_point_and_its_own_limit():

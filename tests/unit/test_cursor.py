@@ -44,3 +44,13 @@ def _raw(data) -> str:
 def test_anything_else_is_invalid_input(value, types):
     with pytest.raises(InvalidInput, match="cursor is not valid"):
         cursor.decode(value, *types)
+
+
+def test_a_page_holds_limit_items_and_a_cursor_only_when_another_row_was_read():
+    rows = [(n, f"tag-{n}") for n in range(4)]  # read with LIMIT 3 + 1
+    first = cursor.page(rows, 3, lambda r: {"tag": r[1]}, lambda r: (r[0],))
+    assert first["items"] == [{"tag": "tag-0"}, {"tag": "tag-1"}, {"tag": "tag-2"}]
+    assert cursor.decode(first["nextCursor"], int) == (2,)
+    last = cursor.page(rows[3:], 3, lambda r: {"tag": r[1]}, lambda r: (r[0],))
+    assert last == {"items": [{"tag": "tag-3"}], "nextCursor": None}
+    assert cursor.page([], 3, lambda r: {}, lambda r: ()) == {"items": [], "nextCursor": None}

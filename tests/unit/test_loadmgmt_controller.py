@@ -113,3 +113,60 @@ def test_owner_profiles_raise_the_stack_level_and_external_load_comes_off():
 def test_a_booted_charger_gets_its_fallback_even_when_unchanged():
     p = plan(snapshot(32, [cp(1, default=32.0)], []), force_defaults=frozenset({1}))
     assert [(d.charge_point.id, d.payload) for d in p.defaults] == [(1, tx_default_profile(32.0, 3))]
+
+
+def _worst_draw(cps, sessions, session_limits: dict, defaults: dict) -> float:
+    """What the site draws when every session takes its limit and a session starts on every idle connector
+    (drawing its charge point's fallback); a session without a limit draws the fallback too."""
+    busy = {(s.charge_point_id, s.connector_id): s.transaction_id for s in sessions}
+    total = 0.0
+    for c in cps:
+        for connector in c.connector_ids:
+            tx = busy.get((c.id, connector))
+            own = session_limits.get(tx) if tx is not None else None
+            total += own if own is not None else defaults[c.id]
+    return total
+
+
+def test_a_session_starting_anywhere_cannot_take_the_site_over_its_limit():
+    """Two of four chargers share 63 A; the other two hold the all-charging fallback (15.7 A). Before, a car
+    plugged into either started at 15.7 A on top of 63 A; now the fallbacks shrink to what the sessions leave,
+    and while a newcomer's share is sent the others are lowered first."""
+    cps = [cp(n, default=15.7) for n in (1, 2, 3, 4)]
+    sessions = [session(10, 1, minutes_ago=20), session(11, 2, minutes_ago=10)]
+    before = {10: 31.5, 11: 31.5}
+    p = plan(snapshot(63, cps, sessions, {10: sent(31.5), 11: sent(31.5)}))
+    assert [s.payload for s in p.sessions] == [None, None]
+    fallbacks = {c.id: c.default_limit_a for c in cps} | {d.charge_point.id: d.limit_a for d in p.defaults}
+    assert fallbacks == {1: 0.0, 2: 0.0, 3: 0.0, 4: 0.0}  # 63 A taken: a newcomer waits for its share
+    assert _worst_draw(cps, sessions, before, fallbacks) <= 63
+    lowers, raises = p.steps()
+    assert raises == [] and {d.charge_point.id for d in lowers} == {1, 2, 3, 4}
+
+    # A car starts on charger 3: the two are lowered to 21 A first, then the newcomer raised to 21 A.
+    cps = [cp(n, default=0.0) for n in (1, 2, 3, 4)]
+    sessions = [*sessions, session(12, 3, minutes_ago=0)]
+    p = plan(snapshot(63, cps, sessions, {10: sent(31.5), 11: sent(31.5)}))
+    lowers, raises = p.steps()
+    assert [(x.session.transaction_id, x.limit_a) for x in lowers] == [(10, 21.0), (11, 21.0)]
+    assert [(x.session.transaction_id, x.limit_a) for x in raises] == [(12, 21.0)]
+    assert p.defaults == []  # still no room for a fourth to start on
+    fallbacks = {c.id: 0.0 for c in cps}
+    halfway = {10: 21.0, 11: 21.0, 12: None}  # lowered, newcomer still at its fallback
+    assert _worst_draw(cps, sessions, halfway, fallbacks) <= 63
+    assert _worst_draw(cps, sessions, {10: 21.0, 11: 21.0, 12: 21.0}, fallbacks) <= 63
+
+
+def test_fallbacks_rise_only_after_the_sessions_are_lowered():
+    """Two sessions stop: the one left rises to 32 A and the idle chargers' fallbacks to what it leaves, both in
+    the second step. Its own charger, busy, keeps its 0 A (nothing can start there before a stop)."""
+    cps = [cp(1, default=0.0), cp(2, default=0.0), cp(3, default=0.0)]
+    p = plan(snapshot(63, cps, [session(10, 1)], {10: sent(21.0)}))
+    lowers, raises = p.steps()
+    assert lowers == []
+    assert [(getattr(x, "session", None) and x.session.transaction_id, x.limit_a) for x in raises] == [
+        (None, 15.5),
+        (None, 15.5),
+        (10, 32.0),
+    ]
+    assert [d.charge_point.id for d in p.defaults] == [2, 3]
