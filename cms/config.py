@@ -121,11 +121,11 @@ class Settings:
     metrics_allow: str = "127.0.0.0/8,::1/128"
     metrics_token: str = ""
     sql_echo: bool = False
-    # Site load management (cms.loadmgmt): a station is re-allocated this long after a session event (a burst
-    # costs one run), or this long after meter values alone (they matter on a scale of minutes).
-    loadmgmt_debounce: float = 0.2
+    # Site load management (cms.loadmgmt): a station is re-allocated this long after a start or stop (events that
+    # come during a run cost one more run), or this long after meter values alone (a scale of minutes).
+    loadmgmt_debounce: float = 0.05
     loadmgmt_meter_debounce: float = 5.0
-    loadmgmt_concurrency: int = 32  # SetChargingProfile calls in flight at once per station
+    loadmgmt_concurrency: int = 100  # SetChargingProfile calls in flight at once per station
     extra: dict = field(default_factory=dict)
 
 

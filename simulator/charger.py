@@ -22,7 +22,9 @@ import asyncio
 import base64
 import contextlib
 import logging
+import math
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +56,7 @@ SUBPROTOCOL = Subprotocol("ocpp1.6")
 _CONFIGURATION = (
     ("HeartbeatInterval", False, "300"),
     ("MeterValueSampleInterval", False, "10"),
+    ("ClockAlignedDataInterval", False, "0"),
     ("MeterValuesSampledData", False, "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC"),
     ("ConnectionTimeOut", False, "60"),
     ("LocalAuthorizeOffline", False, "true"),
@@ -72,6 +75,10 @@ _CONFIGURATION = (
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _iso_at(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def three_phase_sample(energy_wh: float, power_w: float, soc: float, context: str = "Sample.Periodic") -> list[dict]:
@@ -183,6 +190,21 @@ class Session:
     phases: int = 3  # phases it draws on (its own, or fewer when a profile's numberPhases says so)
     updated_at: float = 0.0  # event-loop time up to which energy was counted
     ended: bool = False  # the EV stopped drawing; its StopTransaction is on its way
+    # (wall-clock time, draw_a from then on): the latest changes, so a clock-aligned sample reports what was drawn
+    # at its instant, not a moment later.
+    draws: list[tuple[float, float]] = field(default_factory=list)
+
+    def set_draw(self, amperes: float) -> None:
+        if not self.draws or self.draws[-1][1] != amperes:
+            self.draws = [*self.draws[-7:], (time.time(), amperes)]
+        self.draw_a = amperes
+
+    def draw_at(self, at: float) -> float:
+        """What it drew at wall-clock time ``at`` (its current draw when no change is recorded before then)."""
+        for changed_at, amperes in reversed(self.draws):
+            if changed_at <= at:
+                return amperes
+        return self.draw_a if not self.draws else 0.0
 
 
 class SimulatedChargePoint(OcppChargePoint):
@@ -200,6 +222,7 @@ class SimulatedChargePoint(OcppChargePoint):
         max_current_a: float = 32.0,
         ev_factory: Callable[[], SimulatedEV] | None = None,
         memory: ChargerMemory | None = None,
+        clock_aligned_interval: int = 0,
     ):
         super().__init__(identity, connection, response_timeout=30)
         memory = memory or ChargerMemory()
@@ -211,6 +234,7 @@ class SimulatedChargePoint(OcppChargePoint):
         # key: [readonly, value], as GetConfiguration reports them
         self.configuration: dict[str, list[bool | str]] = {k: [ro, v] for k, ro, v in _CONFIGURATION}
         self.configuration["MeterValueSampleInterval"][1] = str(int(max(1, meter_interval)))
+        self.configuration["ClockAlignedDataInterval"][1] = str(max(0, clock_aligned_interval))
         self.meter_interval = meter_interval
         self.heartbeat_interval = 300.0
         self.accepted = asyncio.Event()
@@ -314,7 +338,7 @@ class SimulatedChargePoint(OcppChargePoint):
         for sess, offer in zip(running, offers, strict=True):
             sess.offered_a = offer.amperes if level is None else min(offer.amperes, level)
             sess.phases = offer.phases
-            sess.draw_a = sess.ev.draw_a(sess.offered_a)
+            sess.set_draw(sess.ev.draw_a(sess.offered_a))
             status = (
                 "SuspendedEVSE"
                 if sess.offered_a < IEC_MIN_CURRENT_A
@@ -326,26 +350,40 @@ class SimulatedChargePoint(OcppChargePoint):
                 self.status[sess.connector_id] = status
                 self.spawn(self.send_status(sess.connector_id, status))
 
-    def _currents(self, sess: Session | None) -> tuple[float, float, float]:
-        """Per-phase currents of a session (L1 first), a hair under what it draws as a real meter shows."""
-        if sess is None or sess.draw_a <= 0:
+    def _currents(self, sess: Session | None, at: float | None = None) -> tuple[float, float, float]:
+        """Per-phase currents of a session (L1 first) now or at wall-clock time ``at``, a hair under what it draws
+        as a real meter shows."""
+        draw = 0.0 if sess is None else sess.draw_a if at is None else sess.draw_at(at)
+        if sess is None or draw <= 0:
             return (0.0, 0.0, 0.0)
-        drawn = [max(0.0, sess.draw_a - random.uniform(0, min(0.05, sess.draw_a / 100))) for _ in range(3)]
+        drawn = [max(0.0, draw - random.uniform(0, min(0.05, draw / 100))) for _ in range(3)]
         return tuple(drawn[p] if p < sess.phases else 0.0 for p in range(3))  # type: ignore[return-value]
 
-    async def send_meter_values(self, connector_id: int, context: str = "Sample.Periodic") -> None:
+    @property
+    def clock_aligned_interval(self) -> float:
+        """ClockAlignedDataInterval in seconds (0: samples every MeterValueSampleInterval instead)."""
+        try:
+            return max(0.0, float(self.configuration["ClockAlignedDataInterval"][1]))
+        except ValueError:
+            return 0.0
+
+    async def send_meter_values(
+        self, connector_id: int, context: str = "Sample.Periodic", at: float | None = None
+    ) -> None:
+        """A MeterValues of the connector now, or (``at``, wall-clock time) of that instant."""
         self.apply_limits()
         sess = self.sessions.get(connector_id)
+        stamp = now_iso() if at is None else _iso_at(at)
         await self.call(
             call.MeterValues(
                 connector_id=connector_id,
                 transaction_id=sess.transaction_id if sess else None,
                 meter_value=[
                     {
-                        "timestamp": now_iso(),
+                        "timestamp": stamp,
                         "sampledValue": meter_sample(
                             self.energy_wh[connector_id],
-                            self._currents(sess),
+                            self._currents(sess, at),
                             sess.offered_a if sess else 0.0,
                             sess.ev.soc if sess else None,
                             context,
@@ -403,12 +441,18 @@ class SimulatedChargePoint(OcppChargePoint):
             loop = asyncio.get_running_loop()
             ends_at = loop.time() + self.session_seconds
             while not sess.stop.is_set() and loop.time() < ends_at:
+                # Every MeterValueSampleInterval; or, with a ClockAlignedDataInterval, at the instants that are
+                # whole multiples of it, as every charger of the site does (their samples add up).
+                aligned = self.clock_aligned_interval
+                at = (math.floor(time.time() / aligned) + 1) * aligned if aligned else None
+                wait = self.meter_interval if at is None else at - time.time()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(sess.stop.wait(), min(self.meter_interval, ends_at - loop.time()))
+                    await asyncio.wait_for(sess.stop.wait(), max(0.0, min(wait, ends_at - loop.time())))
                 if not sess.stop.is_set() and loop.time() < ends_at:
-                    await self.send_meter_values(connector_id)
+                    await self.send_meter_values(connector_id, "Sample.Clock" if at else "Sample.Periodic", at)
             self._count_energy()
-            sess.draw_a = sess.offered_a = 0.0
+            sess.set_draw(0.0)
+            sess.offered_a = 0.0
             sess.ended = True  # a profile or meter sample while the stop is sent must not revive it
             if sess.stop_reason == "Local":
                 sess.stop_reason = "EVDisconnected" if not sess.stop.is_set() else "Local"
@@ -526,6 +570,8 @@ class SimulatedChargePoint(OcppChargePoint):
         if entry is None:
             return call_result.ChangeConfiguration(status="NotSupported")
         if entry[0]:
+            return call_result.ChangeConfiguration(status="Rejected")
+        if key == "ClockAlignedDataInterval" and not (value.isdigit() and int(value) >= 0):
             return call_result.ChangeConfiguration(status="Rejected")
         if key in ("HeartbeatInterval", "MeterValueSampleInterval"):
             try:

@@ -18,7 +18,10 @@ an OCPP charging schedule):
 4. Water-filling, one priority class at a time (highest first): the admitted sessions' limits rise together in
    equal steps until each reaches its bound or a room it draws from is full (max-min fairness, like EVerest's
    energy manager handing out slices round-robin); the last tenths of a full room go one each, oldest first.
-   Lower classes share what the higher ones cannot use; equal priorities mean plain equal shares.
+   Lower classes share what the higher ones cannot use; equal priorities mean plain equal shares. In a class of
+   more than ``Tuning.coarse_above`` sessions the limits rise in steps of ``Tuning.share_step_a`` (0.5 A) and
+   the last steps go first to the sessions that had that much already: equal sessions end up within 0.5 A of
+   each other, and a start or a stop among a hundred changes a score of limits, not a hundred.
 5. Under-use, with hysteresis, so power a car does not take goes to the others. A session *does not take* its
    limit when its measured current (the highest of its phases) is at least ``max(2 A, 20 %)`` below the limit it
    was last given, in every measurement shown to ``allocate`` for ``release_after`` (120 s). Then its bound is
@@ -77,6 +80,11 @@ class Tuning:
     release_after: timedelta = timedelta(seconds=120)  # for this long
     cap_headroom_a: float = 1.0  # a capped session may draw this much more than it did
     restore_margin_a: float = 0.5  # within this of its cap, it is taking it: cap lifted
+    # Among more than ``coarse_above`` sessions, shares rise in steps of ``share_step_a`` (a multiple of 0.1 A):
+    # equal sessions end up to a step apart, and a start or a stop changes the limits of about share / step of
+    # them rather than every one (each a SetChargingProfile). Fewer sessions share to the tenth.
+    share_step_a: float = 0.5
+    coarse_above: int = 20
 
 
 @dataclass(frozen=True)
@@ -254,30 +262,44 @@ class _Rooms:
 
 
 def _water_fill(
-    order: list[int], alloc: list[int], bound: list[int], rooms_of: list[tuple[int, ...]], rooms: _Rooms
+    order: list[int],
+    alloc: list[int],
+    bound: list[int],
+    rooms_of: list[tuple[int, ...]],
+    rooms: _Rooms,
+    *,
+    unit: int = 1,
+    previous: Sequence[int] | None = None,
 ) -> None:
     """Raise ``alloc`` of the sessions in ``order`` together until each hits its bound or a full room.
 
-    Equal steps as large as every room allows; when a room has fewer tenths left than sessions drawing from it,
-    one tenth each in ``order`` (a single pass), after which the sessions of full rooms stop.
+    Equal steps as large as every room allows, up to a multiple of ``unit`` tenths. When a room has less than a
+    unit left for each session drawing from it, the lowest sessions get a unit each, then a tenth each, as far as
+    it goes: first those that had that much already (``previous``: fewer limits change), then in ``order``.
     """
+    before = previous or [0] * len(alloc)
 
-    def can_grow(i: int) -> bool:
-        return alloc[i] < bound[i] and all(rooms.slack[r] > 0 for r in rooms_of[i])
+    def can_grow(i: int, by: int = 1) -> bool:
+        return alloc[i] + by <= bound[i] and all(rooms.slack[r] >= by for r in rooms_of[i])
 
     active = [i for i in order if can_grow(i)]
     while active:
         drawing = Counter(r for i in active for r in rooms_of[i])
-        step = min(min(bound[i] - alloc[i] for i in active), min(rooms.slack[r] // n for r, n in drawing.items()))
+        room_step = min(rooms.slack[r] // n for r, n in drawing.items())
+        low = min(alloc[i] for i in active)
+        step = min(min(bound[i] - alloc[i] for i in active), (low + room_step) // unit * unit - low)
         if step > 0:
             for i in active:
                 alloc[i] += step
                 rooms.take(rooms_of[i], step)
         else:
-            for i in active:
-                if can_grow(i):
-                    alloc[i] += 1
-                    rooms.take(rooms_of[i], 1)
+            for by in sorted({unit, 1}, reverse=True):
+                target = min(alloc[i] for i in active) + by
+                for i in sorted(active, key=lambda i: before[i] < min(bound[i], target)):
+                    grow = min(target, bound[i]) - alloc[i]
+                    if grow > 0 and can_grow(i, grow):
+                        alloc[i] += grow
+                        rooms.take(rooms_of[i], grow)
         active = [i for i in active if can_grow(i)]
 
 
@@ -377,8 +399,11 @@ def allocate(
             reasons[i] = Reason.PAUSED
 
     # 4. Water-filling, one priority class at a time.
+    given = [_tenths_down(previous[s.key].limit_a) if s.key in previous else 0 for s in sessions]
     for priority in sorted({sessions[i].priority for i in admitted}, reverse=True):
-        _water_fill([i for i in admitted if sessions[i].priority == priority], alloc, bound, rooms_of, rooms)
+        members = [i for i in admitted if sessions[i].priority == priority]
+        unit = max(1, _tenths_down(tuning.share_step_a)) if len(members) > tuning.coarse_above else 1
+        _water_fill(members, alloc, bound, rooms_of, rooms, unit=unit, previous=given)
 
     results = []
     for i, s in enumerate(sessions):

@@ -1,8 +1,9 @@
-"""Carry a station's re-allocation out: read its snapshot, plan, store the allocations, send the profiles.
+"""Carry a station's re-allocation out: read its snapshot, plan, send the profiles, store the allocations.
 
-Profiles go out through the dispatcher (any transport, process or node), many at once, and are kept as
-:func:`cms.commands.execute` keeps a command (message log; accepted profiles stored as ``ChargingProfileRecord``),
-in one transaction per batch (:func:`cms.commands.record_calls`). Limits that go down (sessions' and fallbacks')
+Profiles go out through the dispatcher (any transport, process or node), all of a step at once, and are kept as
+:func:`cms.commands.execute` keeps a command (message log; accepted profiles stored as ``ChargingProfileRecord``)
+in the one transaction that stores the run's allocations, once every answer is in (:func:`cms.commands.record_calls`):
+no database work between the steps. Limits that go down (sessions' and fallbacks')
 are sent, and accepted, before limits that go up, so the site stays within its limit while they change; when one
 of them is not accepted, nothing is raised. A charger that refuses a profile (Rejected, NotSupported, a CALLERROR)
 is marked (``profiles_refused_at``) and the station is planned again with it counted at its maximum. A charger
@@ -27,6 +28,7 @@ from .state import OWN_PROFILE_IDS, TX_DEFAULT_PROFILE_ID, read_snapshot
 log = logging.getLogger(__name__)
 
 ACCEPTED = "Accepted"
+_Call = tuple[str, str, dict, dict | CallFailed]  # identity, action, request, answer (for commands.record_calls)
 MAX_ROUNDS = 3  # a round more for each batch of chargers found refusing profiles
 
 
@@ -83,8 +85,8 @@ class Applier:
             if all_defaults:
                 force |= set(snapshot.charge_points)
             result = plan(snapshot, force_defaults=frozenset(force), tuning=self.tuning)
-            self._store(station_id, result)
-            outcome = self._send(result)
+            outcome, calls, accepted = self._send(result)
+            self._store(station_id, result, calls, accepted)
             total.add(outcome)
             total.sessions = len(result.sessions)
             if not outcome.refused:
@@ -102,8 +104,10 @@ class Applier:
             force, all_defaults = set(), False
         return total
 
-    def _store(self, station_id: int, p: Plan) -> None:
-        """Keep each session's allocation (and under-use memory); forget sessions that ended."""
+    def _store(self, station_id: int, p: Plan, calls: list[_Call], accepted: dict[int, float]) -> None:
+        """Keep, in one transaction once the profiles are answered, each session's allocation (its under-use
+        memory, the limit its charger accepted: ``accepted`` by transaction id), forget sessions that ended, and
+        keep what :func:`cms.commands.execute` keeps of the calls (message log, accepted profiles)."""
         with self.rt.db.uow() as uow:
             s = uow.session
             current = {sp.session.transaction_id for sp in p.sessions}
@@ -130,6 +134,8 @@ class Applier:
                     "low_since": sp.state.low_since,
                     "cap_a": sp.state.cap_a,
                 }
+                if sp.session.transaction_id in accepted:
+                    values["sent_limit_a"] = accepted[sp.session.transaction_id]
                 row = rows.get(sp.session.transaction_id)
                 if row is None:
                     s.add(
@@ -144,61 +150,56 @@ class Applier:
                     changed.append({"transaction_id": row.transaction_id, **values, "updated_at": utcnow()})
             if changed:  # one executemany rather than an ORM flush per row
                 s.execute(update(LoadAllocation), changed)
+            if calls:
+                commands.record_calls(self.rt, s, calls)
             uow.commit()
 
-    def _send(self, p: Plan) -> Outcome:
+    def _send(self, p: Plan) -> tuple[Outcome, list[_Call], dict[int, float]]:
         """Send the plan's limits that go down, then, once every one of them was accepted, those that go up.
 
         When a lowered limit was not accepted (refused, or no answer), nothing is raised in this run: the room
         the raises count on is not free. A refusal re-plans the station at once; a missing answer leaves the
-        raises to the next run (``Outcome.deferred``)."""
+        raises to the next run (``Outcome.deferred``). Returns what happened, the calls with their answers, and
+        the limit each session's charger accepted (by transaction id)."""
         outcome = Outcome()
+        calls: list[_Call] = []
+        accepted: dict[int, float] = {}
         lowers, raises = p.steps()
         for step in (lowers, raises):
             if not step:
                 continue
-            self._send_step([_item(x) for x in step], outcome)
+            self._send_step([_item(x) for x in step], outcome, calls, accepted)
             if step is lowers and (outcome.refused or outcome.failed):
                 outcome.deferred = bool(raises)
                 break
-        return outcome
+        return outcome, calls, accepted
 
-    def _send_step(self, batch: list[tuple[int, str, dict, int | None]], outcome: Outcome) -> None:
-        """Send ``batch`` (charge point id, identity, payload, transaction id or None for a fallback) all at once;
-        keep what the CMS keeps of it (message log, stored profiles, what each session was last given) in one
-        transaction once every call is answered."""
+    def _send_step(
+        self,
+        batch: list[tuple[int, str, dict, int | None]],
+        outcome: Outcome,
+        calls: list[_Call],
+        accepted: dict[int, float],
+    ) -> None:
+        """Send ``batch`` (charge point id, identity, payload, transaction id or None for a fallback) all at once
+        and wait for every answer."""
         answers = list(self._pool.map(lambda item: self._call(item[1], item[2]), batch))
-        accepted = []
         refused_tx = {tx for (_c, _i, _p, tx), a in zip(batch, answers, strict=True) if tx and _refusal(a)}
         ended = self._ended(refused_tx)
-        for (cp_id, _identity, payload, tx_id), answer in zip(batch, answers, strict=True):
+        for (cp_id, identity, payload, tx_id), answer in zip(batch, answers, strict=True):
+            if answer is not None:
+                calls.append((identity, "SetChargingProfile", payload, answer))
             status = _status(answer)
             if status == ACCEPTED:
                 outcome.accepted += 1
                 if tx_id is not None:
-                    accepted.append((tx_id, _limit(payload)))
+                    accepted[tx_id] = _limit(payload)
             elif tx_id in ended:
                 pass  # a charger rejects a TxProfile for a transaction it no longer runs: nothing to hold back
             elif status is None:
                 outcome.failed += 1  # no answer: the charger keeps what it had
             else:
                 outcome.refused.add(cp_id)
-        with self.rt.db.uow() as uow:
-            commands.record_calls(
-                self.rt,
-                uow.session,
-                [
-                    (identity, "SetChargingProfile", payload, answer)
-                    for (_cp, identity, payload, _tx), answer in zip(batch, answers, strict=True)
-                    if answer is not None
-                ],
-            )
-            if accepted:  # one executemany (an UPDATE per row by primary key)
-                uow.session.execute(
-                    update(LoadAllocation),
-                    [{"transaction_id": tx_id, "sent_limit_a": limit} for tx_id, limit in accepted],
-                )
-            uow.commit()
 
     def _ended(self, transaction_ids: set[int]) -> set[int]:
         """Those of ``transaction_ids`` that are no longer open."""

@@ -3,8 +3,9 @@
 :meth:`LoadManager.observe` is a :data:`cms.message_runner.MessageObserver`: called after a charger's message is
 committed, it only queues what matters (BootNotification accepted, Start/StopTransaction, a connector's
 StatusNotification, MeterValues with currents) and returns. A router thread maps charge points to their stations
-(managed ones only) and wakes that station's worker, which waits ``debounce`` seconds (``meter_debounce`` when only
-meter values came) so that a burst of events costs one re-allocation, then runs :class:`Applier.reallocate`.
+(managed ones only) and wakes that station's worker, which waits ``debounce`` seconds (up to 1 s for a status,
+``meter_debounce`` for meter values alone) so that a burst of events costs one re-allocation, then runs
+:class:`Applier.reallocate`; what comes during a run is answered by the next.
 
 Across worker processes, a station is re-allocated by one process at a time: on PostgreSQL under an advisory
 lock on the station; on SQLite (one process) the station's own worker already serialises it.
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 SESSION_STATUSES = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Available", "Preparing"})
 LOCK_CLASS = 0x10AD  # the first key of the PostgreSQL advisory locks taken here (the second is the station id)
 STATION_CACHE_SECONDS = 5.0  # how long a charge point's station (and whether it is managed) is trusted
+STATUS_SECONDS = 1.0  # at most this long after a connector's status alone (it changes no limit at once)
 RETRY_SECONDS = 2.0  # a run that held raises back (a lowered limit went unanswered) is tried again this soon
 
 
@@ -66,10 +68,8 @@ class _StationWorker:
         self._all_defaults = False
         self._release = False
         self._running = False
-        # When the oldest / newest start or stop waiting for the next run came, and how many there are.
-        self._first_event: float | None = None
-        self._last_event = 0.0
-        self._events = 0
+        # When each start or stop waiting for the next run was committed (monotonic clock).
+        self._event_times: list[float] = []
         self.runs = 0
         threading.Thread(target=self._loop, name=f"cms-loadmgmt-{station_id}", daemon=True).start()
 
@@ -80,15 +80,14 @@ class _StationWorker:
         booted: int | None = None,
         all_defaults: bool = False,
         release: bool = False,
-        transaction: bool = False,
+        transaction_at: float | None = None,
     ):
-        """Re-allocate within ``delay`` seconds; ``transaction``: for a start or stop (timed in the run's log line)."""
+        """Re-allocate within ``delay`` seconds; ``transaction_at``: for a start or stop committed then (monotonic
+        clock; the run's log line says how long it waited)."""
         with self._cond:
             now = time.monotonic()
-            if transaction:
-                if self._first_event is None:
-                    self._first_event = now
-                self._last_event, self._events = now, self._events + 1
+            if transaction_at is not None:
+                self._event_times.append(transaction_at)
             due = now + delay
             self._due = due if self._due is None else min(self._due, due)
             if booted is not None:
@@ -109,8 +108,7 @@ class _StationWorker:
                     self._cond.wait(None if self._due is None else max(0.0, self._due - time.monotonic()))
                 booted, all_defaults, release = frozenset(self._booted), self._all_defaults, self._release
                 self._due, self._booted, self._all_defaults, self._release = None, set(), False, False
-                first, last, events = self._first_event, self._last_event, self._events
-                self._first_event, self._events = None, 0
+                event_times, self._event_times = self._event_times, []
                 self._running = True
             started = time.monotonic()
             try:
@@ -122,20 +120,22 @@ class _StationWorker:
                     done = applier.reallocate(self.station_id, booted=booted, all_defaults=all_defaults)
                 if done is not None:
                     end = time.monotonic()
-                    # One line per run, with how long the starts and stops it answers waited for its last
-                    # profile to be accepted (the benchmark reads these).
+                    # One line per run, with how long each start and stop it answers waited, from its commit to
+                    # the run's last profile accepted (the benchmark reads these).
+                    waits = sorted(end - t for t in event_times)
                     log.info(
                         "loadmgmt run station=%d transactions=%d waited_max=%.3f waited_min=%.3f seconds=%.3f "
-                        "sessions=%d accepted=%d refused=%d failed=%d",
+                        "sessions=%d accepted=%d refused=%d failed=%d waits=%s",
                         self.station_id,
-                        events,
-                        end - first if first is not None else 0.0,
-                        end - last if events else 0.0,
+                        len(waits),
+                        waits[-1] if waits else 0.0,
+                        waits[0] if waits else 0.0,
                         end - started,
                         done.sessions,
                         done.accepted,
                         len(done.refused),
                         done.failed,
+                        ",".join(f"{w:.3f}" for w in waits) or "-",
                     )
                     if done.deferred:
                         self.wake(RETRY_SECONDS)
@@ -152,6 +152,14 @@ class LoadManager:
     def __init__(self, *, debounce: float = 0.2, meter_debounce: float = 5.0):
         self.debounce = debounce
         self.meter_debounce = meter_debounce
+        # A start or stop (or a boot) is answered at once; a status (Charging after a start, SuspendedEV) can wait
+        # a little, so that the run of the start is not held up behind one for the status that came with it.
+        self._delays = {
+            "boot": debounce,
+            "transaction": debounce,
+            "status": max(debounce, min(meter_debounce, STATUS_SECONDS)),
+            "meter": meter_debounce,
+        }
         self.rt: Any = None  # the runtime, once started
         self.applier: Applier | None = None
         self.stopped = threading.Event()
@@ -172,7 +180,7 @@ class LoadManager:
         kind = _event(message)
         if kind is not None:
             self._start_router()
-            self._events.put((message.charge_point_id, kind))
+            self._events.put((message.charge_point_id, kind, time.monotonic()))
 
     def _start_router(self) -> None:
         """The router thread starts with the first event (a process that never hears one runs none)."""
@@ -239,14 +247,15 @@ class LoadManager:
                     return
                 batch.append(more)
             try:
-                stations = self._managed_stations({cp_id for cp_id, _ in batch})
-                for cp_id, kind in batch:
+                stations = self._managed_stations({cp_id for cp_id, _, _ in batch})
+                for cp_id, kind, at in batch:
                     station_id = stations.get(cp_id)
                     if station_id is None:
                         continue
-                    delay = self.meter_debounce if kind == "meter" else self.debounce
                     self._worker(station_id).wake(
-                        delay, booted=cp_id if kind == "boot" else None, transaction=kind == "transaction"
+                        max(0.0, at + self._delays[kind] - time.monotonic()),
+                        booted=cp_id if kind == "boot" else None,
+                        transaction_at=at if kind == "transaction" else None,
                     )
             except Exception:
                 log.exception("load management could not route %d event(s)", len(batch))

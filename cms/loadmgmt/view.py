@@ -3,6 +3,7 @@ page), and its drawn current over time against the limit (the station page's plo
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -82,9 +83,13 @@ def load_view(snapshot: StationSnapshot) -> dict:
 def site_current(
     s: Session, station_id: int, since: datetime, until: datetime, step: timedelta = timedelta(seconds=15)
 ) -> dict:
-    """The station's drawn current (the most loaded phase, summed over its connectors' Current.Import) every
-    ``step`` from ``since`` to ``until``: ``{"t": [epoch ms], "siteA": [A]}``. A sample counts until the next one
-    of its connector and phase, for at most SAMPLE_HOLD; a sample without a phase counts on every phase."""
+    """The station's drawn current (the most loaded phase, summed over its connectors' Current.Import) at the
+    instants that are whole multiples of ``step`` from ``since`` to ``until``, and at ``until``:
+    ``{"t": [epoch ms], "siteA": [A]}``.
+    Each connector counts with its value at the instant: its latest sample taken then or before (for at most
+    SAMPLE_HOLD); a sample without a phase counts on every phase. Chargers that sample at clock-aligned instants
+    (ClockAlignedDataInterval dividing ``step``) are summed at exactly the moments they measured, so the sum is
+    what the site drew then, not a mix of moments."""
     rows = s.execute(
         select(
             MeterValue.charge_point_id,
@@ -106,8 +111,15 @@ def site_current(
     held: dict[tuple, tuple[float, datetime]] = {}
     times, values = [], []
     i = 0
-    t = since
+    step_s = step.total_seconds()
+    t = datetime.fromtimestamp(math.ceil(since.timestamp() / step_s) * step_s, since.tzinfo)
+    instants = []
     while t <= until:
+        instants.append(t)
+        t += step
+    if not instants or instants[-1] < until:
+        instants.append(until)  # and now, the latest of every connector
+    for t in instants:
         while i < len(rows) and rows[i].timestamp <= t:
             r = rows[i]
             for p in [PHASE_INDEX[r.phase]] if r.phase in PHASE_INDEX else [0, 1, 2]:
@@ -119,5 +131,4 @@ def site_current(
                 per_phase[p] += value
         times.append(int(t.timestamp() * 1000))
         values.append(round(max(per_phase), 2))
-        t += step
     return {"t": times, "siteA": values}

@@ -571,3 +571,24 @@ def test_an_older_session_is_never_paused_for_a_newer_one_in_the_same_place(scen
             )
             if same_place and (new.started_at, str(new.key)) > (old.started_at, str(old.key)):
                 assert result[new.key].limit_a == 0, (old, new)
+
+
+def test_a_start_or_a_stop_among_many_changes_few_limits():
+    """80 equal sessions share 800 A (10 A each); an 81st starts, then one stops. Each time the limits stay
+    within 0.5 A of each other and within the site, and only about a score of them change (each change is a
+    SetChargingProfile): to the tenth, every one of them would."""
+    site = SiteLimit(800)
+    fleet = [session(n, n) for n in range(81)]
+
+    def run(sessions, previous=None):
+        result = allocate(site, sessions, now=T0 + timedelta(hours=1), previous=previous)
+        return result.limits(), result.states()
+
+    before, states = run(fleet[:80])
+    assert set(before.values()) == {10.0}
+    after, states = run(fleet, states)
+    assert sum(after.values()) <= 800 and max(after.values()) - min(after.values()) <= 0.5
+    assert sum(1 for k in before if before[k] != after[k]) <= 25
+    later, _ = run(fleet[1:], states)
+    assert sum(later.values()) <= 800 and max(later.values()) - min(later.values()) <= 0.5
+    assert sum(1 for k in later if later[k] != after[k]) <= 25
