@@ -1,5 +1,5 @@
 # make run   - set up and run the CMS on SQLite with a demo (owner, chargers, simulated sessions)
-# make test  - set up and run the whole test suite (SQLite, then PostgreSQL when it answers)
+# make test  - set up and run the whole test suite (SQLite and PostgreSQL, when it answers, side by side)
 # make bench - benchmarks beside reference peers (see README)
 # make chaos - the fault suite at full size (kill -9, database cut, Redis restarted, hostile frames, a storm)
 # make dist  - a wheel and an sdist in dist/ (front-end libraries inside; the wheel installs without npm)
@@ -61,7 +61,11 @@ fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install static-vendor browser-deps lint test-sqlite test-postgres
+# The two passes run at once (the suite waits on servers and sockets about half the time, so on two cores this
+# takes about half as long); each pass's output is printed whole when it ends. TEST_JOBS=1: one after the other.
+TEST_JOBS ?= 2
+test: install static-vendor browser-deps lint
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-sqlite test-postgres
 
 # The rules alone (tests/unit): no app, no database, no server; its conftest fails a test that reaches for one.
 # Property tests search briefly here (tests/support/properties.py); make test runs them in full.
@@ -71,8 +75,9 @@ test-unit: install
 test-sqlite: install
 	CMS_TEST_DATABASE=sqlite $(BIN)/pytest -q $(PYTEST_ARGS)
 
+# Its own Redis databases (CMS_TEST_REDIS_DB_OFFSET), so that it can run beside the SQLite pass.
 test-postgres: install
-	CMS_TEST_DATABASE=postgres $(BIN)/pytest -q $(PYTEST_ARGS)
+	CMS_TEST_DATABASE=postgres CMS_TEST_REDIS_DB_OFFSET=2 $(BIN)/pytest -q $(PYTEST_ARGS)
 
 # Full sizes by default (20,000 connections, 50 and 200 chargers in sessions); BENCH_* variables shrink them,
 # e.g. BENCH_CONNECTIONS=2000 BENCH_HOLD_SECONDS=30 BENCH_THROUGHPUT_SECONDS=10 make bench. Needs PostgreSQL.

@@ -29,6 +29,9 @@ from ..models import (
 DEFAULT_CHARGER_MAX_A = 32.0
 # A current measurement older than this is not taken as what a session draws now.
 MEASUREMENT_MAX_AGE = timedelta(seconds=90)
+# How far behind a charger's clock may be and its samples still count: the newest samples are found by their own
+# timestamps (the index of meter values), so a run reads the last hour of each session, not all of it.
+CLOCK_SKEW_ALLOWED = timedelta(hours=1)
 CURRENT_IMPORT = "Current.Import"
 PHASE_INDEX = {"L1": 0, "L2": 1, "L3": 2, "L1-N": 0, "L2-N": 1, "L3-N": 2}
 # The profile ids load management gives its own profiles (the owner's own profiles keep theirs):
@@ -232,6 +235,7 @@ def _latest_currents(
         return {}
     recent = (
         MeterValue.transaction_id.in_(transaction_ids),
+        MeterValue.timestamp >= now - MEASUREMENT_MAX_AGE - CLOCK_SKEW_ALLOWED,
         MeterValue.measurand == CURRENT_IMPORT,
         MeterValue.received_at >= now - MEASUREMENT_MAX_AGE,
         MeterValue.value.is_not(None),
