@@ -270,6 +270,11 @@ WORKER_CLASS = "cms.gunicorn_worker.GeventWorker"  # gunicorn's gevent worker wi
 GRACEFUL_TIMEOUT = 10  # seconds a stopping worker has to answer, write and close what it holds
 
 
+# Connections the kernel queues before a worker accepts them (capped by net.core.somaxconn; gunicorn's default is
+# 2048). Workers accept promptly (cms.gunicorn_worker); this only absorbs the first second of a reconnect storm.
+LISTEN_BACKLOG = 4096
+
+
 def gunicorn_command(
     host: str, port: int, workers: int, access_log: str = "", graceful_timeout: int = GRACEFUL_TIMEOUT
 ) -> list[str]:
@@ -289,6 +294,8 @@ def gunicorn_command(
         str(workers),
         "--worker-connections",
         "20000",
+        "--backlog",
+        str(LISTEN_BACKLOG),
         "--bind",
         f"{host}:{port}",
         "--graceful-timeout",

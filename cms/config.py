@@ -75,10 +75,12 @@ class Settings:
     # With Redis: every charger this process holds is announced again this often (and at once when Redis comes
     # back), so a Redis that restarted empty relearns who holds which charger within this many seconds.
     presence_refresh_seconds: float = 10.0
-    # Reconnect storms (cms.admission, cms.handshake_cache): OCPP-J handshakes in progress at once per process,
-    # beyond which a handshake is refused at once with HTTP 503 (0: no limit); and how long a registered
-    # charger's handshake facts are trusted without reading them again (0: always read).
-    max_pending_handshakes: int = 256
+    # Reconnect storms (cms.admission, cms.handshake_cache): OCPP-J handshakes in progress at once per process
+    # (0: no limit), how long one more waits for a place before it is refused with HTTP 503 (under gunicorn;
+    # 0: refused at once); and how long a registered charger's handshake facts are trusted without reading
+    # them again (0: always read).
+    max_pending_handshakes: int = 32
+    handshake_wait_seconds: float = 10.0
     handshake_cache_seconds: float = 60.0
     # Connected/disconnected flags written together this often (cms.connection_flags); 0 writes each at once.
     connection_flags_batch_seconds: float = 0.5

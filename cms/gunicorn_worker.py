@@ -12,20 +12,48 @@ runs beside gunicorn's own drain and closes those connections once their message
 Going Away: the charger reconnects at once, to a new worker or another node), writes what was accepted, and
 withdraws this process's Redis presence. The worker exits when both are done, within the graceful timeout.
 
+Accept: gunicorn's own gevent worker accepts one connection per turn of the event loop when there are several
+workers (to spread connections between them). In a reconnect storm a turn runs hundreds of greenlets (handshakes,
+BootNotifications), so a worker then accepted a few hundred connections a second whatever its CPU: the kernel's
+listen queue overflowed, SYNs were dropped and chargers timed out connecting before admission control
+(cms.admission, which answers HTTP 503 at once) ever saw them. :meth:`GeventWorker.run` accepts up to
+:data:`ACCEPT_BATCH` per turn instead; a busy worker's turns are long, so an idler worker still takes most.
+Then :meth:`GeventWorker.handle` puts a charger's handshake in turn (cms.admission) before gunicorn parses it:
+the ones waiting cost a socket and a parked greenlet, a refused one a few bytes written.
+
 Only gunicorn and gevent are imported here at module level: gunicorn's master process imports this class, and
 the CMS's own modules are loaded by each worker (a ``kill -HUP`` reload then runs new code).
 """
 
 from __future__ import annotations
 
+import socket
 import time
+from functools import partial
 
 import gevent
+from gevent.pool import Pool
+from gevent.server import StreamServer
 from gunicorn.errors import AppImportError
+from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker as _GunicornGeventWorker
 
+ACCEPT_BATCH = 64  # connections accepted per turn of the event loop (gunicorn: 1 with several workers)
+HANDSHAKE_START = b"GET /ocpp/"  # how an OCPP-J charger's WebSocket handshake begins (DESIGN.md: /ocpp/<id>)
 WORKER_START_WAIT = 30.0  # seconds a starting worker waits for the database and Redis to answer
 LISTENER_WAIT = 1.5  # seconds: gunicorn's run loop notices a SIGTERM within one (it sleeps a second per turn)
+
+
+def _refuse(client) -> None:
+    """Answer a charger's handshake 503 without parsing it; its request is read first, so that closing the
+    socket does not reset the connection before the answer is read."""
+    from cms.admission import REFUSAL_RESPONSE
+
+    try:
+        client.recv(1 << 16)
+        client.sendall(REFUSAL_RESPONSE)
+    except OSError:
+        pass  # the charger went away: nothing to answer
 
 
 class GeventWorker(_GunicornGeventWorker):
@@ -49,14 +77,81 @@ class GeventWorker(_GunicornGeventWorker):
         except StartupError as e:
             raise AppImportError(str(e)) from None  # gunicorn prints the message alone, and stops
 
+    def handle(self, listener, client, addr):
+        """Serve one accepted connection; a charger's handshake first waits its turn (cms.admission), before
+        its request is parsed, and is refused with HTTP 503 when it does not get one in time."""
+        from cms.admission import admitted, take_admitted
+
+        client.setblocking(1)
+        gate = self._admission()
+        if gate is None or not self._charger_handshake(client):
+            super().handle(listener, client, addr)
+            return
+        ticket = gate.enter(gate.wait)
+        if ticket is None:
+            _refuse(client)
+            return
+        admitted(ticket)  # the endpoint takes it over, and releases it once the charger is registered
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            left = take_admitted()  # not taken: the request ended before the endpoint (refused, failed)
+            if left is not None:
+                left.release()
+
+    def _admission(self):  # -> cms.admission.Admission | None
+        runtime = (getattr(getattr(self, "wsgi", None), "extensions", None) or {}).get("cms")
+        return getattr(runtime, "admission", None)
+
+    def _charger_handshake(self, client) -> bool:
+        """Whether the connection's request (peeked, not read) opens an OCPP-J WebSocket: ``GET /ocpp/``."""
+        head = b""
+        with gevent.Timeout(self.cfg.keepalive, False):  # a client that sends nothing: gunicorn's own rules
+            try:
+                head = client.recv(len(HANDSHAKE_START), socket.MSG_PEEK)
+            except OSError:
+                return False
+        return head == HANDSHAKE_START
+
     def handle_exit(self, sig, frame):
         super().handle_exit(sig, frame)  # run() stops accepting, then waits for running HTTP requests
         self._start_drain()
 
     def run(self):
-        super().run()
+        self._serve()
         drain = self._start_drain()  # stopped without SIGTERM (max_requests): drain all the same
         drain.join(timeout=max(0.0, self._drain_deadline - time.monotonic()))
+
+    def _serve(self) -> None:
+        """gunicorn's ``GeventWorker.run``, but accepting :data:`ACCEPT_BATCH` connections per turn."""
+        servers = []
+        ssl_args = {"ssl_context": ssl_context(self.cfg)} if self.cfg.is_ssl else {}
+        for s in self.sockets:
+            s.setblocking(1)
+            server = StreamServer(s, handle=partial(self.handle, s), spawn=Pool(self.worker_connections), **ssl_args)
+            server.max_accept = ACCEPT_BATCH
+            server.start()
+            servers.append(server)
+
+        while self.alive:
+            self.notify()
+            gevent.sleep(1.0)
+
+        try:
+            for server in servers:  # stop accepting
+                server.close()
+            # Let running requests finish within the graceful timeout, then stop what is left.
+            started = time.time()
+            while time.time() - started <= self.cfg.graceful_timeout:
+                if all(server.pool.free_count() == server.pool.size for server in servers):
+                    return
+                self.notify()
+                gevent.sleep(1.0)
+            self.log.warning("Worker graceful timeout (pid:%s)", self.pid)
+            for server in servers:
+                server.stop(timeout=1)
+        except Exception:  # as gunicorn's: a failure while stopping must not keep the worker alive
+            pass
 
     def _start_drain(self) -> gevent.Greenlet:
         """The greenlet that shuts the app down, started on the first call."""

@@ -83,6 +83,8 @@ class Runtime:
             self.heartbeats.start()
         if self.connection_flags is not None:
             self.connection_flags.start()
+        if self.handshake_cache is not None:
+            self.handshake_cache.load_from(self.db)  # a restart's reconnect storm finds them known
         if self.maintenance is not None:
             self.maintenance.start()
         if self.router is not None:
@@ -215,7 +217,7 @@ def build_runtime(
         connections=connections,
         on_connect=[router.announce] if router is not None else [],
         on_disconnect=[router.withdraw] if router is not None else [],
-        admission=Admission(settings.max_pending_handshakes),
+        admission=Admission(settings.max_pending_handshakes, settings.handshake_wait_seconds),
         handshake_cache=handshake_cache,
         connection_flags=connection_flags,
     )

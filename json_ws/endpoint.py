@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from functools import partial
 
@@ -10,7 +11,7 @@ from flask import Blueprint, Response, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
-from cms.admission import Ticket
+from cms.admission import REFUSAL, RETRY_AFTER_S, Ticket, take_admitted
 from cms.charger_auth import ChargerAdmission, authenticate_charger
 from cms.connection_state import charger_connected, charger_disconnected
 from cms.errors import InternalFailure, OcppError
@@ -26,6 +27,7 @@ from .wsloop import WsChannel, take_over
 log = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
+FIRST_MESSAGE_HOLD_S = 5.0  # at most this long a connected charger's first message holds its admission place
 MAX_MESSAGE_BYTES = 1 << 20  # a large local list or diagnostics answer fits; anything bigger is an attack
 _TICKET = "cms.handshake_ticket"  # the request's cms.admission ticket, in the WSGI environ
 
@@ -54,9 +56,13 @@ def create_blueprint(sock: Sock) -> Blueprint:
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         if SUBPROTOCOL not in offered:
             return _refuse(400, f"Subprotocol {SUBPROTOCOL} required")
-        ticket = rt.admission.enter() if rt.admission is not None else None
-        if rt.admission is not None and ticket is None:
-            return _refuse(503, "Too many connections being opened; try again shortly", Retry_After="5")
+        # Under gunicorn the worker admitted the handshake before parsing it (cms.gunicorn_worker); elsewhere
+        # it asks for a place here, without waiting.
+        ticket = take_admitted()
+        if ticket is None and rt.admission is not None:
+            ticket = rt.admission.enter()
+            if ticket is None:
+                return _refuse(503, REFUSAL, Retry_After=str(RETRY_AFTER_S))
         auth = request.authorization
         verdict = authenticate_charger(
             rt.db,
@@ -118,7 +124,7 @@ def _serve_detached(channel: WsChannel, identity: str, rt: Runtime, ticket: Tick
 
 def serve_connection(channel: WsChannel, identity: str, rt: Runtime, ticket: Ticket | None = None) -> None:
     """Run one charger's connection until it closes; a newer connection of the same charger replaces it.
-    ``ticket`` (cms.admission) is released once the connection is registered and announced.
+    ``ticket`` (cms.admission) is released once its first message is answered (or it ends).
 
     Whatever fails around it (the database marking it connected, Redis announcing it), the connection is read
     and served, and when it ends it leaves the registry: an outside failure is logged, never fatal here."""
@@ -127,6 +133,7 @@ def serve_connection(channel: WsChannel, identity: str, rt: Runtime, ticket: Tic
     conn = OcppConnection(channel, identity, rt.node_id)
     old = registry.add(conn)
     logged_as = bind_charger(identity)  # every line logged for this connection names the charger
+    hold: threading.Timer | None = None
     try:
         if old is not None:
             old.close(1000, "Replaced by a new connection")
@@ -134,7 +141,11 @@ def serve_connection(channel: WsChannel, identity: str, rt: Runtime, ticket: Tic
         for fn in rt.on_connect:
             _connection_hook(fn, identity, conn.token)
         if ticket is not None:
-            ticket.release()
+            # The place is held through the charger's first message (its BootNotification, the costly part
+            # of opening a connection), but not for longer than FIRST_MESSAGE_HOLD_S if it says nothing.
+            hold = threading.Timer(FIRST_MESSAGE_HOLD_S, ticket.release)
+            hold.daemon = True
+            hold.start()
         charger = Charger(identity=identity, transport="json", ocpp_version="1.6")
         # Messages are handled one after the other, in order, in this greenlet: a charger sends one CALL at
         # a time, and answers to our CALLs are delivered here to the greenlet waiting for them.
@@ -143,9 +154,16 @@ def serve_connection(channel: WsChannel, identity: str, rt: Runtime, ticket: Tic
                 reply = handle_frame(rt, conn, charger, text)
                 if reply is not None:
                     conn.send(reply)
+            if ticket is not None:
+                ticket.release()
+                ticket = None
+                if hold is not None:
+                    hold.cancel()
     except ConnectionClosed:
         pass
     finally:
+        if hold is not None:
+            hold.cancel()
         if ticket is not None:
             ticket.release()
         conn.mark_closed()

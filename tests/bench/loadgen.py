@@ -332,7 +332,15 @@ async def _storm(identities, host, port, local_ip, rate, barrier, budget, out):
     await asyncio.get_running_loop().run_in_executor(None, barrier.wait)  # every process starts together
     first_sent = time.time()
     accepted_at: list[float] = []
-    attempts = {"handshake_503": 0, "handshake_other": 0, "boot_not_accepted": 0, "boot_error": 0, "lost": 0}
+    attempts = {
+        "handshake_503": 0,
+        "handshake_other": 0,
+        "boot_not_accepted": 0,
+        "boot_error": 0,
+        "connect_timeout": 0,
+        "handshake_timeout": 0,
+        "lost": 0,
+    }
     failed: dict[str, int] = {}
     deadline = time.monotonic() + budget
     clients: list[OcppClient] = []
@@ -361,15 +369,16 @@ async def _storm(identities, host, port, local_ip, rate, barrier, budget, out):
             except CallFailed as e:  # a CALLERROR (InternalError) or no answer in time
                 attempts["boot_error"] += 1
                 last = str(e)[:80]
-            except (OSError, TimeoutError) as e:
-                attempts["lost"] += 1
-                last = f"{type(e).__name__}: {str(e)[:60]}"
+            except (OSError, TimeoutError) as e:  # no TCP connection, no handshake answer in time, or lost
+                kind = "connect_timeout" if c is None else "handshake_timeout" if not c.open else "lost"
+                attempts[kind] += 1
+                last = f"{kind}: {type(e).__name__}: {str(e)[:60]}"
             if c is not None:
                 c.close()
             await asyncio.sleep(random.uniform(0.5, 2.0))  # a charger's back-off before it tries again
         failed[last] = failed.get(last, 0) + 1
 
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), time.process_time()
     pending = []
     for n, identity in enumerate(identities):
         pending.append(asyncio.ensure_future(one(identity)))
@@ -377,6 +386,7 @@ async def _storm(identities, host, port, local_ip, rate, barrier, budget, out):
         if delay > 0:
             await asyncio.sleep(delay)
     await asyncio.gather(*pending)
+    cpu = time.process_time() - cpu0
     alive = sum(1 for c in clients if not c.closed)
     for c in clients:
         c.close()
@@ -386,6 +396,7 @@ async def _storm(identities, host, port, local_ip, rate, barrier, budget, out):
         last_accepted=max(accepted_at) if accepted_at else None,
         accepted=len(accepted_at),
         still_open=alive,
+        cpu_s=cpu,
         retries=attempts,
         failed=failed,
     )

@@ -95,3 +95,39 @@ def test_a_known_password_is_not_hashed_again_and_a_changed_one_applies_at_once(
     assert r.status_code == 200, r.get_data(as_text=True)
     assert knock(live_server, "PW1", "secret-one-1234567") == 401  # the old one no longer opens
     assert knock(live_server, "PW1", "secret-two-4567890") == 101
+
+
+def test_after_the_cache_is_loaded_a_chargers_first_handshake_reads_no_credentials(rt, add_charger, live_server):
+    add_charger("LOADED1")
+    assert rt.handshake_cache.load_all(rt.db) >= 1  # what a starting process does (Runtime.start)
+    seen, stop = _statements(rt)
+    try:
+        assert knock(live_server, "LOADED1") == 101
+    finally:
+        stop()
+    assert not [s for s in seen if "password_hash" in s], seen
+
+
+def test_a_reload_keeps_a_known_password_and_skips_a_charger_changed_while_it_read(
+    rt, add_charger, live_server, monkeypatch
+):
+    add_charger("PW2", password="secret-one-1234567")
+    add_charger("RACE1")
+    cache = rt.handshake_cache
+    assert knock(live_server, "PW2", "secret-one-1234567") == 101
+    calls = []
+    monkeypatch.setattr(charger_auth, "verify_password", lambda h, p: calls.append(p) or True)
+
+    def changed_meanwhile(conn, cursor, statement, *args):
+        if "password_hash" in statement:
+            cache.invalidate("RACE1")  # as a commit in this process would, while the rows are being read
+
+    event.listen(rt.db.engine, "before_cursor_execute", changed_meanwhile)
+    try:
+        cache.load_all(rt.db)
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", changed_meanwhile)
+    assert cache.get("RACE1") is None  # the row read may be older than the change: not kept
+    assert cache.get("PW2") is not None
+    assert knock(live_server, "PW2", "secret-one-1234567") == 101
+    assert calls == []  # the password known before the reload is still known: not hashed again
