@@ -54,8 +54,9 @@ _PG_SET_HEARTBEAT = text(
     "FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamp[])) AS v(id, at) WHERE c.id = v.id"
 )
 _PG_LOCK_CHARGERS = text(
-    "SELECT id FROM charge_points WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE"
+    "SELECT id FROM charge_points WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED"
 )
+_PG_EXISTING = text("SELECT id FROM charge_points WHERE id = ANY(CAST(:ids AS bigint[]))")
 _LOG_COLUMNS = ["charge_point_id", "direction", "action", "unique_id", "payload", "created_at"]
 _LOG_SELECT, _LOG_RECORD = recordset(MessageLogEntry.__table__, _LOG_COLUMNS)
 # Rows of chargers removed meanwhile are left out by the join (their foreign key would fail the batch).
@@ -133,17 +134,19 @@ class HeartbeatBatcher:
         return updated
 
     def _write(self, latest: dict[int, datetime], rows: list[dict], *, prune: bool = False) -> int:
+        deferred: dict[int, datetime] = {}
         with self.db.uow() as uow:
             conn = uow.session.connection()
-            updated = (
-                self._write_postgres(conn, latest, rows)
-                if self._postgres
-                else self._write_generic(uow.session, latest, rows)
-            )
+            if self._postgres:
+                updated, deferred = self._write_postgres(conn, latest, rows)
+            else:
+                updated = self._write_generic(uow.session, latest, rows)
             if prune and self.log_limit > 0:
                 for cp_id in {r["charge_point_id"] for r in rows if random.random() < message_log.PRUNE_PROBABILITY}:
                     message_log.prune(uow.session, cp_id, self.log_limit)
             uow.commit()
+        if deferred:
+            self._requeue(deferred, [])
         return updated
 
     def _write_apart(self, latest: dict[int, datetime], rows: list[dict]) -> int:
@@ -193,18 +196,28 @@ class HeartbeatBatcher:
                 log.warning("%d message-log rows dropped: the database is away", len(rows) - max(room, 0))
 
     @staticmethod
-    def _write_postgres(conn, latest: dict[int, datetime], rows: list[dict]) -> int:
-        updated = 0
+    def _write_postgres(conn, latest: dict[int, datetime], rows: list[dict]) -> tuple[int, dict[int, datetime]]:
+        """Write the batch; returns how many heartbeat times were written and those left for the next round.
+
+        The rows are locked first, in the order of their ids, as every batch writer does, so that two batches never
+        deadlock; NO KEY UPDATE, as the UPDATE itself takes, so a foreign key check of another insert (KEY SHARE)
+        does not wait. A row another transaction holds (a commit group updating the charger's row, which locks in
+        the order its messages came) is skipped, not waited for: waiting could close a cycle with that transaction
+        (a deadlock, and a second of stall for both), while a heartbeat time can as well be written next round."""
+        updated, deferred = 0, {}
         if latest:
-            # Rows locked in the order of their ids, as every batch writer does: two batches never deadlock. NO KEY
-            # UPDATE, as the UPDATE itself takes: a foreign key check of another insert (KEY SHARE) does not wait.
-            conn.execute(_PG_LOCK_CHARGERS, {"ids": sorted(latest)})
-            updated = conn.execute(
-                _PG_SET_HEARTBEAT, {"ids": list(latest), "ats": [naive_utc(at) for at in latest.values()]}
-            ).rowcount
+            locked = set(conn.execute(_PG_LOCK_CHARGERS, {"ids": sorted(latest)}).scalars())
+            if len(locked) < len(latest):  # held elsewhere (kept for the next round) or removed (dropped)
+                skipped = [cp for cp in latest if cp not in locked]
+                deferred = {cp: latest[cp] for cp in conn.execute(_PG_EXISTING, {"ids": skipped}).scalars()}
+            if locked:
+                ids = sorted(locked)
+                updated = conn.execute(
+                    _PG_SET_HEARTBEAT, {"ids": ids, "ats": [naive_utc(latest[i]) for i in ids]}
+                ).rowcount
         if rows:
             conn.execute(_PG_INSERT_LOG, {"rows": json_rows(rows)})
-        return updated
+        return updated, deferred
 
     @staticmethod
     def _write_generic(s, latest: dict[int, datetime], rows: list[dict]) -> int:

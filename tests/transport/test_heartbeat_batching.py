@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call
@@ -200,3 +202,31 @@ def test_nothing_is_lost_while_the_database_is_away(rt, add_charger, connect, mo
     assert batcher.flush() == 1
     at, logged = _heartbeat_state(rt, "AWAY")
     assert at is not None and logged == 2
+
+
+def test_a_row_another_transaction_holds_is_written_next_round_not_waited_for(rt, add_charger, connect):
+    """A commit group locks charger rows in the order its messages came; a batch that waited for one of them
+    while holding others could close a deadlock. It skips the held row and writes its time next round."""
+    if rt.db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite writers take the whole database in turn)")
+    add_charger("HELD")
+    add_charger("FREE")
+    held, free = connect("HELD"), connect("FREE")
+    held.boot()
+    free.boot()
+    held.call(call.Heartbeat())
+    free.call(call.Heartbeat())
+    written: list[int] = []
+    with rt.db.engine.connect() as other:  # another writer, in the middle of its transaction
+        other.execute(select(ChargePoint.id).where(ChargePoint.identity == "HELD").with_for_update(key_share=True))
+        flushing = threading.Thread(target=lambda: written.append(rt.heartbeats.flush()))
+        flushing.start()
+        flushing.join(20)
+        finished = not flushing.is_alive()
+        other.rollback()
+    flushing.join(20)
+    assert finished, "the batch waited for a row another transaction holds"
+    assert written == [1]
+    assert _heartbeat_state(rt, "HELD")[0] is None and _heartbeat_state(rt, "FREE")[0] is not None
+    assert rt.heartbeats.flush() == 1  # the held one, next round
+    assert _heartbeat_state(rt, "HELD")[0] is not None
