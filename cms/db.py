@@ -9,6 +9,8 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -19,6 +21,14 @@ def rows_matched(result: Result[Any]) -> int:
     ``Session.execute`` is typed as returning a ``Result``; for DML it is a ``CursorResult``, which has the count.
     """
     return cast(CursorResult[Any], result).rowcount or 0
+
+
+def database_unreachable(failure: BaseException) -> bool:
+    """Whether ``failure`` says the database could not be reached or used at all (its connection was cut, the
+    server is away, the pool is exhausted), not that it refused a statement."""
+    return isinstance(failure, OperationalError | InterfaceError | PoolTimeout) or bool(
+        isinstance(failure, DBAPIError) and failure.connection_invalidated
+    )
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:

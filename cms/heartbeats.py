@@ -21,12 +21,10 @@ import threading
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, text, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from . import message_log
 from .bulk import json_rows, naive_utc, recordset
-from .db import Database
+from .db import Database, database_unreachable
 from .metrics import NO_METRICS, Metrics
 from .models import ChargePoint, MessageLogEntry, utcnow
 
@@ -34,13 +32,6 @@ log = logging.getLogger(__name__)
 
 # Log rows kept in memory while the database is away (a minute of a busy worker's traffic); older ones go first.
 MAX_PENDING_LOG_ROWS = 200_000
-
-
-def _unreachable(failure: Exception) -> bool:
-    """Whether ``failure`` says the database could not be reached or used at all (not that it refused a row)."""
-    return isinstance(failure, OperationalError | InterfaceError | PoolTimeout) or bool(
-        isinstance(failure, DBAPIError) and failure.connection_invalidated
-    )
 
 
 _SET_HEARTBEAT = (
@@ -119,7 +110,7 @@ class HeartbeatBatcher:
         try:
             updated = self._write(latest, rows, prune=True)
         except Exception as failure:
-            if _unreachable(failure):
+            if database_unreachable(failure):
                 self._requeue(latest, rows)
                 raise
             log.warning(
@@ -156,7 +147,7 @@ class HeartbeatBatcher:
             try:
                 updated = self._write(latest, [])
             except Exception as failure:
-                if _unreachable(failure):
+                if database_unreachable(failure):
                     self._requeue(latest, rows)
                     raise
                 log.exception("%d heartbeat times could not be written", len(latest))
@@ -166,7 +157,7 @@ class HeartbeatBatcher:
             try:
                 self._write({}, part)
             except Exception as failure:
-                if _unreachable(failure):
+                if database_unreachable(failure):
                     self._requeue({}, [r for p in [part, *todo] for r in p])
                     raise
                 if len(part) > 1:

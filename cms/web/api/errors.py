@@ -7,6 +7,7 @@ import logging
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
+from cms.db import database_unreachable
 from cms.errors import Conflict, InvalidInput, NotFound
 from cms.gateway import ChargerCallError, ChargerNotConnected, ChargerTimeout, RoutingUnavailable
 
@@ -82,5 +83,12 @@ def _http(e: HTTPException):
 
 @bp.errorhandler(Exception)
 def _unexpected(e):
+    if database_unreachable(e):
+        # A pooled connection the database cut (a restart, a failover, an operator's pg_terminate_backend), or
+        # no connection to be had: the pool drops the dead ones, so the client's retry is served.
+        log.warning("API request: the database could not be used (%s); answered 503", e.__class__.__name__)
+        response, status = error_response(503, "database_unavailable", "The database could not be reached; retry")
+        response.headers["Retry-After"] = "1"
+        return response, status
     log.exception("API error")
     return error_response(500, "internal_error", "Internal server error")
