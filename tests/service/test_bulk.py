@@ -7,23 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from sqlalchemy import select
 
 from cms.bulk import BulkInsert
+from cms.handlers.transactions import _INSERT_METER_ROWS
 from cms.models import MeterValue
 
-COLUMNS = [
-    "charge_point_id",
-    "connector_id",
-    "transaction_id",
-    "timestamp",
-    "received_at",
-    "raw_value",
-    "value",
-    "measurand",
-    "phase",
-    "unit",
-    "context",
-    "location",
-    "format",
-]
+COLUMNS = _INSERT_METER_ROWS.columns  # what the MeterValues handler writes
 
 
 def test_rows_arrive_whole_and_in_order(rt, add_charger):

@@ -30,21 +30,11 @@ from lxml import etree
 from spyne.model.complex import ComplexModelBase, XmlAttribute, XmlData, XmlModifier
 from spyne.model.primitive import Boolean, DateTime, Decimal, Integer
 
+from cms.pipeline import CHARGER_OPERATIONS
 from soap.schema import load
 
-# The charger-initiated actions of OCPP 1.5 and 1.6 (as cms.pipeline.CHARGER_OPERATIONS).
-CHARGER_ACTIONS = (
-    "Authorize",
-    "BootNotification",
-    "DataTransfer",
-    "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification",
-    "Heartbeat",
-    "MeterValues",
-    "StartTransaction",
-    "StatusNotification",
-    "StopTransaction",
-)
+# The charger-initiated actions of OCPP 1.5 and 1.6 (tests/unit/test_pipeline.py pins the list).
+CHARGER_ACTIONS = CHARGER_OPERATIONS
 SOAP_PATHS = {"1.5": "/soap/ocpp15", "1.6": "/soap/ocpp16"}
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
