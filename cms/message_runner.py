@@ -224,6 +224,7 @@ class MessageRunner:
         if changes:
             ctx.update_charger(**changes)
         response = handler.run(ctx, payload)
+        ctx.flush_charger()
         request_text = raw if raw is not None else orjson.dumps(payload).decode()
         limit = self.settings.message_log_limit
         if limit > 0 and self.heartbeats is None:

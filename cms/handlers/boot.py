@@ -10,26 +10,29 @@ from .messages import BootNotificationRequest
 from .registry import on
 
 
-@on(Action.boot_notification, runs_alone=True)
+@on(Action.boot_notification)
 def boot_notification(ctx: OperationContext, p: BootNotificationRequest) -> dict:
-    """Record boot details; a registered charger is Accepted, others Rejected."""
-    cp = ctx.charge_point
-    cp.vendor = p.get("chargePointVendor")
-    cp.model = p.get("chargePointModel")
-    cp.serial_number = p.get("chargePointSerialNumber")
-    cp.charge_box_serial_number = p.get("chargeBoxSerialNumber")
-    cp.firmware_version = p.get("firmwareVersion")
-    cp.iccid = p.get("iccid")
-    cp.imsi = p.get("imsi")
-    cp.meter_type = p.get("meterType")
-    cp.meter_serial_number = p.get("meterSerialNumber")
-    cp.last_boot_at = ctx.now
-    cp.ocpp_version = ctx.charger.ocpp_version
-    cp.transport = ctx.charger.transport
-    interval = cp.heartbeat_interval or ctx.settings.heartbeat_interval
-    status = RegistrationStatus.accepted if cp.registered else RegistrationStatus.rejected
-    cp.registration_status = status
-    return {"status": status, "currentTime": iso(ctx.now), "interval": interval}
+    """Record boot details; a registered charger is Accepted, others Rejected. One UPDATE, which also reads
+    the charger's own heartbeat interval: in a reconnect storm every charger boots at once."""
+    status = RegistrationStatus.accepted if ctx.row.registered else RegistrationStatus.rejected
+    ctx.update_charger(
+        vendor=p.get("chargePointVendor"),
+        model=p.get("chargePointModel"),
+        serial_number=p.get("chargePointSerialNumber"),
+        charge_box_serial_number=p.get("chargeBoxSerialNumber"),
+        firmware_version=p.get("firmwareVersion"),
+        iccid=p.get("iccid"),
+        imsi=p.get("imsi"),
+        meter_type=p.get("meterType"),
+        meter_serial_number=p.get("meterSerialNumber"),
+        last_boot_at=ctx.now,
+        ocpp_version=ctx.charger.ocpp_version,
+        transport=ctx.charger.transport,
+        registration_status=status,
+    )
+    row = ctx.flush_charger("heartbeat_interval")
+    own_interval = row.heartbeat_interval if row is not None else None
+    return {"status": status, "currentTime": iso(ctx.now), "interval": own_interval or ctx.settings.heartbeat_interval}
 
 
 @on(Action.heartbeat)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Row, Update, bindparam, update
 from sqlalchemy.orm import Session
 
 from ..config import Settings
@@ -46,7 +47,17 @@ class ChargerRow:
     last_seen_at: datetime | None
 
 
-_SET_CHARGER = update(ChargePoint).where(ChargePoint.id == bindparam("cp_id_"))
+@lru_cache(maxsize=128)
+def _set_charger(columns: tuple[str, ...], returning: tuple[str, ...]) -> Update:
+    """The UPDATE of a charge point's ``columns`` (parameters ``set_<column>``, ``cp_id_``), built once per set
+    of columns: building a statement from values on every message cost more than running it."""
+    table = ChargePoint.__table__
+    statement = (
+        update(ChargePoint)
+        .where(ChargePoint.id == bindparam("cp_id_"))
+        .values({c: bindparam(f"set_{c}", type_=table.c[c].type) for c in columns})
+    )
+    return statement.returning(*(table.c[c] for c in returning)) if returning else statement
 
 
 class OperationContext:
@@ -69,16 +80,22 @@ class OperationContext:
         self.now = now
         self.data_transfer = data_transfer
         self.on_transaction_stopped = on_transaction_stopped
-        self._charge_point: ChargePoint | None = None
-
-    @property
-    def charge_point(self) -> ChargePoint:
-        """The full ORM charge point, loaded only by the operations that change its details."""
-        if self._charge_point is None:
-            self._charge_point = self.session.get_one(ChargePoint, self.row.id)
-        return self._charge_point
+        self._changes: dict[str, Any] = {}  # columns of this charge point to set, written by flush_charger
 
     def update_charger(self, **values: Any) -> None:
-        """Set columns of this charge point with one UPDATE, without loading it (Core: the ORM's bulk-update
-        bookkeeping cost more than the statement)."""
-        self.session.connection().execute(_SET_CHARGER.values(**values), {"cp_id_": self.row.id})
+        """Set columns of this charge point. Written once the handler is done (:meth:`flush_charger`), with the
+        message's other changes of the row, in one UPDATE that loads nothing (Core: the ORM's bookkeeping cost
+        more than the statement)."""
+        self._changes.update(values)
+
+    def flush_charger(self, *returning: str) -> Row | None:
+        """Write the changes set so far in one UPDATE; with ``returning`` (column names), the row's values of
+        those columns, read by the same statement (PostgreSQL and SQLite both have RETURNING). None when there
+        was nothing to write."""
+        if not self._changes:
+            return None
+        changes, self._changes = self._changes, {}
+        params = {f"set_{c}": v for c, v in changes.items()}
+        params["cp_id_"] = self.row.id
+        result = self.session.connection().execute(_set_charger(tuple(changes), returning), params)
+        return result.first() if returning else None

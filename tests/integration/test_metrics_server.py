@@ -150,7 +150,7 @@ def test_one_scrape_adds_up_both_workers_and_a_dead_workers_gauges_go(server):
                 == 3 * n
             )
             assert total(s, "cms_charger_message_duration_seconds_count", action="StatusNotification") == 3 * n
-            assert total(s, "cms_group_commit_messages_sum") == 3 * n  # every StatusNotification in a group
+            assert total(s, "cms_group_commit_messages_sum") == 4 * n  # every boot and StatusNotification in a group
             assert s[key("cms_chargers_connected", transport="json", ocpp_version="1.6")] == n
             assert {dict(ls)["pid"] for name, ls in s if name == "cms_db_pool_size_connections"} == {
                 str(p) for p in pids

@@ -62,6 +62,16 @@ def _together(rt, identities: list[str], payload: dict) -> dict[str, object]:
     return out
 
 
+def _booted(rt, committer: GroupCommitter, identities: list[str], add_charger=None) -> None:
+    """Each charger (added first, with ``add_charger``) has booted; the committer's counts start from here
+    (boots are written in commit groups too)."""
+    for name in identities:
+        if add_charger is not None:
+            add_charger(name)
+        rt.pipeline.handle(Charger(name), "BootNotification", BOOT)
+    committer.groups = committer.messages = 0
+
+
 def _events(rt) -> dict[int, int]:
     with rt.db.uow() as uow:
         return dict(
@@ -73,9 +83,7 @@ def _events(rt) -> dict[int, int]:
 
 def test_messages_that_arrive_together_share_one_commit(rt, add_charger, committer, slow_first):
     names = [f"GC{i}" for i in range(12)]
-    for name in ["SLOW", *names]:
-        add_charger(name)
-        rt.pipeline.handle(Charger(name), "BootNotification", BOOT)
+    _booted(rt, committer, ["SLOW", *names], add_charger)
     answers = _together(rt, names, _status())
     assert answers == {name: {} for name in ["SLOW", *names]}
     assert committer.messages == 13 and committer.groups == 2  # SLOW alone, then the twelve together
@@ -83,10 +91,8 @@ def test_messages_that_arrive_together_share_one_commit(rt, add_charger, committ
 
 
 def test_a_refused_message_does_not_hold_back_its_group(rt, add_charger, committer, slow_first):
-    for name in ["SLOW", "OK1", "OK2", "NEW"]:
-        add_charger(name)
-    for name in ["SLOW", "OK1", "OK2"]:
-        rt.pipeline.handle(Charger(name), "BootNotification", BOOT)
+    add_charger("NEW")
+    _booted(rt, committer, ["SLOW", "OK1", "OK2"], add_charger)
     answers = _together(rt, ["OK1", "NEW", "OK2"], _status())  # NEW never booted
     assert isinstance(answers.pop("NEW"), OcppError)
     assert answers == {"SLOW": {}, "OK1": {}, "OK2": {}}
@@ -105,9 +111,7 @@ def test_a_failing_message_runs_alone_and_the_others_commit_together(
         return grouped(ctx, p)
 
     replace_handler(monkeypatch, "StatusNotification", op)
-    for name in ["SLOW", "A", "BAD", "B"]:
-        add_charger(name)
-        rt.pipeline.handle(Charger(name), "BootNotification", BOOT)
+    _booted(rt, committer, ["SLOW", "A", "BAD", "B"], add_charger)
     answers = _together(rt, ["A", "BAD", "B"], _status(2))
     bad = answers.pop("BAD")
     assert isinstance(bad, OcppError) and bad.code == "InternalError"
@@ -127,9 +131,8 @@ def test_a_failing_message_runs_alone_and_the_others_commit_together(
 
 
 def test_writers_end_when_idle_and_start_again(rt, add_charger, committer):
-    add_charger("IDLE")
+    _booted(rt, committer, ["IDLE"], add_charger)
     svc = rt.pipeline
-    svc.handle(Charger("IDLE"), "BootNotification", BOOT)
     assert svc.handle(Charger("IDLE"), "StatusNotification", _status()) == {}
     deadline = time.monotonic() + 5
     while committer._writers and time.monotonic() < deadline:
@@ -161,12 +164,53 @@ def test_a_failed_commit_splits_the_group_and_loses_nobody(rt, add_charger, comm
     replace_handler(monkeypatch, "StatusNotification", op)
     monkeypatch.setattr(UnitOfWork, "commit", failing_commit)
     names = ["A", "POISON", "B", "C", "D"]
-    for name in ["SLOW", *names]:
-        add_charger(name)
-        rt.pipeline.handle(Charger(name), "BootNotification", BOOT)
+    _booted(rt, committer, ["SLOW", *names], add_charger)
     answers = _together(rt, names, _status(2))
     poisoned = answers.pop("POISON")
     assert isinstance(poisoned, OcppError) and poisoned.code == "InternalError"
     assert answers == {name: {} for name in ["SLOW", "A", "B", "C", "D"]}
     assert sorted(_events(rt).values()) == [1] * 5
     assert committer.messages == 5 and committer.groups <= 4  # fewer transactions than one each
+
+
+def test_boots_share_commit_groups_and_each_hears_its_own_interval(rt, add_charger, committer, slow_first):
+    """A reconnect storm is every charger booting at once: the boots go through commit groups, each charger's
+    row written by one UPDATE that also reads its own heartbeat interval."""
+    from sqlalchemy import update
+
+    from cms.models import ChargePoint
+
+    _booted(rt, committer, ["SLOW"], add_charger)
+    names = [f"B{i}" for i in range(8)]
+    for name in names:
+        add_charger(name)
+    with rt.db.uow() as uow:
+        uow.session.execute(update(ChargePoint).where(ChargePoint.identity == "B3").values(heartbeat_interval=45))
+        uow.commit()
+    out: dict[str, dict] = {}
+
+    def boot(identity):
+        out[identity] = rt.pipeline.handle(Charger(identity, ocpp_version="1.6"), "BootNotification", BOOT)
+
+    slow = threading.Thread(target=rt.pipeline.handle, args=(Charger("SLOW"), "StatusNotification", _status()))
+    slow.start()
+    time.sleep(0.1)  # SLOW's group is being written: the boots queue for the next one
+    threads = [threading.Thread(target=boot, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in [slow, *threads]:
+        t.join(10)
+    assert {n: a["status"] for n, a in out.items()} == {n: "Accepted" for n in names}
+    assert {n: a["interval"] for n, a in out.items()} == {
+        n: 45 if n == "B3" else rt.settings.heartbeat_interval for n in names
+    }
+    assert (committer.groups, committer.messages) == (2, 9)  # SLOW's status, then the eight boots together
+    with rt.db.uow() as uow:
+        rows = uow.session.execute(
+            select(ChargePoint.vendor, ChargePoint.registration_status, ChargePoint.last_boot_at).where(
+                ChargePoint.identity.in_(names)
+            )
+        ).all()
+    assert len(rows) == 8 and all(
+        r.vendor == "V" and r.registration_status == "Accepted" and r.last_boot_at for r in rows
+    )

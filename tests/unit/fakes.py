@@ -6,6 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from cms.handlers import ChargerRow, OperationContext
@@ -116,14 +117,17 @@ def charger_row(
 
 
 class FakeContext(OperationContext):
-    """An OperationContext whose charge point is a plain (transient) model object and whose session is fake."""
+    """An OperationContext whose session is fake: the charger's column changes are recorded, and its own
+    heartbeat interval is ``heartbeat_interval``. ``registered`` is the charge point row's."""
 
-    def __init__(self, charge_point=None, settings=None, now: datetime | None = None, **kw):
+    def __init__(
+        self, settings=None, now: datetime | None = None, *, registered: bool = True, heartbeat_interval=None, **kw
+    ):
         from cms.config import Settings
         from cms.datatransfer import DataTransferRegistry
         from cms.handlers import Charger
 
-        row = ChargerRow(*charger_row())
+        row = ChargerRow(*charger_row(registered=registered))
         super().__init__(
             FakeSession(),
             row,
@@ -132,8 +136,13 @@ class FakeContext(OperationContext):
             now or datetime(2030, 1, 1, 12, 0),
             kw.pop("data_transfer", DataTransferRegistry()),
         )
-        self._charge_point = charge_point
+        self.heartbeat_interval = heartbeat_interval
         self.charger_updates: list[dict] = []
+        self.flushes = 0
 
     def update_charger(self, **values) -> None:
         self.charger_updates.append(values)
+
+    def flush_charger(self, *returning):
+        self.flushes += 1
+        return SimpleNamespace(heartbeat_interval=self.heartbeat_interval) if returning else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cms.config import Settings
 from cms.datatransfer import DataTransferRegistry
 from cms.handlers import HANDLERS
-from cms.models import ChargePoint, DataTransferRecord
+from cms.models import DataTransferRecord
 from tests.unit.fakes import FakeContext
 
 BOOT = {
@@ -22,25 +22,34 @@ def _run(action: str, ctx: FakeContext, payload: dict) -> dict:
 
 
 def test_boot_of_a_registered_charger_is_accepted_with_the_configured_interval_and_kept():
-    cp = ChargePoint(identity="CP1", registered=True)
-    ctx = FakeContext(cp, Settings(heartbeat_interval=123))
+    ctx = FakeContext(Settings(heartbeat_interval=123))
     answer = _run("BootNotification", ctx, BOOT)
     assert answer == {"status": "Accepted", "currentTime": "2030-01-01T12:00:00.000Z", "interval": 123}
-    assert (cp.vendor, cp.model, cp.serial_number, cp.firmware_version, cp.meter_type) == (
-        "Acme",
-        "W1",
-        "S-1",
-        "1.2.3",
-        "M",
-    )
-    assert cp.last_boot_at == ctx.now and cp.registration_status == "Accepted"
+    assert ctx.charger_updates == [
+        {
+            "vendor": "Acme",
+            "model": "W1",
+            "serial_number": "S-1",
+            "charge_box_serial_number": None,
+            "firmware_version": "1.2.3",
+            "iccid": None,
+            "imsi": None,
+            "meter_type": "M",
+            "meter_serial_number": None,
+            "last_boot_at": ctx.now,
+            "ocpp_version": "1.6",
+            "transport": "json",
+            "registration_status": "Accepted",
+        }
+    ]
+    assert ctx.flushes == 1  # one UPDATE, which read the charger's own interval
 
 
 def test_boot_of_an_unregistered_charger_is_rejected_and_its_own_interval_wins():
-    cp = ChargePoint(identity="CP1", registered=False, heartbeat_interval=30)
-    answer = _run("BootNotification", FakeContext(cp), BOOT)
+    ctx = FakeContext(registered=False, heartbeat_interval=30)
+    answer = _run("BootNotification", ctx, BOOT)
     assert answer["status"] == "Rejected" and answer["interval"] == 30
-    assert cp.registration_status == "Rejected"
+    assert ctx.charger_updates[0]["registration_status"] == "Rejected"
 
 
 def test_heartbeat_keeps_its_time():
