@@ -6,7 +6,9 @@ thousands arrive per second and would queue for the pool ahead of the chargers' 
 instead and written every ``interval`` seconds in one transaction: on PostgreSQL two statements whatever their
 number (``unnest`` arrays), the rows locked first in the order of their ids (FOR NO KEY UPDATE, as an UPDATE
 locks: foreign key checks of other inserts do not wait), so that two workers' batches (and the heartbeat
-batches, which lock the same way) never deadlock.
+batches, which lock the same way) never deadlock. A row another transaction holds is skipped, not waited for,
+and its facts are written next round: a commit group (a charger's BootNotification, in a storm thousands at
+once) locks its rows in the order its messages came, and waiting for one could close a cycle with it.
 
 Per charger the latest connect and the latest disconnect are kept; connects are written first, and a disconnect
 only clears the flag when the row still names the connection that ended, so a charger that moved to another
@@ -27,7 +29,11 @@ from .models import ChargePoint
 
 log = logging.getLogger(__name__)
 
-_PG_LOCK = text("SELECT id FROM charge_points WHERE identity = ANY(CAST(:ids AS text[])) ORDER BY id FOR NO KEY UPDATE")
+_PG_LOCK = text(
+    "SELECT identity FROM charge_points WHERE identity = ANY(CAST(:ids AS text[])) ORDER BY id "
+    "FOR NO KEY UPDATE SKIP LOCKED"
+)
+_PG_EXISTING = text("SELECT identity FROM charge_points WHERE identity = ANY(CAST(:ids AS text[]))")
 _PG_CONNECT = text(
     "UPDATE charge_points AS c SET connected = true, connected_node = v.node, connected_at = v.at, "
     "last_seen_at = v.at FROM unnest(CAST(:ids AS text[]), CAST(:nodes AS text[]), CAST(:ats AS timestamp[])) "
@@ -87,11 +93,17 @@ class ConnectionFlags:
             self._connects, self._disconnects = {}, {}
         if not connects and not disconnects:
             return 0
+        held: set[str] = set()
+        later_connects: dict[str, tuple[str, datetime]] = {}
+        later_disconnects: dict[str, tuple[str, datetime]] = {}
         try:
             with self.db.uow() as uow:
                 conn = uow.session.connection()
                 if self._postgres:
-                    conn.execute(_PG_LOCK, {"ids": sorted(set(connects) | set(disconnects))})
+                    held = self._held_elsewhere(conn, set(connects) | set(disconnects))
+                    if held:  # written next round, merged with what comes meanwhile
+                        later_connects = {i: connects.pop(i) for i in held if i in connects}
+                        later_disconnects = {i: disconnects.pop(i) for i in held if i in disconnects}
                     for statement, facts in ((_PG_CONNECT, connects), (_PG_DISCONNECT, disconnects)):
                         if facts:
                             ids = sorted(facts)
@@ -112,11 +124,28 @@ class ConnectionFlags:
                             )
                 uow.commit()
         except Exception:
-            with self._lock:  # newer facts collected meanwhile win
-                self._connects = {**connects, **self._connects}
-                self._disconnects = {**disconnects, **self._disconnects}
+            self._keep({**later_connects, **connects}, {**later_disconnects, **disconnects})
             raise
+        if held:
+            self._keep(later_connects, later_disconnects)
         return len(connects) + len(disconnects)
+
+    def _keep(self, connects: dict[str, tuple[str, datetime]], disconnects: dict[str, tuple[str, datetime]]) -> None:
+        """Facts not written: kept for the next round; newer facts collected meanwhile win."""
+        with self._lock:
+            self._connects = {**connects, **self._connects}
+            self._disconnects = {**disconnects, **self._disconnects}
+
+    @staticmethod
+    def _held_elsewhere(conn, identities: set[str]) -> set[str]:
+        """Lock the rows of ``identities`` (in the order of their ids, skipping rows another transaction holds);
+        the identities whose rows are held elsewhere. An identity without a row is not among them (its facts
+        change nothing)."""
+        locked = set(conn.execute(_PG_LOCK, {"ids": sorted(identities)}).scalars())
+        if len(locked) == len(identities):
+            return set()
+        skipped = sorted(identities - locked)
+        return set(conn.execute(_PG_EXISTING, {"ids": skipped}).scalars())
 
     def start(self) -> None:
         threading.Thread(target=self._loop, name="cms-connection-flags", daemon=True).start()
