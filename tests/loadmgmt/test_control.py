@@ -300,3 +300,22 @@ def test_a_charge_point_moved_mid_session_is_shared_by_its_new_station(
     assert cp2.cp.calls("SetChargingProfile")[-1] == tx_profile(1, t2, 10.0)
     assert [a["transactionId"] for a in as_owner.get(f"/stations/{other}/load").get_json()["allocations"]] == [t1, t2]
     assert as_owner.get(f"/stations/{station}/load").get_json()["allocations"] == []
+
+
+def test_boots_of_chargers_in_no_managed_station_cost_no_query_each(rt, add_charger, station, set_limit, manager):
+    """A reconnect storm is a boot from every charger at once, most in no managed station: which charge points
+    load management covers is read once for all of them, not once per boot."""
+    from cms.handlers import Charger
+    from tests.support.databases import statements_run
+
+    set_limit(32)
+    names = [f"FREE{i}" for i in range(20)]
+    for name in names:
+        add_charger(name)
+    with statements_run(rt.db.engine) as seen:
+        for name in names:
+            boot = {"chargePointVendor": "V", "chargePointModel": "M"}
+            assert rt.pipeline.handle(Charger(name), "BootNotification", boot)["status"] == "Accepted"
+            assert manager.wait_idle()
+    lookups = [s for s in seen if "station_load_limits" in s and "charge_points" in s]
+    assert len(lookups) <= 1, lookups
