@@ -108,7 +108,7 @@ class HeartbeatBatcher:
         if not latest and not rows:
             return 0
         try:
-            updated = self._write(latest, rows, prune=True)
+            updated, deferred = self._write(latest, rows, prune=True)
         except Exception as failure:
             if database_unreachable(failure):
                 self._requeue(latest, rows)
@@ -119,12 +119,16 @@ class HeartbeatBatcher:
                 len(rows),
                 exc_info=True,
             )
-            updated = self._write_apart(latest, rows)
-        if latest:  # how long the oldest of them waited to be written
-            self.metrics.heartbeat_batch_written(len(latest), (utcnow() - min(latest.values())).total_seconds())
+            updated, deferred = self._write_apart(latest, rows)
+        # What was written, and how long the oldest of it waited; a time left for the next round counts then.
+        written = [at for cp_id, at in latest.items() if cp_id not in deferred]
+        if updated and written:
+            self.metrics.heartbeat_batch_written(updated, (utcnow() - min(written)).total_seconds())
         return updated
 
-    def _write(self, latest: dict[int, datetime], rows: list[dict], *, prune: bool = False) -> int:
+    def _write(self, latest: dict[int, datetime], rows: list[dict], *, prune: bool = False) -> tuple[int, set[int]]:
+        """Write in one transaction; returns how many heartbeat times were written and the chargers whose time
+        was left for the next round (their row was held by another transaction)."""
         deferred: dict[int, datetime] = {}
         with self.db.uow() as uow:
             conn = uow.session.connection()
@@ -138,14 +142,14 @@ class HeartbeatBatcher:
             uow.commit()
         if deferred:
             self._requeue(deferred, [])
-        return updated
+        return updated, set(deferred)
 
-    def _write_apart(self, latest: dict[int, datetime], rows: list[dict]) -> int:
+    def _write_apart(self, latest: dict[int, datetime], rows: list[dict]) -> tuple[int, set[int]]:
         """Write a refused batch in parts, so that only a row that cannot be stored is lost."""
-        updated = 0
+        updated, deferred = 0, set[int]()
         if latest:
             try:
-                updated = self._write(latest, [])
+                updated, deferred = self._write(latest, [])
             except Exception as failure:
                 if database_unreachable(failure):
                     self._requeue(latest, rows)
@@ -172,7 +176,7 @@ class HeartbeatBatcher:
                     message_log.storable_field(row.get("action"), 64),
                     str(failure).splitlines()[0][:200],
                 )
-        return updated
+        return updated, deferred
 
     def _requeue(self, latest: dict[int, datetime], rows: list[dict]) -> None:
         """Keep what could not be written (the database is away) for the next round; newer times win."""
