@@ -45,6 +45,9 @@ end
 return restored
 """
 RESTORE_BATCH = 1000  # identities per script call: one round trip each, short enough not to hold Redis up
+# A connection's first answer waits at most this long for its announcement: a Redis that hangs must not hold a
+# charger up (a failed announcement is made good by the refresh).
+ANNOUNCE_WAIT_S = 2.0
 MAX_BACKOFF = 2.0  # seconds between attempts to subscribe again: Redis that returns is used within this
 
 
@@ -63,6 +66,7 @@ class RedisRouter:
         namespace: str = "cms",
         held: Callable[[], list[tuple[str, str]]] | None = None,
         refresh_interval: float = 10.0,
+        announce_delay: float = 0.0,
     ):
         self.redis = redis_client
         self.node_id = node_id
@@ -78,6 +82,16 @@ class RedisRouter:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._refresh_now = threading.Event()
+        # With ``announce_delay``, announcements gather for that long and one HSET writes them all: in a reconnect
+        # storm a round trip per connecting charger cost a twentieth of a worker's CPU and a pooled connection each.
+        self.announce_delay = announce_delay
+        self._announcing: dict[str, str] = {}  # identity -> presence value, not yet written
+        self._in_flight: dict[str, str] = {}  # being written now
+        self._withdraw_after: list[tuple[str, str]] = []  # withdrawn while in flight: withdrawn once written
+        self._announce_lock = threading.Lock()  # guards the three above (never held across a round trip)
+        self._announce_done = threading.Condition(self._announce_lock)  # a write ended (stored or failed)
+        self._announce_due = threading.Event()
+        self._announcer: threading.Thread | None = None
         self.subscribed = False  # listening on this process's channel right now (readiness)
         self.restored = 0  # announcements Redis had forgotten and got again, for tests and figures
 
@@ -86,24 +100,84 @@ class RedisRouter:
         return f"{self.node_id}|{token}"
 
     def announce(self, identity: str, token: str) -> None:
-        """Tell Redis this process holds ``identity`` (the newest connection wins). Never raises: when Redis
-        is away the next refresh announces it."""
+        """Tell Redis this process holds ``identity`` (the newest connection wins): at once, or within
+        ``announce_delay`` together with the others. Never raises: when Redis is away the next refresh
+        announces it."""
+        if self.announce_delay <= 0:
+            self._write_announcements({identity: self._value(token)})
+            return
+        with self._announce_lock:
+            self._announcing[identity] = self._value(token)
+            if self._announcer is None:
+                self._announcer = threading.Thread(target=self._announce_loop, name="cms-redis-announce", daemon=True)
+                self._announcer.start()
+        self._announce_due.set()
+
+    def _announce_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._announce_due.wait()
+            self._stopping.wait(self.announce_delay)  # let the announcements of a burst gather
+            self._announce_due.clear()
+            with self._announce_lock:
+                pending, self._announcing = self._announcing, {}
+                self._in_flight = pending
+            if pending:
+                self._write_announcements(pending)
+            with self._announce_lock:
+                self._in_flight = {}
+                gone, self._withdraw_after = self._withdraw_after, []
+                self._announce_done.notify_all()
+            for identity, value in gone:
+                self._withdraw_value(identity, value)
+
+    def _write_announcements(self, values: dict[str, str]) -> None:
         try:
-            self.redis.hset(self.presence_key, identity, self._value(token))
+            self.redis.hset(self.presence_key, mapping=values)
         except RedisError as e:
-            log.warning("Redis router: %s could not be announced (%s); announced when Redis answers", identity, e)
+            log.warning(
+                "Redis router: %d charger(s) could not be announced (%s); announced when Redis answers", len(values), e
+            )
             self._refresh_now.set()
+
+    def await_announcement(self, identity: str, token: str, timeout: float = ANNOUNCE_WAIT_S) -> bool:
+        """Wait until this connection's announcement has been written (or has failed: the refresh makes it good);
+        at most ``timeout`` seconds. A connection waits here before its first answer, so a charger that has been
+        answered is reachable from every process. True unless the wait timed out."""
+        value = self._value(token)
+        with self._announce_lock:
+            written = self._announce_done.wait_for(
+                lambda: self._announcing.get(identity) != value and self._in_flight.get(identity) != value, timeout
+            )
+        if not written:
+            log.warning("Redis router: %s answered before its announcement was written (Redis is slow)", identity)
+        return written
 
     def withdraw(self, identity: str, token: str) -> None:
         """Forget the charger unless a newer connection (here or on another node) announced it meanwhile."""
+        value = self._value(token)
+        with self._announce_lock:
+            if self._announcing.get(identity) == value:  # not written yet: it never will be
+                del self._announcing[identity]
+                self._announce_done.notify_all()
+                return
+            if self._in_flight.get(identity) == value:  # being written: withdrawn right after
+                self._withdraw_after.append((identity, value))
+                return
+        self._withdraw_value(identity, value)
+
+    def _withdraw_value(self, identity: str, value: str) -> None:
         try:
-            self._withdraw(keys=[self.presence_key], args=[identity, self._value(token)])
+            self._withdraw(keys=[self.presence_key], args=[identity, value])
         except RedisError as e:  # stale until then: a call finds it is not held here and says so
             log.warning("Redis router: %s could not be withdrawn (%s)", identity, e)
 
     def withdraw_all(self) -> int:
         """Forget every charger this process announced (it is stopping); a newer announcement by another process
         stays. Returns how many were withdrawn."""
+        with self._announce_lock:  # stopping: what was not written yet is not written, what is in flight undone
+            self._announcing.clear()
+            self._announce_done.notify_all()
+            self._withdraw_after.extend(self._in_flight.items())
         prefix = f"{self.node_id}|".encode()
         mine = [
             (identity, value)
@@ -118,7 +192,9 @@ class RedisRouter:
     def refresh(self) -> int:
         """Announce again every charger this process holds that Redis does not know (it restarted empty, or an
         announcement failed); one held elsewhere since is left alone. Returns how many were restored."""
-        pairs = self._held()
+        with self._announce_lock:  # about to be written anyway: not "forgotten", and not counted as restored
+            waiting = {**self._announcing, **self._in_flight}
+        pairs = [(identity, token) for identity, token in self._held() if waiting.get(identity) != self._value(token)]
         restored = 0
         for start in range(0, len(pairs), RESTORE_BATCH):
             args: list[str] = []
@@ -178,6 +254,7 @@ class RedisRouter:
     def stop(self) -> None:
         self._stopping.set()
         self._refresh_now.set()
+        self._announce_due.set()
         self._close_pubsub()
 
     def _close_pubsub(self) -> None:

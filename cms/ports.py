@@ -36,6 +36,10 @@ class Router(Protocol):
         """This process holds ``identity`` (its connection ``token``)."""
         ...
 
+    def await_announcement(self, identity: str, token: str) -> bool:
+        """Wait (bounded) until the announcement of ``identity`` through ``token`` is written; False if it timed out."""
+        ...
+
     def withdraw(self, identity: str, token: str) -> None:
         """This process no longer holds ``identity`` through ``token``."""
         ...
