@@ -7,18 +7,29 @@ charger sees a hang, then an HTTP 500). So at most ``limit`` handshakes run at o
 wait their turn (first come, first served) up to ``wait`` seconds, holding nothing but their socket; a handshake
 that does not get a place in time is refused with HTTP 503 and the charger retries after its back-off.
 
+There are two gates (:meth:`cms.runtime.Runtime.handshake_gate`): a charger the handshake cache knows is checked
+without the database, so many of its handshakes may run at once (``CMS_MAX_PENDING_KNOWN_HANDSHAKES``: the
+limit is the CPU, and past it a refusal's retries cost more CPU than a wait); any other handshake reads its charge
+point, and few of those run at once (``CMS_MAX_PENDING_HANDSHAKES``), so that they do not drain the pool.
+
 Under gunicorn the worker takes the place before it parses the request (cms.gunicorn_worker): a waiting or
 refused charger then costs no HTTP parsing, no Flask request and no greenlet in the scheduler's turn. The
 ticket travels to the endpoint in the greenlet's context (:func:`admitted`); elsewhere (the development
-server, tests) the endpoint asks for a place itself, without waiting.
+server, tests) the endpoint asks for a place itself, without waiting. The place is freed once the connection is
+open and registered (json_ws.endpoint), or after ``ADMITTED_HOLD_S`` for a client that stalls in its request.
 """
 
 from __future__ import annotations
 
 import threading
 from contextvars import ContextVar
+from urllib.parse import unquote_to_bytes
 
 RETRY_AFTER_S = 5
+# An admitted handshake holds its place at most this long: a client that sends half a request and stalls (slow,
+# or hostile) must not keep chargers out; its socket stays, its place goes to the next in turn.
+ADMITTED_HOLD_S = 5.0
+HANDSHAKE_START = b"GET /ocpp/"  # how an OCPP-J charger's WebSocket handshake begins (DESIGN.md: /ocpp/<id>)
 REFUSAL = "Too many connections being opened; try again shortly"
 # The whole answer of a refused handshake, written by the worker without parsing the request.
 REFUSAL_RESPONSE = (
@@ -30,7 +41,8 @@ _admitted: ContextVar[Ticket | None] = ContextVar("cms_admission_ticket", defaul
 
 
 class Ticket:
-    """One admitted handshake; :meth:`release` (idempotent) when it is through (connected, or refused)."""
+    """One admitted handshake; :meth:`release` (idempotent, from any thread: the opened connection and the
+    worker's hold timer may both release it) when it is through (connected, or refused)."""
 
     __slots__ = ("_gate", "_released")
 
@@ -39,9 +51,7 @@ class Ticket:
         self._released = False
 
     def release(self) -> None:
-        if not self._released:
-            self._released = True
-            self._gate._leave()
+        self._gate._leave(self)
 
 
 class Admission:
@@ -73,8 +83,11 @@ class Admission:
             self.in_progress += 1
         return Ticket(self)
 
-    def _leave(self) -> None:
-        with self._lock:
+    def _leave(self, ticket: Ticket) -> None:
+        with self._lock:  # checked and set under the lock: a ticket frees its place once
+            if ticket._released:
+                return
+            ticket._released = True
             self.in_progress -= 1
             self._turn.notify()
 
@@ -90,3 +103,22 @@ def take_admitted() -> Ticket | None:
     if ticket is not None:
         _admitted.set(None)
     return ticket
+
+
+def identity_end(head: bytes) -> int:
+    """Where the identity ends in a charger's handshake that begins with ``head`` (``GET /ocpp/<id> HTTP/1.1``):
+    the index of the space or ``?`` after it; -1 when ``head`` is not such a handshake or stops before that."""
+    if not head.startswith(HANDSHAKE_START):
+        return -1
+    ends = [i for i in (head.find(b" ", len(HANDSHAKE_START)), head.find(b"?", len(HANDSHAKE_START))) if i >= 0]
+    return min(ends, default=-1)
+
+
+def handshake_identity(head: bytes) -> str | None:
+    """The charge point identity in a charger's handshake that begins with ``head``, the path percent-decoded as
+    UTF-8 (as the endpoint's route reads it); None when ``head`` is not such a handshake, ends before the
+    identity does, or names none."""
+    end = identity_end(head)
+    if end <= len(HANDSHAKE_START):
+        return None
+    return unquote_to_bytes(head[len(HANDSHAKE_START) : end]).decode("utf-8", "replace")

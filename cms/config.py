@@ -75,11 +75,13 @@ class Settings:
     # With Redis: every charger this process holds is announced again this often (and at once when Redis comes
     # back), so a Redis that restarted empty relearns who holds which charger within this many seconds.
     presence_refresh_seconds: float = 10.0
-    # Reconnect storms (cms.admission, cms.handshake_cache): OCPP-J handshakes in progress at once per process
-    # (0: no limit), how long one more waits for a place before it is refused with HTTP 503 (under gunicorn;
-    # 0: refused at once); and how long a registered charger's handshake facts are trusted without reading
-    # them again (0: always read).
+    # Reconnect storms (cms.admission, cms.handshake_cache): OCPP-J handshakes in progress at once per process,
+    # of chargers whose facts must be read from the database and of chargers the handshake cache knows (0: no
+    # limit); how long one more waits for a place before it is refused with HTTP 503 (under gunicorn; 0: refused
+    # at once); and how long a registered charger's handshake facts are trusted without reading them again (0:
+    # always read).
     max_pending_handshakes: int = 32
+    max_pending_known_handshakes: int = 1024
     handshake_wait_seconds: float = 10.0
     handshake_cache_seconds: float = 60.0
     # Connected/disconnected flags written together this often (cms.connection_flags); 0 writes each at once.

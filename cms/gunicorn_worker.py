@@ -39,7 +39,9 @@ from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker as _GunicornGeventWorker
 
 ACCEPT_BATCH = 64  # connections accepted per turn of the event loop (gunicorn: 1 with several workers)
-HANDSHAKE_START = b"GET /ocpp/"  # how an OCPP-J charger's WebSocket handshake begins (DESIGN.md: /ocpp/<id>)
+PEEK_BYTES = 512  # of a request, peeked to tell a charger's handshake and its identity (the request line)
+PEEK_AGAIN_S = 0.02  # a request's first segment was too short to tell: look again this much later, then less often
+PEEK_AGAIN_MAX_S = 1.0
 WORKER_START_WAIT = 30.0  # seconds a starting worker waits for the database and Redis to answer
 LISTENER_WAIT = 1.5  # seconds: gunicorn's run loop notices a SIGTERM within one (it sleeps a second per turn)
 
@@ -80,11 +82,13 @@ class GeventWorker(_GunicornGeventWorker):
     def handle(self, listener, client, addr):
         """Serve one accepted connection; a charger's handshake first waits its turn (cms.admission), before
         its request is parsed, and is refused with HTTP 503 when it does not get one in time."""
-        from cms.admission import admitted, take_admitted
+        from cms.admission import ADMITTED_HOLD_S, admitted, handshake_identity, take_admitted
 
         client.setblocking(1)
-        gate = self._admission()
-        if gate is None or not self._charger_handshake(client):
+        runtime = self._runtime()
+        head = self._peek_handshake(client) if runtime is not None else None
+        gate = runtime.handshake_gate(handshake_identity(head)) if head is not None else None
+        if gate is None:
             super().handle(listener, client, addr)
             return
         ticket = gate.enter(gate.wait)
@@ -92,26 +96,43 @@ class GeventWorker(_GunicornGeventWorker):
             _refuse(client)
             return
         admitted(ticket)  # the endpoint takes it over, and releases it once the charger is registered
+        hold = gevent.spawn_later(ADMITTED_HOLD_S, ticket.release)  # a request that stalls frees its place
         try:
             super().handle(listener, client, addr)
         finally:
+            hold.kill(block=False)
             left = take_admitted()  # not taken: the request ended before the endpoint (refused, failed)
             if left is not None:
                 left.release()
 
-    def _admission(self):  # -> cms.admission.Admission | None
-        runtime = (getattr(getattr(self, "wsgi", None), "extensions", None) or {}).get("cms")
-        return getattr(runtime, "admission", None)
+    def _runtime(self):  # -> cms.runtime.Runtime | None
+        return (getattr(getattr(self, "wsgi", None), "extensions", None) or {}).get("cms")
 
-    def _charger_handshake(self, client) -> bool:
-        """Whether the connection's request (peeked, not read) opens an OCPP-J WebSocket: ``GET /ocpp/``."""
-        head = b""
+    def _peek_handshake(self, client) -> bytes | None:
+        """The start of the connection's request (peeked, not read) when it opens an OCPP-J WebSocket
+        (``GET /ocpp/``), else None.
+
+        A first segment too short to tell, or to show the charger's identity (a charger's TCP stack or a proxy
+        may split the request), is peeked again, less and less often, so that a client that stalls costs a few
+        wake-ups: taken for another request, such a handshake would skip its turn and be refused at once by the
+        endpoint whenever the places are taken."""
+        from cms.admission import HANDSHAKE_START, identity_end
+
+        head, delay = b"", PEEK_AGAIN_S
         with gevent.Timeout(self.cfg.keepalive, False):  # a client that sends nothing: gunicorn's own rules
             try:
-                head = client.recv(len(HANDSHAKE_START), socket.MSG_PEEK)
+                while True:
+                    head = client.recv(PEEK_BYTES, socket.MSG_PEEK)
+                    known = min(len(head), len(HANDSHAKE_START))
+                    if not head or head[:known] != HANDSHAKE_START[:known]:
+                        return None  # closed, or another request
+                    if identity_end(head) >= 0 or len(head) >= PEEK_BYTES:
+                        break
+                    gevent.sleep(delay)  # the bytes peeked are still there: readiness would not wait
+                    delay = min(2 * delay, PEEK_AGAIN_MAX_S)
             except OSError:
-                return False
-        return head == HANDSHAKE_START
+                return None
+        return head if head.startswith(HANDSHAKE_START) else None
 
     def handle_exit(self, sig, frame):
         super().handle_exit(sig, frame)  # run() stops accepting, then waits for running HTTP requests

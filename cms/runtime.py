@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REDIS_POOL_SIZE = 64  # Redis connections per process: commands waiting for answers, presence, the subscription
+ANNOUNCE_DELAY = 0.02  # seconds connecting chargers' presence gathers before one HSET writes it (cms.node_routing)
 
 
 @dataclass
@@ -69,11 +70,15 @@ class Runtime:
     # Called with (charge point identity, connection token) when a JSON charger connects / disconnects here.
     on_connect: list[Callable[[str, str], None]] = field(default_factory=list)
     on_disconnect: list[Callable[[str, str], None]] = field(default_factory=list)
+    # Called with the same before a JSON charger's first answer is sent: once it is answered, every process
+    # must reach it (its Redis presence is written).
+    before_first_answer: list[Callable[[str, str], object]] = field(default_factory=list)
     # Called with a deadline (time.monotonic()) when the process stops: each transport closes its connections
     # once their messages are answered (see :meth:`shutdown`).
     on_shutdown: list[Callable[[float], object]] = field(default_factory=list)
     stopping: bool = False  # set by shutdown(): /readyz says 503 so load balancers send no new work
-    admission: Admission | None = None  # OCPP-J handshakes in progress, refused beyond its limit
+    admission: Admission | None = None  # OCPP-J handshakes in progress that read the database
+    admission_known: Admission | None = None  # those of chargers the handshake cache knows (no database)
     handshake_cache: HandshakeCache | None = None  # registered chargers' handshake facts
     connection_flags: ConnectionFlags | None = None  # connected/disconnected flags written in batches
 
@@ -89,6 +94,14 @@ class Runtime:
             self.maintenance.start()
         if self.router is not None:
             self.router.start()
+
+    def handshake_gate(self, identity: str | None) -> Admission | None:
+        """The admission gate of a handshake to ``identity`` (None: not known yet): ``admission_known`` when the
+        handshake cache holds the charger's facts (checked without the database), else ``admission``."""
+        cache = self.handshake_cache
+        if identity and self.admission_known is not None and cache is not None and cache.get(identity) is not None:
+            return self.admission_known
+        return self.admission
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop this process's work within ``timeout`` seconds, losing nothing a charger was told is stored.
@@ -216,8 +229,10 @@ def build_runtime(
         router=router,
         connections=connections,
         on_connect=[router.announce] if router is not None else [],
+        before_first_answer=[router.await_announcement] if router is not None else [],
         on_disconnect=[router.withdraw] if router is not None else [],
         admission=Admission(settings.max_pending_handshakes, settings.handshake_wait_seconds),
+        admission_known=Admission(settings.max_pending_known_handshakes, settings.handshake_wait_seconds),
         handshake_cache=handshake_cache,
         connection_flags=connection_flags,
     )
@@ -250,6 +265,7 @@ def _redis(
         dispatcher.call_local,
         held=connections.held if connections is not None else None,
         refresh_interval=settings.presence_refresh_seconds,
+        announce_delay=ANNOUNCE_DELAY,
     )
     # The dispatcher routes to other processes through the router, which delivers calls addressed here
     # through the dispatcher's local gateways: the one link made after construction.

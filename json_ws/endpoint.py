@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from functools import partial
 
@@ -27,7 +26,6 @@ from .wsloop import WsChannel, take_over
 log = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
-FIRST_MESSAGE_HOLD_S = 5.0  # at most this long a connected charger's first message holds its admission place
 MAX_MESSAGE_BYTES = 1 << 20  # a large local list or diagnostics answer fits; anything bigger is an attack
 _TICKET = "cms.handshake_ticket"  # the request's cms.admission ticket, in the WSGI environ
 
@@ -59,8 +57,9 @@ def create_blueprint(sock: Sock) -> Blueprint:
         # Under gunicorn the worker admitted the handshake before parsing it (cms.gunicorn_worker); elsewhere
         # it asks for a place here, without waiting.
         ticket = take_admitted()
-        if ticket is None and rt.admission is not None:
-            ticket = rt.admission.enter()
+        gate = rt.handshake_gate(identity) if ticket is None else None
+        if gate is not None:
+            ticket = gate.enter()
             if ticket is None:
                 return _refuse(503, REFUSAL, Retry_After=str(RETRY_AFTER_S))
         auth = request.authorization
@@ -124,7 +123,9 @@ def _serve_detached(channel: WsChannel, identity: str, rt: Runtime, ticket: Tick
 
 def serve_connection(channel: WsChannel, identity: str, rt: Runtime, ticket: Ticket | None = None) -> None:
     """Run one charger's connection until it closes; a newer connection of the same charger replaces it.
-    ``ticket`` (cms.admission) is released once its first message is answered (or it ends).
+    ``ticket`` (cms.admission) is released once the connection is registered and announced: the place guards the
+    handshake, not the charger's first message, whose arrival depends on the charger's network (a charger on a
+    cellular link takes a second), and which needs no connection of its own from the pool (commit groups).
 
     Whatever fails around it (the database marking it connected, Redis announcing it), the connection is read
     and served, and when it ends it leaves the registry: an outside failure is logged, never fatal here."""
@@ -133,7 +134,6 @@ def serve_connection(channel: WsChannel, identity: str, rt: Runtime, ticket: Tic
     conn = OcppConnection(channel, identity, rt.node_id)
     old = registry.add(conn)
     logged_as = bind_charger(identity)  # every line logged for this connection names the charger
-    hold: threading.Timer | None = None
     try:
         if old is not None:
             old.close(1000, "Replaced by a new connection")
@@ -141,29 +141,24 @@ def serve_connection(channel: WsChannel, identity: str, rt: Runtime, ticket: Tic
         for fn in rt.on_connect:
             _connection_hook(fn, identity, conn.token)
         if ticket is not None:
-            # The place is held through the charger's first message (its BootNotification, the costly part
-            # of opening a connection), but not for longer than FIRST_MESSAGE_HOLD_S if it says nothing.
-            hold = threading.Timer(FIRST_MESSAGE_HOLD_S, ticket.release)
-            hold.daemon = True
-            hold.start()
+            ticket.release()
+            ticket = None
         charger = Charger(identity=identity, transport="json", ocpp_version="1.6")
         # Messages are handled one after the other, in order, in this greenlet: a charger sends one CALL at
         # a time, and answers to our CALLs are delivered here to the greenlet waiting for them.
+        first_answer_hooks = rt.before_first_answer
         for text in channel:
             with conn.handling():  # busy until answered: a shutdown closes the connection only after this
                 reply = handle_frame(rt, conn, charger, text)
                 if reply is not None:
+                    if first_answer_hooks:
+                        for hook in first_answer_hooks:
+                            _connection_hook(hook, identity, conn.token)
+                        first_answer_hooks = []
                     conn.send(reply)
-            if ticket is not None:
-                ticket.release()
-                ticket = None
-                if hold is not None:
-                    hold.cancel()
     except ConnectionClosed:
         pass
     finally:
-        if hold is not None:
-            hold.cancel()
         if ticket is not None:
             ticket.release()
         conn.mark_closed()

@@ -1,79 +1,68 @@
 """Admission control in the production server (issue 12, reconnect storms): the worker puts a charger's
-handshake in turn before parsing it, a handshake keeps its place through the charger's first message, and one
-that gets no place within CMS_HANDSHAKE_WAIT_SECONDS is answered HTTP 503 with Retry-After at once."""
+handshake in turn before parsing it, a handshake keeps its place until its connection is open (or ADMITTED_HOLD_S,
+if it stalls), and one that gets no place within CMS_HANDSHAKE_WAIT_SECONDS is answered HTTP 503 with
+Retry-After at once."""
 
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
 
 import pytest
 
-from cms.cli import gunicorn_command
-from tests.support.processes import free_port, run_cms, wait_ready
+from cms.admission import ADMITTED_HOLD_S
+from tests.support.processes import WS_UPGRADE, gunicorn_on_sqlite, masked_text_frame
 
-UPGRADE = (
-    b"GET /ocpp/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-    b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
-)
-WAIT_S = 1.0
+WAIT_S = 2.0
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gunicorn-admission")
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp),
-        "CMS_DATABASE_URL": f"sqlite:///{tmp}/cms.sqlite3",
-        "CMS_DATA_DIR": str(tmp),
-        "CMS_SECRET_KEY": "test",
-        "CMS_MAINTENANCE_INTERVAL": "0",
+    settings = {
         "CMS_MAX_PENDING_HANDSHAKES": "1",
+        "CMS_MAX_PENDING_KNOWN_HANDSHAKES": "1",
         "CMS_HANDSHAKE_WAIT_SECONDS": str(WAIT_S),
     }
-    run_cms(env, "db", "upgrade")
-    run_cms(env, "owner", "create", "ops@example.com", "--password", "ops-password")
-    for identity in ("ADM-1", "ADM-2", "ADM-3"):
-        run_cms(env, "chargepoint", "add", identity, "--owner", "ops@example.com")
-    port = free_port()
-    proc = subprocess.Popen(
-        gunicorn_command("127.0.0.1", port, 1), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"127.0.0.1:{port}"
-    try:
-        wait_ready(base)
+    with gunicorn_on_sqlite(tmp, ("ADM-1", "ADM-2", "ADM-3"), **settings) as (base, _env):
+        for identity in (b"ADM-1", b"ADM-2", b"ADM-3"):  # each known to the worker from here on
+            s, answer = _knock(base, identity)
+            s.close()
+            assert answer.startswith(b"HTTP/1.1 101 "), answer
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
-def _knock(base: str, identity: bytes) -> tuple[socket.socket, bytes]:
-    host, port = base.split(":")
-    s = socket.create_connection((host, int(port)), timeout=10)
-    s.sendall(UPGRADE % identity)
+def _read_head(s: socket.socket) -> bytes:
     answer = b""
     while b"\r\n\r\n" not in answer:
         chunk = s.recv(4096)
         if not chunk:
             break
         answer += chunk
-    return s, answer
+    return answer
 
 
-def _boot_frame() -> bytes:
-    payload = b'[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
-    return bytes([0x81, 0x80 | len(payload)]) + b"\0\0\0\0" + payload
+def _knock(base: str, identity: bytes) -> tuple[socket.socket, bytes]:
+    s = _begin(base, identity, WS_UPGRADE % identity)
+    return s, _read_head(s)
 
 
-def test_a_handshake_waits_its_turn_then_is_refused_with_503_and_the_first_message_frees_the_place(server):
-    first, answer = _knock(server, b"ADM-1")
+def _begin(base: str, identity: bytes, request: bytes) -> socket.socket:
+    host, port = base.split(":")
+    s = socket.create_connection((host, int(port)), timeout=10)
+    s.sendall(request)
+    return s
+
+
+BOOT = b'[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
+
+
+def test_a_handshake_waits_its_turn_then_is_refused_with_503_and_an_open_connection_frees_the_place(server):
+    upgrade = WS_UPGRADE % b"ADM-1"
+    # Half a request: the worker admitted it (it begins like a charger's handshake) and waits for the rest.
+    first = _begin(server, b"ADM-1", upgrade[:40])
     try:
-        assert answer.startswith(b"HTTP/1.1 101 "), answer
-        # The first charger has not sent its BootNotification: it still holds the only place.
+        time.sleep(0.3)
         started = time.monotonic()
         second, answer = _knock(server, b"ADM-2")
         waited = time.monotonic() - started
@@ -81,13 +70,74 @@ def test_a_handshake_waits_its_turn_then_is_refused_with_503_and_the_first_messa
         assert answer.startswith(b"HTTP/1.1 503 "), answer
         assert b"Retry-After: 5" in answer
         assert WAIT_S * 0.9 <= waited < WAIT_S + 3, waited
-        first.sendall(_boot_frame())
-        assert b"Accepted" in first.recv(4096)
-        third, answer = _knock(server, b"ADM-3")  # the place is free again
+        first.sendall(upgrade[40:])
+        assert _read_head(first).startswith(b"HTTP/1.1 101 ")
+        # Open: the place is free again before the charger says anything.
+        third, answer = _knock(server, b"ADM-3")
         third.close()
+        assert answer.startswith(b"HTTP/1.1 101 "), answer
+        first.sendall(masked_text_frame(BOOT))
+        assert b"Accepted" in first.recv(4096)
+    finally:
+        first.close()
+
+
+def test_a_handshake_split_before_its_path_still_waits_its_turn(server):
+    """A request whose first segment ends before ``GET /ocpp/`` is complete is a charger's handshake all the
+    same: it waits for the place (and gets it when the holder's connection opens), not refused at once."""
+    upgrade = WS_UPGRADE % b"ADM-1"
+    first = _begin(server, b"ADM-1", upgrade[:40])  # holds the only place
+    split = WS_UPGRADE % b"ADM-2"
+    second = None
+    try:
+        time.sleep(0.3)
+        second = _begin(server, b"ADM-2", split[:6])
+        time.sleep(0.3)
+        second.sendall(split[6:])
+        time.sleep(0.3)  # its request is whole: it waits its turn (before the fix: HTTP 503 by now)
+        first.sendall(upgrade[40:])
+        assert _read_head(first).startswith(b"HTTP/1.1 101 ")
+        answer = _read_head(second)
         assert answer.startswith(b"HTTP/1.1 101 "), answer
     finally:
         first.close()
+        if second is not None:
+            second.close()
+
+
+def test_chargers_the_worker_knows_and_chargers_it_must_look_up_wait_in_gates_of_their_own(server):
+    """A charger the handshake cache knows needs no database: it does not wait behind handshakes that read
+    theirs, nor they behind it; each gate keeps its own limit (here one place each)."""
+    known = _begin(server, b"ADM-1", (WS_UPGRADE % b"ADM-1")[:40])  # holds the known chargers' place
+    looked_up = _begin(server, b"NEW-1", (WS_UPGRADE % b"NEW-1")[:40])  # holds the other place
+    try:
+        time.sleep(0.3)
+        started = time.monotonic()
+        other, answer = _knock(server, b"ADM-2")  # known, though both places are taken: waits, refused
+        other.close()
+        assert answer.startswith(b"HTTP/1.1 503 "), answer
+        assert time.monotonic() - started >= WAIT_S * 0.9
+        looked_up.close()  # the request ends before the endpoint: its place is free at once
+        time.sleep(0.3)
+        started = time.monotonic()
+        unknown, answer = _knock(server, b"NEW-2")  # not registered: its own gate, not ADM-1's
+        unknown.close()
+        assert answer.startswith(b"HTTP/1.1 404 "), answer
+        assert time.monotonic() - started < WAIT_S * 0.9
+    finally:
+        known.close()
+        looked_up.close()
+
+
+def test_a_handshake_that_stalls_frees_its_place_after_the_hold(server):
+    stalled = _begin(server, b"ADM-1", (WS_UPGRADE % b"ADM-1")[:40])
+    try:
+        time.sleep(ADMITTED_HOLD_S + 0.5)
+        other, answer = _knock(server, b"ADM-2")
+        other.close()
+        assert answer.startswith(b"HTTP/1.1 101 "), answer
+    finally:
+        stalled.close()
 
 
 def test_other_requests_are_not_held_by_admission_control(server):

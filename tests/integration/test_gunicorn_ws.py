@@ -8,53 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
 import time
 
 import pytest
 import requests
 from ocpp.v16 import call
 
-from cms.cli import gunicorn_command
 from tests.support.charger import ChargerClient
-from tests.support.processes import free_port, run_cms, wait_ready
-
-UPGRADE = (
-    b"GET /ocpp/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-    b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
-)
+from tests.support.processes import WS_UPGRADE, gunicorn_on_sqlite, masked_text_frame, run_cms
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gunicorn")
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp),
-        "CMS_DATABASE_URL": f"sqlite:///{tmp}/cms.sqlite3",
-        "CMS_DATA_DIR": str(tmp),
-        "CMS_WS_PING_INTERVAL": "0.5",
-        "CMS_CALL_TIMEOUT": "5",
-        "CMS_SECRET_KEY": "test",
-        "CMS_MAINTENANCE_INTERVAL": "0",
-    }
-    run_cms(env, "db", "upgrade")
-    run_cms(env, "owner", "create", "ops@example.com", "--password", "ops-password")
-    for identity in ("GUN-1", "GUN-2", "GUN-MUTE", "GUN-BIG", "GUN-TALK"):
-        run_cms(env, "chargepoint", "add", identity, "--owner", "ops@example.com")
-    token = run_cms(env, "token", "create", "ops@example.com")
-    port = free_port()
-    proc = subprocess.Popen(
-        gunicorn_command("127.0.0.1", port, 1), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"127.0.0.1:{port}"
-    try:
-        wait_ready(base)
+    chargers = ("GUN-1", "GUN-2", "GUN-MUTE", "GUN-BIG", "GUN-TALK")
+    with gunicorn_on_sqlite(tmp, chargers, CMS_WS_PING_INTERVAL="0.5", CMS_CALL_TIMEOUT="5") as (base, env):
+        token = run_cms(env, "token", "create", "ops@example.com")
         yield base, {"Authorization": f"Bearer {token}"}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def _connected(base, headers, identity) -> bool:
@@ -111,18 +81,11 @@ def _raw_websocket(base: str, identity: bytes):
     host, port = base.split(":")
     s = socket.create_connection((host, int(port)))
     try:
-        s.sendall(UPGRADE % identity)
+        s.sendall(WS_UPGRADE % identity)
         assert b" 101 " in s.recv(4096).split(b"\r\n", 1)[0]
         yield s
     finally:
         s.close()
-
-
-def _text_frame(payload: bytes) -> bytes:
-    """One masked text frame with a zero mask key (the payload goes as is)."""
-    n = len(payload)
-    head = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0x80 | 127]) + n.to_bytes(8, "big")
-    return head + b"\0\0\0\0" + payload
 
 
 def _server_frames(data: bytes) -> list[tuple[int, bytes]]:
@@ -156,7 +119,7 @@ def test_a_talking_charger_is_not_pinged_nor_dropped(server):
         s.settimeout(5)
         received = b""
         for n in range(8):  # a message every 0.25 s for four ping intervals; its pings (if any) unanswered
-            s.sendall(_text_frame(b'[2,"%d","Heartbeat",{}]' % n))
+            s.sendall(masked_text_frame(b'[2,"%d","Heartbeat",{}]' % n))
             received += s.recv(4096)
             time.sleep(0.25)
         opcodes = [op for op, _ in _server_frames(received)]
@@ -167,7 +130,7 @@ def test_a_talking_charger_is_not_pinged_nor_dropped(server):
 def test_oversized_message_closes_with_1009(server):
     base, _ = server
     with _raw_websocket(base, b"GUN-BIG") as s:
-        s.sendall(_text_frame(b"x" * ((1 << 20) + 10)))
+        s.sendall(masked_text_frame(b"x" * ((1 << 20) + 10)))
         s.settimeout(5)
         data = b""
         while True:

@@ -66,6 +66,19 @@ def presence(own_redis) -> dict:
         return {}
 
 
+def test_a_charger_is_reachable_from_every_process_once_its_first_message_is_answered(
+    rt, client, add_charger, connect, own_redis
+):
+    """Presence is written in batches a moment after connecting; the first answer waits for it, so a command
+    sent through another process right after a BootNotification finds the charger (CI saw 409 here)."""
+    add_charger("FIRST1")
+    assert until(lambda: ready(client) == 200)
+    rt.router.announce_delay = 0.5  # longer than a BootNotification takes: the answer would win the race
+    charger = connect("FIRST1")
+    assert charger.boot().status == "Accepted"
+    assert other_process(own_redis).holder("FIRST1") == "node-a"
+
+
 def test_a_charger_connecting_while_redis_is_down_is_served_and_announced_later(
     rt, client, add_charger, connect, own_redis
 ):

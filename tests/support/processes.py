@@ -7,6 +7,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 
@@ -56,3 +59,51 @@ def shared_redis_url(db: int) -> str:
     if url:
         return url
     return f"redis://127.0.0.1:6379/{db + int(os.environ.get('CMS_TEST_REDIS_DB_OFFSET', '0'))}"
+
+
+# An OCPP-J charger's WebSocket handshake, byte for byte (``% identity``): for tests that write the socket.
+WS_UPGRADE = (
+    b"GET /ocpp/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+)
+
+
+def masked_text_frame(payload: bytes) -> bytes:
+    """One masked WebSocket text frame with a zero mask key (the payload goes as is), as a charger sends it."""
+    n = len(payload)
+    head = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0x80 | 127]) + n.to_bytes(8, "big")
+    return head + b"\0\0\0\0" + payload
+
+
+@contextmanager
+def gunicorn_on_sqlite(tmp: Path, chargers: Iterable[str], **settings: str) -> Iterator[tuple[str, dict]]:
+    """The production server (``cms serve``'s gunicorn, one worker) on a fresh SQLite database in ``tmp``, with an
+    owner ``ops@example.com`` and ``chargers`` registered; ``settings`` are more ``CMS_*`` variables. Yields its
+    ``host:port`` and the environment, for more ``cms`` commands."""
+    from cms.cli import gunicorn_command
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp),
+        "CMS_DATABASE_URL": f"sqlite:///{tmp}/cms.sqlite3",
+        "CMS_DATA_DIR": str(tmp),
+        "CMS_SECRET_KEY": "test",
+        "CMS_MAINTENANCE_INTERVAL": "0",
+        **settings,
+    }
+    run_cms(env, "db", "upgrade")
+    run_cms(env, "owner", "create", "ops@example.com", "--password", "ops-password")
+    for identity in chargers:
+        run_cms(env, "chargepoint", "add", identity, "--owner", "ops@example.com")
+    port = free_port()
+    proc = subprocess.Popen(
+        gunicorn_command("127.0.0.1", port, 1), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"127.0.0.1:{port}"
+    try:
+        wait_ready(base)
+        yield base, env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

@@ -10,11 +10,12 @@ from sqlalchemy import event
 from websockets.exceptions import InvalidStatus
 
 import cms.charger_auth as charger_auth
+from tests.support.databases import statements_run
 
 
 @pytest.fixture
 def app_config(app_config):
-    return {**app_config, "max_pending_handshakes": 2}
+    return {**app_config, "max_pending_handshakes": 2, "max_pending_known_handshakes": 2}
 
 
 def knock(live_server, identity: str, password: str | None = None) -> int:
@@ -38,12 +39,13 @@ def knock(live_server, identity: str, password: str | None = None) -> int:
 
 def test_beyond_the_limit_handshakes_are_refused_at_once(rt, add_charger, live_server):
     add_charger("STORM1")
-    held = [rt.admission.enter(), rt.admission.enter()]  # two handshakes in progress: the limit
+    gates = [rt.admission, rt.admission_known]  # whether the handshake cache knows it yet or not
+    held = [gate.enter() for gate in gates for _ in range(2)]  # two handshakes in progress: the limit
     assert knock(live_server, "STORM1") == 503
-    assert rt.admission.refused == 1
-    held.pop().release()
+    assert sum(gate.refused for gate in gates) == 1
+    for ticket in held:
+        ticket.release()
     assert knock(live_server, "STORM1") == 101
-    held.pop().release()
 
 
 def test_every_handshake_releases_its_place(rt, add_charger, live_server):
@@ -51,27 +53,30 @@ def test_every_handshake_releases_its_place(rt, add_charger, live_server):
     for _ in range(5):  # more than the limit, one after the other: each gives its place back
         assert knock(live_server, "STORM2") == 101
         assert knock(live_server, "NOBODY") == 404
-    assert rt.admission.in_progress == 0 and rt.admission.refused == 0
+    for gate in (rt.admission, rt.admission_known):
+        assert gate.in_progress == 0 and gate.refused == 0
 
 
-def _statements(rt):
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(rt.db.engine, "before_cursor_execute", record)
-    return seen, lambda: event.remove(rt.db.engine, "before_cursor_execute", record)
+def test_a_known_charger_is_not_held_up_by_handshakes_that_read_the_database(rt, add_charger, live_server):
+    """Handshakes that read their charge point get few places (they draw on the pool); a charger the handshake
+    cache knows needs no database and has a gate of its own (CMS_MAX_PENDING_KNOWN_HANDSHAKES)."""
+    add_charger("KNOWN2")
+    assert knock(live_server, "KNOWN2") == 101  # known to the cache from now on
+    held = [rt.admission.enter(), rt.admission.enter()]  # the database gate is full
+    try:
+        assert knock(live_server, "KNOWN2") == 101
+        assert knock(live_server, "NOBODY") == 503  # unknown: it would read the database
+    finally:
+        for ticket in held:
+            ticket.release()
+    assert rt.admission_known.in_progress == 0 and rt.admission_known.refused == 0
 
 
 def test_a_known_charger_reconnects_without_reading_its_credentials(rt, add_charger, live_server):
     add_charger("KNOWN1")
     assert knock(live_server, "KNOWN1") == 101
-    seen, stop = _statements(rt)
-    try:
+    with statements_run(rt.db.engine) as seen:
         assert knock(live_server, "KNOWN1") == 101
-    finally:
-        stop()
     assert not [s for s in seen if "password_hash" in s], seen
 
 
@@ -100,11 +105,8 @@ def test_a_known_password_is_not_hashed_again_and_a_changed_one_applies_at_once(
 def test_after_the_cache_is_loaded_a_chargers_first_handshake_reads_no_credentials(rt, add_charger, live_server):
     add_charger("LOADED1")
     assert rt.handshake_cache.load_all(rt.db) >= 1  # what a starting process does (Runtime.start)
-    seen, stop = _statements(rt)
-    try:
+    with statements_run(rt.db.engine) as seen:
         assert knock(live_server, "LOADED1") == 101
-    finally:
-        stop()
     assert not [s for s in seen if "password_hash" in s], seen
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
-from cms.admission import Admission
+import pytest
+
+from cms.admission import Admission, handshake_identity
 
 
 def _enter_in_thread(gate: Admission, wait: float, got: list, name: str) -> threading.Thread:
@@ -71,3 +73,23 @@ def test_no_limit_admits_everyone_at_once():
     gate = Admission(0)
     tickets = [gate.enter() for _ in range(1000)]
     assert all(tickets) and gate.refused == 0
+
+
+@pytest.mark.parametrize(
+    ("head", "identity"),
+    [
+        (b"GET /ocpp/CP-1 HTTP/1.1\r\nHost: x\r\n", "CP-1"),
+        (b"GET /ocpp/CP-1?token=1 HTTP/1.1\r\n", "CP-1"),
+        (b"GET /ocpp/site%2FCP%20%C3%A9 HTTP/1.1\r\n", "site/CP \u00e9"),  # decoded as the route reads it
+        (b"GET /ocpp/site/CP-2 HTTP/1.1", "site/CP-2"),
+        (b"GET /ocpp/CP-1", None),  # the request line goes on in a later segment: not known yet
+        (b"GET /ocpp/ HTTP/1.1\r\n", None),
+        (b"GET /ocp", None),
+        (b"GET /healthz HTTP/1.1\r\n", None),
+        (b"POST /ocpp/CP-1 HTTP/1.1\r\n", None),
+        (b"", None),
+    ],
+)
+def test_the_identity_a_handshake_names_is_read_from_its_request_line(head, identity):
+    """The worker picks a handshake's gate by the charger it names, before the request is parsed."""
+    assert handshake_identity(head) == identity
