@@ -169,10 +169,14 @@ class GroupCommitter:
         failed_at = -1
         try:
             with svc.db.uow() as uow:
+                rows = svc.read_rows(uow.session, [(m.charger, m.action) for m in group])
                 for i, m in enumerate(group):
                     m.error, m.applied = None, None
+                    row = rows.pop(m.charger.identity, None)  # read for the charger's first message only
                     try:
-                        m.applied = svc.apply(uow.session, m.charger, m.action, m.payload, m.unique_id, m.raw, m.now)
+                        m.applied = svc.apply(
+                            uow.session, m.charger, m.action, m.payload, m.unique_id, m.raw, m.now, row=row
+                        )
                     except OcppError as refused:  # raised before it wrote anything: the others go on
                         m.error = refused
                     except Exception:

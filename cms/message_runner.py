@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from ocpp.v16.enums import Action, RegistrationStatus
-from sqlalchemy import bindparam, select
+from sqlalchemy import ARRAY, String, any_, bindparam, select
 from sqlalchemy.orm import Session
 
 from . import message_log
@@ -113,7 +113,7 @@ class AcceptedChargers:
 
 
 # Built once: constructing statements is a large share of the per-message cost.
-_CHARGER_ROW = select(
+_CHARGER_COLUMNS = (
     ChargePoint.id,
     ChargePoint.identity,
     ChargePoint.owner_id,
@@ -123,7 +123,14 @@ _CHARGER_ROW = select(
     ChargePoint.ocpp_version,
     ChargePoint.endpoint_url,
     ChargePoint.last_seen_at,
-).where(ChargePoint.identity == bindparam("identity_"))
+)
+_CHARGER_ROW = select(*_CHARGER_COLUMNS).where(ChargePoint.identity == bindparam("identity_"))
+# The rows of a commit group's chargers in one statement: an array on PostgreSQL (one prepared statement however
+# many there are), an IN list elsewhere.
+_CHARGER_ROWS_PG = select(*_CHARGER_COLUMNS).where(
+    ChargePoint.identity == any_(bindparam("identities_", type_=ARRAY(String)))
+)
+_CHARGER_ROWS = select(*_CHARGER_COLUMNS).where(ChargePoint.identity.in_(bindparam("identities_", expanding=True)))
 
 
 class MessageRunner:
@@ -188,15 +195,18 @@ class MessageRunner:
         unique_id: str | None,
         raw: str | None,
         now: datetime,
+        row: ChargerRow | None = None,
     ) -> Applied:
         """Run one message's handler in ``s`` (the caller commits). An :class:`OcppError` raised here comes
-        before anything was written, so a caller may go on with other messages in the same session."""
+        before anything was written, so a caller may go on with other messages in the same session. ``row``:
+        the charger's row as :meth:`read_rows` read it in ``s`` just before (else it is read here, or taken
+        from the cache of accepted chargers)."""
         handler = self.handlers[action]
         # An accepted charger's row, as its last message left it, saves a query on every message.
-        cp = None
-        if self.accepted is not None and action != Action.boot_notification:
+        cp = row
+        if cp is None and self.accepted is not None and action != Action.boot_notification:
             cp = self.accepted.known(charger)
-        cached, known = cp is not None, True
+        cached, known = cp is not None and row is None, True
         if cp is None:
             found = s.connection().execute(_CHARGER_ROW, {"identity_": charger.identity}).first()
             if found is None:
@@ -232,6 +242,23 @@ class MessageRunner:
                 s, cp.id, action, unique_id, request_text, orjson.dumps(response).decode(), limit=limit
             )
         return Applied(cp, cached, "last_seen_at" in changes, payload, request_text, response)
+
+    def read_rows(self, s: Session, messages: Iterable[tuple[Charger, str]]) -> dict[str, ChargerRow]:
+        """The rows of the chargers of ``messages`` (charger, action) about to be applied together in ``s`` (a
+        commit group), read by one statement, for those :meth:`apply` would read one by one: boots, and chargers
+        not in the cache of accepted chargers. In a reconnect storm a group is dozens of boots. A row is good
+        for its charger's first message in the group only (that message may change it): hand it to that one."""
+        wanted = {
+            charger.identity
+            for charger, action in messages
+            if self.accepted is None or action == Action.boot_notification or self.accepted.known(charger) is None
+        }
+        if len(wanted) < 2:  # one row costs the same either way
+            return {}
+        conn = s.connection()
+        statement = _CHARGER_ROWS_PG if conn.dialect.name == "postgresql" else _CHARGER_ROWS
+        found = conn.execute(statement, {"identities_": sorted(wanted)})
+        return {r.identity: ChargerRow(*r) for r in found}
 
     def committed(self, applied: Applied, charger: Charger, action: str, unique_id: str | None, now: datetime) -> None:
         """What follows a message's commit: caches, the batched log copies, the after-commit observers."""

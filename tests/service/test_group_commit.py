@@ -12,6 +12,7 @@ from cms.errors import OcppError
 from cms.group_commit import GroupCommitter
 from cms.handlers import HANDLERS, Charger
 from cms.models import MessageLogEntry, StatusEvent
+from tests.support.databases import statements_run
 from tests.support.pipeline import replace_handler, with_group_commit
 
 BOOT = {"chargePointVendor": "V", "chargePointModel": "M"}
@@ -70,6 +71,11 @@ def _booted(rt, committer: GroupCommitter, identities: list[str], add_charger=No
             add_charger(name)
         rt.pipeline.handle(Charger(name), "BootNotification", BOOT)
     committer.groups = committer.messages = 0
+
+
+def _reads_charger_rows(statement: str) -> bool:
+    """Whether ``statement`` reads charger rows as a message's registration gate needs them."""
+    return statement.lstrip().upper().startswith("SELECT") and "charge_points.registration_status" in statement
 
 
 def _events(rt) -> dict[int, int]:
@@ -193,13 +199,17 @@ def test_boots_share_commit_groups_and_each_hears_its_own_interval(rt, add_charg
         out[identity] = rt.pipeline.handle(Charger(identity, ocpp_version="1.6"), "BootNotification", BOOT)
 
     slow = threading.Thread(target=rt.pipeline.handle, args=(Charger("SLOW"), "StatusNotification", _status()))
-    slow.start()
-    time.sleep(0.1)  # SLOW's group is being written: the boots queue for the next one
-    threads = [threading.Thread(target=boot, args=(n,)) for n in names]
-    for t in threads:
-        t.start()
-    for t in [slow, *threads]:
-        t.join(10)
+    with statements_run(rt.db.engine) as seen:
+        slow.start()
+        time.sleep(0.1)  # SLOW's group is being written: the boots queue for the next one
+        threads = [threading.Thread(target=boot, args=(n,)) for n in names]
+        for t in threads:
+            t.start()
+        for t in [slow, *threads]:
+            t.join(10)
+    # The eight chargers' rows are read by one statement (and SLOW's alone, unless it is a cached accepted one).
+    reads = [s for s in seen if _reads_charger_rows(s)]
+    assert len(reads) == (1 if rt.pipeline.runner.accepted is not None else 2), "\n---\n".join(reads)
     assert {n: a["status"] for n, a in out.items()} == {n: "Accepted" for n in names}
     assert {n: a["interval"] for n, a in out.items()} == {
         n: 45 if n == "B3" else rt.settings.heartbeat_interval for n in names
@@ -214,3 +224,37 @@ def test_boots_share_commit_groups_and_each_hears_its_own_interval(rt, add_charg
     assert len(rows) == 8 and all(
         r.vendor == "V" and r.registration_status == "Accepted" and r.last_boot_at for r in rows
     )
+
+
+def test_a_chargers_second_message_in_a_group_sees_what_its_first_wrote(rt, add_charger, committer, slow_first):
+    """The rows of a group's chargers are read together before its messages run; a charger's second message in
+    the group reads its row again, as the first left it: here the boot that accepted it lets its status in."""
+    _booted(rt, committer, ["SLOW"], add_charger)
+    add_charger("TWICE")
+    add_charger("OTHER")
+    out: dict[str, object] = {}
+
+    def send(key, identity, action, payload):
+        try:
+            out[key] = rt.pipeline.handle(Charger(identity), action, payload)
+        except OcppError as e:
+            out[key] = e
+
+    slow = threading.Thread(target=send, args=("slow", "SLOW", "StatusNotification", _status()))
+    slow.start()
+    time.sleep(0.1)  # SLOW's group is being written: what follows queues for the next one, in this order
+    sends = [
+        ("boot", "TWICE", "BootNotification", BOOT),
+        ("other", "OTHER", "BootNotification", BOOT),
+        ("status", "TWICE", "StatusNotification", _status()),
+    ]
+    threads = []
+    for args in sends:
+        threads.append(threading.Thread(target=send, args=args))
+        threads[-1].start()
+        time.sleep(0.02)
+    for t in [slow, *threads]:
+        t.join(10)
+    assert out["boot"]["status"] == "Accepted" and out["other"]["status"] == "Accepted"
+    assert out["status"] == {}, out["status"]  # not "not accepted; send BootNotification"
+    assert (committer.groups, committer.messages) == (2, 4)
