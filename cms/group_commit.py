@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import InternalFailure, OcppError
+from .handlers import PendingChargerWrites
 from .logs import bind_charger, unbind_charger
 from .metrics import NO_METRICS, Metrics
 from .models import utcnow
@@ -170,18 +171,22 @@ class GroupCommitter:
         try:
             with svc.db.uow() as uow:
                 rows = svc.read_rows(uow.session, [(m.charger, m.action) for m in group])
+                pending = PendingChargerWrites()  # the chargers' row changes, written together at the end
                 for i, m in enumerate(group):
                     m.error, m.applied = None, None
                     row = rows.pop(m.charger.identity, None)  # read for the charger's first message only
+                    if row is None:  # a message of it came before: its row is read as that one left it
+                        pending.write(uow.session, m.charger.identity)
                     try:
                         m.applied = svc.apply(
-                            uow.session, m.charger, m.action, m.payload, m.unique_id, m.raw, m.now, row=row
+                            uow.session, m.charger, m.action, m.payload, m.unique_id, m.raw, m.now, row, pending
                         )
                     except OcppError as refused:  # raised before it wrote anything: the others go on
                         m.error = refused
                     except Exception:
                         failed_at = i
                         raise
+                pending.write(uow.session)  # a failure here is the commit's: the group is split
                 uow.commit()
         except Exception:
             if failed_at < 0:

@@ -9,7 +9,7 @@ calls :meth:`MessageRunner.apply` for each message of a group in one unit of wor
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from time import monotonic
@@ -25,7 +25,7 @@ from .config import Settings
 from .datatransfer import DataTransferRegistry
 from .db import Database
 from .errors import InternalFailure, OcppError
-from .handlers import HANDLERS, Charger, ChargerRow, Handler, OperationContext, StopHook
+from .handlers import HANDLERS, Charger, ChargerRow, Handler, OperationContext, PendingChargerWrites, StopHook
 from .heartbeats import HeartbeatBatcher
 from .models import ChargePoint
 
@@ -101,6 +101,7 @@ class AcceptedChargers:
                 charger.ocpp_version,
                 charger.endpoint_url or row.endpoint_url,
                 row.last_seen_at,
+                row.heartbeat_interval,
             )
             known = self._rows.get(charger.identity) if cached else None
             self._rows[charger.identity] = (fresh, known[1] if known is not None else self.clock())
@@ -123,6 +124,7 @@ _CHARGER_COLUMNS = (
     ChargePoint.ocpp_version,
     ChargePoint.endpoint_url,
     ChargePoint.last_seen_at,
+    ChargePoint.heartbeat_interval,
 )
 _CHARGER_ROW = select(*_CHARGER_COLUMNS).where(ChargePoint.identity == bindparam("identity_"))
 # The rows of a commit group's chargers in one statement: an array on PostgreSQL (one prepared statement however
@@ -131,6 +133,11 @@ _CHARGER_ROWS_PG = select(*_CHARGER_COLUMNS).where(
     ChargePoint.identity == any_(bindparam("identities_", type_=ARRAY(String)))
 )
 _CHARGER_ROWS = select(*_CHARGER_COLUMNS).where(ChargePoint.identity.in_(bindparam("identities_", expanding=True)))
+
+
+def _charger_row(columns: Sequence[Any]) -> ChargerRow:
+    """A charger's row from the columns these statements read, in their order."""
+    return ChargerRow(*columns)
 
 
 class MessageRunner:
@@ -196,11 +203,13 @@ class MessageRunner:
         raw: str | None,
         now: datetime,
         row: ChargerRow | None = None,
+        pending: PendingChargerWrites | None = None,
     ) -> Applied:
         """Run one message's handler in ``s`` (the caller commits). An :class:`OcppError` raised here comes
         before anything was written, so a caller may go on with other messages in the same session. ``row``:
         the charger's row as :meth:`read_rows` read it in ``s`` just before (else it is read here, or taken
-        from the cache of accepted chargers)."""
+        from the cache of accepted chargers). With ``pending``, the changes of the charger's row are left there
+        for the caller to write before it commits (and before the charger's next message reads its row)."""
         handler = self.handlers[action]
         # An accepted charger's row, as its last message left it, saves a query on every message.
         cp = row
@@ -212,7 +221,7 @@ class MessageRunner:
             if found is None:
                 cp, known = self._unknown_charger(s, charger, action), False
             else:
-                cp = ChargerRow(*found)
+                cp = _charger_row(found)
         # The registration gate: an unknown or rejected charger may only boot, and send transaction messages.
         if (
             known
@@ -234,7 +243,10 @@ class MessageRunner:
         if changes:
             ctx.update_charger(**changes)
         response = handler.run(ctx, payload)
-        ctx.flush_charger()
+        if pending is None:
+            ctx.flush_charger()
+        else:
+            pending.add(charger.identity, cp.id, ctx.take_changes())
         request_text = raw if raw is not None else orjson.dumps(payload).decode()
         limit = self.settings.message_log_limit
         if limit > 0 and self.heartbeats is None:
@@ -258,7 +270,7 @@ class MessageRunner:
         conn = s.connection()
         statement = _CHARGER_ROWS_PG if conn.dialect.name == "postgresql" else _CHARGER_ROWS
         found = conn.execute(statement, {"identities_": sorted(wanted)})
-        return {r.identity: ChargerRow(*r) for r in found}
+        return {r.identity: _charger_row(r) for r in found}
 
     def committed(self, applied: Applied, charger: Charger, action: str, unique_id: str | None, now: datetime) -> None:
         """What follows a message's commit: caches, the batched log copies, the after-commit observers."""
@@ -316,6 +328,7 @@ class MessageRunner:
             cp.ocpp_version,
             cp.endpoint_url,
             cp.last_seen_at,
+            cp.heartbeat_interval,
         )
 
     def log_failed(

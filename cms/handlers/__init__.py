@@ -18,7 +18,7 @@ Importing this package fills :data:`HANDLERS`; :class:`cms.pipeline.ChargerPipel
 from __future__ import annotations
 
 from . import authorization, boot, data_transfer, firmware, status, transactions
-from .context import Charger, ChargerRow, OperationContext, StopHook
+from .context import Charger, ChargerRow, OperationContext, PendingChargerWrites, StopHook
 from .registry import HANDLERS, Handler, HandlerFunction, on
 from .transactions import StoppedTransaction
 
@@ -29,6 +29,7 @@ __all__ = [
     "Handler",
     "HandlerFunction",
     "OperationContext",
+    "PendingChargerWrites",
     "StopHook",
     "StoppedTransaction",
     "authorization",

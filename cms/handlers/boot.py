@@ -12,8 +12,9 @@ from .registry import on
 
 @on(Action.boot_notification)
 def boot_notification(ctx: OperationContext, p: BootNotificationRequest) -> dict:
-    """Record boot details; a registered charger is Accepted, others Rejected. One UPDATE, which also reads
-    the charger's own heartbeat interval: in a reconnect storm every charger boots at once."""
+    """Record boot details; a registered charger is Accepted, others Rejected; the charger's own heartbeat
+    interval, if it has one, else the server's. The row is written by one UPDATE, in a commit group together with
+    the other boots': in a reconnect storm every charger boots at once."""
     status = RegistrationStatus.accepted if ctx.row.registered else RegistrationStatus.rejected
     ctx.update_charger(
         vendor=p.get("chargePointVendor"),
@@ -30,9 +31,8 @@ def boot_notification(ctx: OperationContext, p: BootNotificationRequest) -> dict
         transport=ctx.charger.transport,
         registration_status=status,
     )
-    row = ctx.flush_charger("heartbeat_interval")
-    own_interval = row.heartbeat_interval if row is not None else None
-    return {"status": status, "currentTime": iso(ctx.now), "interval": own_interval or ctx.settings.heartbeat_interval}
+    interval = ctx.row.heartbeat_interval or ctx.settings.heartbeat_interval
+    return {"status": status, "currentTime": iso(ctx.now), "interval": interval}
 
 
 @on(Action.heartbeat)

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, Update, bindparam, update
+from sqlalchemy import Update, bindparam, update
 from sqlalchemy.orm import Session
 
 from ..config import Settings
@@ -45,19 +45,54 @@ class ChargerRow:
     ocpp_version: str
     endpoint_url: str | None
     last_seen_at: datetime | None
+    heartbeat_interval: int | None = None  # the charger's own (None: the server's setting)
 
 
 @lru_cache(maxsize=128)
-def _set_charger(columns: tuple[str, ...], returning: tuple[str, ...]) -> Update:
+def _set_charger(columns: tuple[str, ...]) -> Update:
     """The UPDATE of a charge point's ``columns`` (parameters ``set_<column>``, ``cp_id_``), built once per set
     of columns: building a statement from values on every message cost more than running it."""
     table = ChargePoint.__table__
-    statement = (
+    return (
         update(ChargePoint)
         .where(ChargePoint.id == bindparam("cp_id_"))
         .values({c: bindparam(f"set_{c}", type_=table.c[c].type) for c in columns})
     )
-    return statement.returning(*(table.c[c] for c in returning)) if returning else statement
+
+
+def _charger_params(cp_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    params = {f"set_{c}": v for c, v in changes.items()}
+    params["cp_id_"] = cp_id
+    return params
+
+
+class PendingChargerWrites:
+    """The charge point changes of a commit group's messages, written together before the group commits: one
+    executemany per set of columns, rows in the order of their ids, instead of an UPDATE per message (in a
+    reconnect storm a group is dozens of BootNotifications)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, tuple[int, dict[str, Any]]] = {}  # identity -> (charge point id, changes)
+
+    def add(self, identity: str, cp_id: int, changes: dict[str, Any]) -> None:
+        if changes:
+            earlier = self._pending.get(identity)
+            self._pending[identity] = (cp_id, {**earlier[1], **changes} if earlier else changes)
+
+    def write(self, session: Session, identity: str | None = None) -> None:
+        """Write what is pending; with ``identity``, only that charger's (its next message reads its row)."""
+        if identity is None:
+            pending, self._pending = list(self._pending.values()), {}
+        elif identity in self._pending:
+            pending = [self._pending.pop(identity)]
+        else:
+            return
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for cp_id, changes in sorted(pending, key=lambda p: p[0]):
+            by_columns.setdefault(tuple(sorted(changes)), []).append(_charger_params(cp_id, changes))
+        conn = session.connection()
+        for columns, params in by_columns.items():
+            conn.execute(_set_charger(columns), params)
 
 
 class OperationContext:
@@ -83,19 +118,19 @@ class OperationContext:
         self._changes: dict[str, Any] = {}  # columns of this charge point to set, written by flush_charger
 
     def update_charger(self, **values: Any) -> None:
-        """Set columns of this charge point. Written once the handler is done (:meth:`flush_charger`), with the
-        message's other changes of the row, in one UPDATE that loads nothing (Core: the ORM's bookkeeping cost
-        more than the statement)."""
+        """Set columns of this charge point. Written once the handler is done (:meth:`flush_charger`, or with the
+        commit group's other changes), with the message's other changes of the row, by an UPDATE that loads
+        nothing (Core: the ORM's bookkeeping cost more than the statement)."""
         self._changes.update(values)
 
-    def flush_charger(self, *returning: str) -> Row | None:
-        """Write the changes set so far in one UPDATE; with ``returning`` (column names), the row's values of
-        those columns, read by the same statement (PostgreSQL and SQLite both have RETURNING). None when there
-        was nothing to write."""
-        if not self._changes:
-            return None
+    def take_changes(self) -> dict[str, Any]:
+        """The changes set so far, handed over to be written by the caller (:class:`PendingChargerWrites`)."""
         changes, self._changes = self._changes, {}
-        params = {f"set_{c}": v for c, v in changes.items()}
-        params["cp_id_"] = self.row.id
-        result = self.session.connection().execute(_set_charger(tuple(changes), returning), params)
-        return result.first() if returning else None
+        return changes
+
+    def flush_charger(self) -> None:
+        """Write the changes set so far in one UPDATE."""
+        changes = self.take_changes()
+        if changes:
+            columns = tuple(sorted(changes))
+            self.session.connection().execute(_set_charger(columns), _charger_params(self.row.id, changes))

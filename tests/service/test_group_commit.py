@@ -180,8 +180,8 @@ def test_a_failed_commit_splits_the_group_and_loses_nobody(rt, add_charger, comm
 
 
 def test_boots_share_commit_groups_and_each_hears_its_own_interval(rt, add_charger, committer, slow_first):
-    """A reconnect storm is every charger booting at once: the boots go through commit groups, each charger's
-    row written by one UPDATE that also reads its own heartbeat interval."""
+    """A reconnect storm is every charger booting at once: the boots go through commit groups, the chargers'
+    rows (with their own heartbeat intervals) read by one statement and written by another."""
     from sqlalchemy import update
 
     from cms.models import ChargePoint
@@ -210,6 +210,9 @@ def test_boots_share_commit_groups_and_each_hears_its_own_interval(rt, add_charg
     # The eight chargers' rows are read by one statement (and SLOW's alone, unless it is a cached accepted one).
     reads = [s for s in seen if _reads_charger_rows(s)]
     assert len(reads) == (1 if rt.pipeline.runner.accepted is not None else 2), "\n---\n".join(reads)
+    # ... and their boots written by one statement (executemany) before the group commits.
+    boots = [s for s in seen if s.lstrip().upper().startswith("UPDATE CHARGE_POINTS") and "registration_status" in s]
+    assert len(boots) == 1, "\n---\n".join(boots)
     assert {n: a["status"] for n, a in out.items()} == {n: "Accepted" for n in names}
     assert {n: a["interval"] for n, a in out.items()} == {
         n: 45 if n == "B3" else rt.settings.heartbeat_interval for n in names

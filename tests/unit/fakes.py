@@ -6,7 +6,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 from cms.handlers import ChargerRow, OperationContext
@@ -117,8 +116,8 @@ def charger_row(
 
 
 class FakeContext(OperationContext):
-    """An OperationContext whose session is fake: the charger's column changes are recorded, and its own
-    heartbeat interval is ``heartbeat_interval``. ``registered`` is the charge point row's."""
+    """An OperationContext whose session is fake: the charger's column changes are recorded. ``registered`` and
+    ``heartbeat_interval`` (the charger's own) are the charge point row's."""
 
     def __init__(
         self, settings=None, now: datetime | None = None, *, registered: bool = True, heartbeat_interval=None, **kw
@@ -127,7 +126,7 @@ class FakeContext(OperationContext):
         from cms.datatransfer import DataTransferRegistry
         from cms.handlers import Charger
 
-        row = ChargerRow(*charger_row(registered=registered))
+        row = ChargerRow(*charger_row(registered=registered), heartbeat_interval=heartbeat_interval)
         super().__init__(
             FakeSession(),
             row,
@@ -136,13 +135,10 @@ class FakeContext(OperationContext):
             now or datetime(2030, 1, 1, 12, 0),
             kw.pop("data_transfer", DataTransferRegistry()),
         )
-        self.heartbeat_interval = heartbeat_interval
         self.charger_updates: list[dict] = []
-        self.flushes = 0
 
     def update_charger(self, **values) -> None:
         self.charger_updates.append(values)
 
-    def flush_charger(self, *returning):
-        self.flushes += 1
-        return SimpleNamespace(heartbeat_interval=self.heartbeat_interval) if returning else None
+    def flush_charger(self) -> None:
+        pass  # recorded by update_charger
