@@ -28,11 +28,15 @@ from .gateway import ChargerCallError, ChargerNotConnected, ChargerTimeout, Rout
 log = logging.getLogger(__name__)
 
 PRESENCE_KEY = "cms:presence"
+# Forget what this process announced, never another's (newer) announcement: pairs of identity, value.
 _WITHDRAW = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  return redis.call('HDEL', KEYS[1], ARGV[1])
+local withdrawn = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    withdrawn = withdrawn + redis.call('HDEL', KEYS[1], ARGV[i])
+  end
 end
-return 0
+return withdrawn
 """
 # Announce again what Redis forgot, never over another process's (newer) announcement: pairs of identity, value.
 _RESTORE = """
@@ -44,7 +48,7 @@ for i = 1, #ARGV, 2 do
 end
 return restored
 """
-RESTORE_BATCH = 1000  # identities per script call: one round trip each, short enough not to hold Redis up
+PAIRS_PER_SCRIPT = 1000  # identities per script call: one round trip each, short enough not to hold Redis up
 # A connection's first answer waits at most this long for its announcement: a Redis that hangs must not hold a
 # charger up (a failed announcement is made good by the refresh).
 ANNOUNCE_WAIT_S = 2.0
@@ -88,7 +92,8 @@ class RedisRouter:
         self._announcing: dict[str, str] = {}  # identity -> presence value, not yet written
         self._in_flight: dict[str, str] = {}  # being written now
         self._withdraw_after: list[tuple[str, str]] = []  # withdrawn while in flight: withdrawn once written
-        self._announce_lock = threading.Lock()  # guards the three above (never held across a round trip)
+        self._withdrawing: list[tuple[str, str]] = []  # (identity, value) of connections that ended, not yet written
+        self._announce_lock = threading.Lock()  # guards the four above (never held across a round trip)
         self._announce_done = threading.Condition(self._announce_lock)  # a write ended (stored or failed)
         self._announce_due = threading.Event()
         self._announcer: threading.Thread | None = None
@@ -108,10 +113,13 @@ class RedisRouter:
             return
         with self._announce_lock:
             self._announcing[identity] = self._value(token)
-            if self._announcer is None:
-                self._announcer = threading.Thread(target=self._announce_loop, name="cms-redis-announce", daemon=True)
-                self._announcer.start()
+            self._start_announcer()
         self._announce_due.set()
+
+    def _start_announcer(self) -> None:  # with _announce_lock held
+        if self._announcer is None:
+            self._announcer = threading.Thread(target=self._announce_loop, name="cms-redis-announce", daemon=True)
+            self._announcer.start()
 
     def _announce_loop(self) -> None:
         while not self._stopping.is_set():
@@ -125,10 +133,11 @@ class RedisRouter:
                 self._write_announcements(pending)
             with self._announce_lock:
                 self._in_flight = {}
-                gone, self._withdraw_after = self._withdraw_after, []
+                gone = self._withdraw_after + self._withdrawing
+                self._withdraw_after, self._withdrawing = [], []
                 self._announce_done.notify_all()
-            for identity, value in gone:
-                self._withdraw_value(identity, value)
+            if gone:
+                self._withdraw_values(gone)
 
     def _write_announcements(self, values: dict[str, str]) -> None:
         try:
@@ -153,7 +162,9 @@ class RedisRouter:
         return written
 
     def withdraw(self, identity: str, token: str) -> None:
-        """Forget the charger unless a newer connection (here or on another node) announced it meanwhile."""
+        """Forget the charger unless a newer connection (here or on another node) announced it meanwhile: at
+        once, or within ``announce_delay`` together with the others (a network cut ends thousands of connections
+        at once, just before they all come back)."""
         value = self._value(token)
         with self._announce_lock:
             if self._announcing.get(identity) == value:  # not written yet: it never will be
@@ -163,31 +174,40 @@ class RedisRouter:
             if self._in_flight.get(identity) == value:  # being written: withdrawn right after
                 self._withdraw_after.append((identity, value))
                 return
-        self._withdraw_value(identity, value)
+            if self.announce_delay > 0:
+                self._withdrawing.append((identity, value))
+                self._start_announcer()
+        if self.announce_delay > 0:
+            self._announce_due.set()
+        else:
+            self._withdraw_values([(identity, value)])
 
-    def _withdraw_value(self, identity: str, value: str) -> None:
+    def _withdraw_values(self, pairs: list[tuple[str, str]]) -> int:
+        """Withdraw each (identity, value) still announced with that value; how many were."""
+        withdrawn = 0
         try:
-            self._withdraw(keys=[self.presence_key], args=[identity, value])
+            for start in range(0, len(pairs), PAIRS_PER_SCRIPT):
+                args = [part for pair in pairs[start : start + PAIRS_PER_SCRIPT] for part in pair]
+                withdrawn += int(self._withdraw(keys=[self.presence_key], args=args))
         except RedisError as e:  # stale until then: a call finds it is not held here and says so
-            log.warning("Redis router: %s could not be withdrawn (%s)", identity, e)
+            log.warning("Redis router: %d charger(s) could not be withdrawn (%s)", len(pairs), e)
+        return withdrawn
 
     def withdraw_all(self) -> int:
         """Forget every charger this process announced (it is stopping); a newer announcement by another process
         stays. Returns how many were withdrawn."""
         with self._announce_lock:  # stopping: what was not written yet is not written, what is in flight undone
             self._announcing.clear()
+            self._withdrawing.clear()  # among what is withdrawn here
             self._announce_done.notify_all()
             self._withdraw_after.extend(self._in_flight.items())
         prefix = f"{self.node_id}|".encode()
         mine = [
-            (identity, value)
+            (identity.decode(), value.decode())
             for identity, value in self.redis.hscan_iter(self.presence_key, count=1000)
             if value.startswith(prefix)
         ]
-        withdrawn = 0
-        for identity, value in mine:
-            withdrawn += self._withdraw(keys=[self.presence_key], args=[identity, value])
-        return withdrawn
+        return self._withdraw_values(mine)
 
     def refresh(self) -> int:
         """Announce again every charger this process holds that Redis does not know (it restarted empty, or an
@@ -196,9 +216,9 @@ class RedisRouter:
             waiting = {**self._announcing, **self._in_flight}
         pairs = [(identity, token) for identity, token in self._held() if waiting.get(identity) != self._value(token)]
         restored = 0
-        for start in range(0, len(pairs), RESTORE_BATCH):
+        for start in range(0, len(pairs), PAIRS_PER_SCRIPT):
             args: list[str] = []
-            for identity, token in pairs[start : start + RESTORE_BATCH]:
+            for identity, token in pairs[start : start + PAIRS_PER_SCRIPT]:
                 args += [identity, self._value(token)]
             restored += int(self._restore(keys=[self.presence_key], args=args))
         if restored:

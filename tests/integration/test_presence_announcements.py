@@ -155,3 +155,53 @@ def test_a_refresh_leaves_announcements_on_their_way_to_the_batch(client):
     finally:
         r.stop()
         client.delete(r.presence_key)
+
+
+class CountingScript:
+    """A registered Redis script that counts its calls."""
+
+    def __init__(self, script):
+        self._script = script
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self._script(*args, **kwargs)
+
+
+def test_a_burst_of_disconnections_is_withdrawn_by_one_script_call(client, router):
+    """A network cut ends thousands of connections at once, just before they all come back: their presence is
+    withdrawn together, not by a round trip each."""
+    for i in range(200):
+        router.announce(f"CP-{i}", f"t{i}")
+    assert until(lambda: len(presence(client, router)) == 200)
+    router._withdraw = counting = CountingScript(router._withdraw)
+    for i in range(200):
+        router.withdraw(f"CP-{i}", f"t{i}")
+    assert until(lambda: presence(client, router) == {})
+    assert counting.calls == 1
+
+
+def test_a_withdrawal_waiting_for_its_batch_leaves_a_newer_connection_announced(client, router):
+    router.announce("CP-1", "old")
+    router.announce("CP-2", "old")
+    assert until(lambda: len(presence(client, router)) == 2)
+    router.withdraw("CP-1", "old")  # the old connection ended; its withdrawal waits for the batch ...
+    router.announce("CP-1", "new")  # ... and the charger is back meanwhile, in the same batch
+    router.announce("CP-2", "new")  # back first ...
+    assert until(lambda: presence(client, router) == {"CP-1": "node-a|new", "CP-2": "node-a|new"})
+    router.withdraw("CP-2", "old")  # ... and its old connection's end noticed after the new one was written
+    time.sleep(0.2)
+    assert presence(client, router) == {"CP-1": "node-a|new", "CP-2": "node-a|new"}
+
+
+def test_withdrawing_everything_at_shutdown_is_one_call_per_thousand(client, router):
+    other = "node-b|x"
+    client.hset(router.presence_key, "CP-OTHER", other)  # another process's: stays
+    for i in range(1500):
+        router.announce(f"CP-{i}", f"t{i}")
+    assert until(lambda: len(presence(client, router)) == 1501)
+    router._withdraw = counting = CountingScript(router._withdraw)
+    assert router.withdraw_all() == 1500
+    assert presence(client, router) == {"CP-OTHER": other}
+    assert counting.calls == 2
