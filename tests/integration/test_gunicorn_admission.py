@@ -14,6 +14,7 @@ from cms.admission import ADMITTED_HOLD_S
 from tests.support.processes import WS_UPGRADE, gunicorn_on_sqlite, masked_text_frame
 
 WAIT_S = 2.0
+SETTLE_S = 1.0  # for the worker to accept and admit a connection before the next one, on a loaded CI machine
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def test_a_handshake_waits_its_turn_then_is_refused_with_503_and_an_open_connect
     # Half a request: the worker admitted it (it begins like a charger's handshake) and waits for the rest.
     first = _begin(server, b"ADM-1", upgrade[:40])
     try:
-        time.sleep(0.3)
+        time.sleep(SETTLE_S)
         started = time.monotonic()
         second, answer = _knock(server, b"ADM-2")
         waited = time.monotonic() - started
@@ -90,7 +91,7 @@ def test_a_handshake_split_before_its_path_still_waits_its_turn(server):
     split = WS_UPGRADE % b"ADM-2"
     second = None
     try:
-        time.sleep(0.3)
+        time.sleep(SETTLE_S)
         second = _begin(server, b"ADM-2", split[:6])
         time.sleep(0.3)
         second.sendall(split[6:])
@@ -111,7 +112,7 @@ def test_chargers_the_worker_knows_and_chargers_it_must_look_up_wait_in_gates_of
     known = _begin(server, b"ADM-1", (WS_UPGRADE % b"ADM-1")[:40])  # holds the known chargers' place
     looked_up = _begin(server, b"NEW-1", (WS_UPGRADE % b"NEW-1")[:40])  # holds the other place
     try:
-        time.sleep(0.3)
+        time.sleep(SETTLE_S)
         started = time.monotonic()
         other, answer = _knock(server, b"ADM-2")  # known, though both places are taken: waits, refused
         other.close()
@@ -119,11 +120,9 @@ def test_chargers_the_worker_knows_and_chargers_it_must_look_up_wait_in_gates_of
         assert time.monotonic() - started >= WAIT_S * 0.9
         looked_up.close()  # the request ends before the endpoint: its place is free at once
         time.sleep(0.3)
-        started = time.monotonic()
         unknown, answer = _knock(server, b"NEW-2")  # not registered: its own gate, not ADM-1's
         unknown.close()
-        assert answer.startswith(b"HTTP/1.1 404 "), answer
-        assert time.monotonic() - started < WAIT_S * 0.9
+        assert answer.startswith(b"HTTP/1.1 404 "), answer  # behind ADM-1 it would have been refused (503)
     finally:
         known.close()
         looked_up.close()

@@ -71,6 +71,7 @@ def until(check, seconds: float = 5.0):
 
 
 def test_a_burst_of_connections_is_announced_by_one_write(client, router):
+    router.announce_delay = 0.5  # the burst is sent well within it, however loaded the machine
     for i in range(200):
         router.announce(f"CP-{i}", f"t{i}")
     assert until(lambda: len(presence(client, router)) == 200)
@@ -88,12 +89,12 @@ def test_a_charger_gone_before_its_announcement_is_never_announced(client, route
 
 
 def test_a_charger_gone_while_its_announcement_is_written_is_withdrawn_after_it(client, router):
-    client.hset_delay = 0.3
+    client.hset_delay = 1.0
     router.announce("CP-BRIEF", "t1")
     assert client.writing.wait(5)  # the announcement is on its way to Redis
     started = time.monotonic()
     router.withdraw("CP-BRIEF", "t1")
-    assert time.monotonic() - started < 0.1  # the disconnect does not wait for the write
+    assert time.monotonic() - started < 0.5  # the disconnect does not wait for the write
     assert until(lambda: client.hsets == 1 and not router._in_flight)
     assert until(lambda: presence(client, router) == {})
 
@@ -176,6 +177,7 @@ def test_a_burst_of_disconnections_is_withdrawn_by_one_script_call(client, route
         router.announce(f"CP-{i}", f"t{i}")
     assert until(lambda: len(presence(client, router)) == 200)
     router._withdraw = counting = CountingScript(router._withdraw)
+    router.announce_delay = 0.5  # the burst is sent well within it, however loaded the machine
     for i in range(200):
         router.withdraw(f"CP-{i}", f"t{i}")
     assert until(lambda: presence(client, router) == {})

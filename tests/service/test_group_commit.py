@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
@@ -40,6 +41,52 @@ def slow_first(monkeypatch):
         return original(ctx, p)
 
     replace_handler(monkeypatch, "StatusNotification", op)
+
+
+class HeldGroup:
+    """StatusNotification from "HELD" keeps its group's writer until :meth:`release`: what is queued meanwhile
+    (:meth:`queue`, in order) goes into the next group together, however slow the machine."""
+
+    def __init__(self, rt, committer: GroupCommitter):
+        self.rt, self.committer = rt, committer
+        self.entered, self.released = threading.Event(), threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self.queue(lambda: self.rt.pipeline.handle(Charger("HELD"), "StatusNotification", _status()))
+        assert self.entered.wait(10), "the held group's writer did not start"
+
+    def queue(self, send: Callable[[], object]) -> None:
+        """Start ``send`` in a thread and wait until its message waits in the committer's queue."""
+        waiting = len(self.committer._pending)
+        self.threads.append(threading.Thread(target=send))
+        self.threads[-1].start()
+        if self.entered.is_set():
+            deadline = time.monotonic() + 10
+            while len(self.committer._pending) <= waiting and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert len(self.committer._pending) > waiting, "a message did not reach the queue"
+
+    def release(self) -> None:
+        self.released.set()
+        for t in self.threads:
+            t.join(10)
+
+
+@pytest.fixture
+def held(rt, committer, monkeypatch):
+    group = HeldGroup(rt, committer)
+    original = HANDLERS["StatusNotification"].run
+
+    def op(ctx, p):
+        if ctx.charger.identity == "HELD":
+            group.entered.set()
+            group.released.wait(10)
+        return original(ctx, p)
+
+    replace_handler(monkeypatch, "StatusNotification", op)
+    yield group
+    group.released.set()
 
 
 def _together(rt, identities: list[str], payload: dict) -> dict[str, object]:
@@ -179,14 +226,14 @@ def test_a_failed_commit_splits_the_group_and_loses_nobody(rt, add_charger, comm
     assert committer.messages == 5 and committer.groups <= 4  # fewer transactions than one each
 
 
-def test_boots_share_commit_groups_and_each_hears_its_own_interval(rt, add_charger, committer, slow_first):
+def test_boots_share_commit_groups_and_each_hears_its_own_interval(rt, add_charger, committer, held):
     """A reconnect storm is every charger booting at once: the boots go through commit groups, the chargers'
     rows (with their own heartbeat intervals) read by one statement and written by another."""
     from sqlalchemy import update
 
     from cms.models import ChargePoint
 
-    _booted(rt, committer, ["SLOW"], add_charger)
+    _booted(rt, committer, ["HELD"], add_charger)
     names = [f"B{i}" for i in range(8)]
     for name in names:
         add_charger(name)
@@ -198,16 +245,12 @@ def test_boots_share_commit_groups_and_each_hears_its_own_interval(rt, add_charg
     def boot(identity):
         out[identity] = rt.pipeline.handle(Charger(identity, ocpp_version="1.6"), "BootNotification", BOOT)
 
-    slow = threading.Thread(target=rt.pipeline.handle, args=(Charger("SLOW"), "StatusNotification", _status()))
     with statements_run(rt.db.engine) as seen:
-        slow.start()
-        time.sleep(0.1)  # SLOW's group is being written: the boots queue for the next one
-        threads = [threading.Thread(target=boot, args=(n,)) for n in names]
-        for t in threads:
-            t.start()
-        for t in [slow, *threads]:
-            t.join(10)
-    # The eight chargers' rows are read by one statement (and SLOW's alone, unless it is a cached accepted one).
+        held.start()  # HELD's group is being written: the boots queue for the next one
+        for name in names:
+            held.queue(lambda name=name: boot(name))
+        held.release()
+    # The eight chargers' rows are read by one statement (and HELD's alone, unless it is a cached accepted one).
     reads = [s for s in seen if _reads_charger_rows(s)]
     assert len(reads) == (1 if rt.pipeline.runner.accepted is not None else 2), "\n---\n".join(reads)
     # ... and their boots written by one statement (executemany) before the group commits.
@@ -217,7 +260,7 @@ def test_boots_share_commit_groups_and_each_hears_its_own_interval(rt, add_charg
     assert {n: a["interval"] for n, a in out.items()} == {
         n: 45 if n == "B3" else rt.settings.heartbeat_interval for n in names
     }
-    assert (committer.groups, committer.messages) == (2, 9)  # SLOW's status, then the eight boots together
+    assert (committer.groups, committer.messages) == (2, 9)  # HELD's status, then the eight boots together
     with rt.db.uow() as uow:
         rows = uow.session.execute(
             select(ChargePoint.vendor, ChargePoint.registration_status, ChargePoint.last_boot_at).where(
@@ -229,10 +272,10 @@ def test_boots_share_commit_groups_and_each_hears_its_own_interval(rt, add_charg
     )
 
 
-def test_a_chargers_second_message_in_a_group_sees_what_its_first_wrote(rt, add_charger, committer, slow_first):
+def test_a_chargers_second_message_in_a_group_sees_what_its_first_wrote(rt, add_charger, committer, held):
     """The rows of a group's chargers are read together before its messages run; a charger's second message in
     the group reads its row again, as the first left it: here the boot that accepted it lets its status in."""
-    _booted(rt, committer, ["SLOW"], add_charger)
+    _booted(rt, committer, ["HELD"], add_charger)
     add_charger("TWICE")
     add_charger("OTHER")
     out: dict[str, object] = {}
@@ -243,21 +286,11 @@ def test_a_chargers_second_message_in_a_group_sees_what_its_first_wrote(rt, add_
         except OcppError as e:
             out[key] = e
 
-    slow = threading.Thread(target=send, args=("slow", "SLOW", "StatusNotification", _status()))
-    slow.start()
-    time.sleep(0.1)  # SLOW's group is being written: what follows queues for the next one, in this order
-    sends = [
-        ("boot", "TWICE", "BootNotification", BOOT),
-        ("other", "OTHER", "BootNotification", BOOT),
-        ("status", "TWICE", "StatusNotification", _status()),
-    ]
-    threads = []
-    for args in sends:
-        threads.append(threading.Thread(target=send, args=args))
-        threads[-1].start()
-        time.sleep(0.02)
-    for t in [slow, *threads]:
-        t.join(10)
+    held.start()  # HELD's group is being written: what follows queues for the next one, in this order
+    held.queue(lambda: send("boot", "TWICE", "BootNotification", BOOT))
+    held.queue(lambda: send("other", "OTHER", "BootNotification", BOOT))
+    held.queue(lambda: send("status", "TWICE", "StatusNotification", _status()))
+    held.release()
     assert out["boot"]["status"] == "Accepted" and out["other"]["status"] == "Accepted"
     assert out["status"] == {}, out["status"]  # not "not accepted; send BootNotification"
     assert (committer.groups, committer.messages) == (2, 4)
