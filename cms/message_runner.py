@@ -211,10 +211,7 @@ class MessageRunner:
         from the cache of accepted chargers). With ``pending``, the changes of the charger's row are left there
         for the caller to write before it commits (and before the charger's next message reads its row)."""
         handler = self.handlers[action]
-        # An accepted charger's row, as its last message left it, saves a query on every message.
-        cp = row
-        if cp is None and self.accepted is not None and action != Action.boot_notification:
-            cp = self.accepted.known(charger)
+        cp = row if row is not None else self._cached_row(charger, action)
         cached, known = cp is not None and row is None, True
         if cp is None:
             found = s.connection().execute(_CHARGER_ROW, {"identity_": charger.identity}).first()
@@ -260,17 +257,20 @@ class MessageRunner:
         commit group), read by one statement, for those :meth:`apply` would read one by one: boots, and chargers
         not in the cache of accepted chargers. In a reconnect storm a group is dozens of boots. A row is good
         for its charger's first message in the group only (that message may change it): hand it to that one."""
-        wanted = {
-            charger.identity
-            for charger, action in messages
-            if self.accepted is None or action == Action.boot_notification or self.accepted.known(charger) is None
-        }
+        wanted = {charger.identity for charger, action in messages if self._cached_row(charger, action) is None}
         if len(wanted) < 2:  # one row costs the same either way
             return {}
         conn = s.connection()
         statement = _CHARGER_ROWS_PG if conn.dialect.name == "postgresql" else _CHARGER_ROWS
         found = conn.execute(statement, {"identities_": sorted(wanted)})
         return {r.identity: _charger_row(r) for r in found}
+
+    def _cached_row(self, charger: Charger, action: str) -> ChargerRow | None:
+        """An accepted charger's row, as its last message left it (it saves a query on every message); never for
+        a BootNotification, which reads the row afresh."""
+        if self.accepted is None or action == Action.boot_notification:
+            return None
+        return self.accepted.known(charger)
 
     def committed(self, applied: Applied, charger: Charger, action: str, unique_id: str | None, now: datetime) -> None:
         """What follows a message's commit: caches, the batched log copies, the after-commit observers."""

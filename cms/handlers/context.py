@@ -60,10 +60,17 @@ def _set_charger(columns: tuple[str, ...]) -> Update:
     )
 
 
-def _charger_params(cp_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    params = {f"set_{c}": v for c, v in changes.items()}
-    params["cp_id_"] = cp_id
-    return params
+def _write_changes(session: Session, changes: list[tuple[int, dict[str, Any]]]) -> None:
+    """Write (charge point id, {column: value}) changes: one statement (executemany) per set of columns, rows in
+    the order of their ids."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for cp_id, values in sorted(changes, key=lambda c: c[0]):
+        params = {f"set_{c}": v for c, v in values.items()}
+        params["cp_id_"] = cp_id
+        by_columns.setdefault(tuple(sorted(values)), []).append(params)
+    conn = session.connection()
+    for columns, params_list in by_columns.items():
+        conn.execute(_set_charger(columns), params_list)
 
 
 class PendingChargerWrites:
@@ -87,12 +94,7 @@ class PendingChargerWrites:
             pending = [self._pending.pop(identity)]
         else:
             return
-        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for cp_id, changes in sorted(pending, key=lambda p: p[0]):
-            by_columns.setdefault(tuple(sorted(changes)), []).append(_charger_params(cp_id, changes))
-        conn = session.connection()
-        for columns, params in by_columns.items():
-            conn.execute(_set_charger(columns), params)
+        _write_changes(session, pending)
 
 
 class OperationContext:
@@ -132,5 +134,4 @@ class OperationContext:
         """Write the changes set so far in one UPDATE."""
         changes = self.take_changes()
         if changes:
-            columns = tuple(sorted(changes))
-            self.session.connection().execute(_set_charger(columns), _charger_params(self.row.id, changes))
+            _write_changes(self.session, [(self.row.id, changes)])
