@@ -53,19 +53,24 @@ class HeldGroup:
         self.threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self.queue(lambda: self.rt.pipeline.handle(Charger("HELD"), "StatusNotification", _status()))
+        """Send HELD's message and wait until its group's writer holds it."""
+        self._send(lambda: self.rt.pipeline.handle(Charger("HELD"), "StatusNotification", _status()))
         assert self.entered.wait(10), "the held group's writer did not start"
 
     def queue(self, send: Callable[[], object]) -> None:
-        """Start ``send`` in a thread and wait until its message waits in the committer's queue."""
+        """Start ``send`` in a thread and wait until its message waits in the committer's queue (behind the held
+        group, after :meth:`start`)."""
+        assert self.entered.is_set(), "start() first"
         waiting = len(self.committer._pending)
+        self._send(send)
+        deadline = time.monotonic() + 10
+        while len(self.committer._pending) <= waiting and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert len(self.committer._pending) > waiting, "a message did not reach the queue"
+
+    def _send(self, send: Callable[[], object]) -> None:
         self.threads.append(threading.Thread(target=send))
         self.threads[-1].start()
-        if self.entered.is_set():
-            deadline = time.monotonic() + 10
-            while len(self.committer._pending) <= waiting and time.monotonic() < deadline:
-                time.sleep(0.005)
-            assert len(self.committer._pending) > waiting, "a message did not reach the queue"
 
     def release(self) -> None:
         self.released.set()
